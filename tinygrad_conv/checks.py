@@ -1,0 +1,64 @@
+"""Argument normalisation and checks shared by every op and layer.
+
+Each rule lives here once: "int or (h, w) pair", "at least 1", "same shape".
+Messages name the op, what was given and what was expected.
+"""
+import numbers
+
+import numpy as np
+
+
+def pair(value, name, op, minimum=1):
+    """Return ``value`` as an ``(h, w)`` tuple of ints, each >= ``minimum``.
+
+    ``value`` is an int or a pair of ints; anything else is a ``TypeError``,
+    a number below ``minimum`` a ``ValueError``.
+    """
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{op}: {name} must be an int or an (h, w) pair, got {value!r}")
+        h, w = value
+    else:
+        h = w = value
+    for v in (h, w):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"{op}: {name} must be an int or an (h, w) pair of ints, got {value!r}")
+        if v < minimum:
+            raise ValueError(f"{op}: {name} must be >= {minimum}, got {value!r}")
+    return int(h), int(w)
+
+
+def positive_int(value, name, where):
+    """Check that ``value`` is an int >= 1 and return it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{where}: {name} must be an int, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{where}: {name} must be >= 1, got {value}")
+    return int(value)
+
+
+def same_shape(a, b, op, names=("input", "target")):
+    """Raise ``ValueError`` unless arrays ``a`` and ``b`` have equal shapes."""
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{op}: {names[0]} shape {a.shape} and {names[1]} shape {b.shape} must be equal"
+        )
+
+
+def ndim(a, expected, op, name="input", layout=""):
+    """Raise ``ValueError`` unless array ``a`` has ``expected`` dimensions."""
+    if a.ndim != expected:
+        hint = f" {layout}" if layout else ""
+        raise ValueError(f"{op}: {name} must be {expected}-D{hint}, got shape {a.shape}")
+
+
+def finite_number(value, name, where, minimum=None):
+    """Check that ``value`` is a finite real number (>= ``minimum``) and return it as float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{where}: {name} must be a number, got {type(value).__name__}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{where}: {name} must be finite, got {value}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{where}: {name} must be >= {minimum}, got {value}")
+    return value

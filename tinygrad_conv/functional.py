@@ -1,0 +1,93 @@
+"""Functional ops on NCHW Tensors: ``from tinygrad_conv import functional as F``.
+
+Each function is a thin call into a registered op (``tinygrad_conv/ops``),
+which holds the forward and backward rules and checks its arguments.
+"""
+import numpy as np
+
+from . import checks, ops
+from .tensor import Tensor
+
+
+def _tensor(x, name, fn):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{fn}: {name} must be a Tensor, got {type(x).__name__}")
+    return x
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation. x ``(N, C_in, H, W)``, weight ``(C_out, C_in/groups, K_h, K_w)``,
+    bias ``(C_out,)`` -> ``(N, C_out, H_out, W_out)``,
+    ``H_out = floor((H + 2*pad - dil*(K_h - 1) - 1) / stride) + 1``."""
+    _tensor(x, "input", "conv2d"), _tensor(weight, "weight", "conv2d")
+    params = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    if bias is None:
+        return ops.Conv2d.apply(x, weight, **params)
+    return ops.Conv2d.apply(x, weight, _tensor(bias, "bias", "conv2d"), **params)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0):
+    """Mean over each window (zero padding counts). ``(N, C, H, W) -> (N, C, H_out, W_out)``."""
+    return ops.AvgPool2d.apply(_tensor(x, "input", "avg_pool2d"), kernel_size=kernel_size, stride=stride, padding=padding)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    """Maximum over each window; the gradient goes to the first maximum. ``(N, C, H, W) -> (N, C, H_out, W_out)``."""
+    return ops.MaxPool2d.apply(_tensor(x, "input", "max_pool2d"), kernel_size=kernel_size, stride=stride, padding=padding)
+
+
+def global_avg_pool2d(x):
+    """Mean over height and width: ``(N, C, H, W) -> (N, C)``."""
+    checks.ndim(_tensor(x, "input", "global_avg_pool2d").data, 4, "global_avg_pool2d", layout="(N, C, H, W)")
+    return x.mean(axis=(2, 3))
+
+
+def linear(x, weight, bias=None):
+    """``x @ weight.T + bias``: x ``(..., in)``, weight ``(out, in)``, bias ``(out,)``."""
+    _tensor(x, "input", "linear"), _tensor(weight, "weight", "linear")
+    if bias is None:
+        return ops.Linear.apply(x, weight)
+    return ops.Linear.apply(x, weight, _tensor(bias, "bias", "linear"))
+
+
+def relu(x):
+    """``max(x, 0)`` elementwise."""
+    return ops.ReLU.apply(_tensor(x, "input", "relu"))
+
+
+def sigmoid(x):
+    """``1 / (1 + exp(-x))`` elementwise."""
+    return ops.Sigmoid.apply(_tensor(x, "input", "sigmoid"))
+
+
+def tanh(x):
+    """``tanh(x)`` elementwise."""
+    return ops.Tanh.apply(_tensor(x, "input", "tanh"))
+
+
+def log_softmax(x, axis=-1):
+    """``x - logsumexp(x, axis)``."""
+    return ops.LogSoftmax.apply(_tensor(x, "input", "log_softmax"), axis=axis)
+
+
+def softmax(x, axis=-1):
+    """``exp(x) / sum(exp(x), axis)``."""
+    return ops.Softmax.apply(_tensor(x, "input", "softmax"), axis=axis)
+
+
+def mse_loss(pred, target, reduction="mean"):
+    """Squared error, reduced by ``"mean"`` (default), ``"sum"`` or ``"none"``.
+    ``pred`` and ``target`` must have equal shapes (never broadcast)."""
+    _tensor(pred, "pred", "mse_loss")
+    if not isinstance(target, Tensor):
+        target = Tensor(np.asarray(target), dtype=pred.dtype)
+    return ops.MSELoss.apply(pred, target, reduction=reduction)
+
+
+def cross_entropy(logits, target):
+    """Mean cross-entropy of logits ``(N, C)`` against class indices ``(N,)``
+    (a NumPy array or Tensor)."""
+    _tensor(logits, "logits", "cross_entropy")
+    if isinstance(target, Tensor):
+        target = target.data
+    return ops.CrossEntropy.apply(logits, target=target)

@@ -1,0 +1,11 @@
+"""The op registry: every op is a class with ``forward`` and ``backward``.
+
+``registry`` maps each op's name to its class. Subclassing ``Op`` registers a
+new op; see ``base.py`` for the contract.
+"""
+from .base import Op, registry, unbroadcast
+from .elementwise import Add, Div, Exp, Log, Mul, Neg, Pow, ReLU, Sigmoid, Sub, Tanh
+from .matmul import MatMul
+from .movement import GetItem, Reshape, Transpose
+from .reduce import Max, Mean, Sum
+from .nn_ops import CrossEntropy, Linear, LogSoftmax, MSELoss, Softmax

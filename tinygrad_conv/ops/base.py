@@ -1,0 +1,100 @@
+"""The op contract and the registry every op is listed in.
+
+An op is a small class with two rules side by side:
+
+    class Mul(Op):
+        def forward(self, a, b):          # NumPy arrays in, one array out
+            self.a, self.b = a, b          # save what backward needs on self
+            return a * b
+
+        def backward(self, grad):         # dL/d(out) in, one dL/d(input) per input out
+            return grad * self.b, grad * self.a
+
+``Mul.apply(x, y)`` runs it on Tensors and records it in the graph. Defining a
+subclass registers it in ``registry`` under a snake_case name (or ``name = ...``
+set on the class), so the registry-walking tests see every op, including yours.
+
+Backward may return a gradient with the *broadcast* shape of the output; the
+engine sums it back to each input's shape (``unbroadcast``), once, for all ops.
+It may return ``None`` for an input that needs no gradient; ``self.needs_input_grad``
+says which inputs need one.
+"""
+import re
+
+import numpy as np
+
+from .. import grad_mode
+from ..tensor import Tensor
+
+registry = {}
+
+
+def _snake_case(name):
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+class Op:
+    """Base class of every op: subclass it and write ``forward`` and ``backward``.
+
+    Attributes set by ``apply`` before ``forward`` runs:
+      needs_input_grad: tuple of bools, one per input.
+      parents: the input Tensors (only kept when a graph is recorded).
+    """
+
+    name = None  # registry key; defaults to the class name in snake_case
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__ or cls.__dict__["name"] is None:
+            cls.name = _snake_case(cls.__name__)
+        existing = registry.get(cls.name)
+        # Re-running a definition (a notebook cell, a reload) replaces it;
+        # a different op under a taken name is a mistake worth an error.
+        if existing is not None and (existing.__module__, existing.__qualname__) != (
+            cls.__module__,
+            cls.__qualname__,
+        ):
+            raise ValueError(
+                f"op name {cls.name!r} is already registered by "
+                f"{existing.__module__}.{existing.__qualname__}; set a different `name`"
+            )
+        registry[cls.name] = cls
+
+    def forward(self, *arrays, **params):
+        """Compute the output array from the input arrays."""
+        raise NotImplementedError(f"{type(self).__name__}.forward is not written")
+
+    def backward(self, grad):
+        """Return one gradient (array or None) per input, given dL/d(output)."""
+        raise NotImplementedError(f"{type(self).__name__}.backward is not written")
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        """Run the op on Tensors (arrays and numbers are wrapped) and record it."""
+        inputs = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in inputs)
+        op = cls()
+        record = grad_mode.enabled and any(t.requires_grad for t in inputs)
+        op.needs_input_grad = tuple(t.requires_grad for t in inputs) if record else (False,) * len(inputs)
+        out = op.forward(*[t.data for t in inputs], **params)
+        if record:
+            op.parents = inputs
+            return Tensor._make(out, op)
+        return Tensor._make(out, None)
+
+    def __repr__(self):
+        return f"<op {self.name}>"
+
+
+def unbroadcast(grad, shape):
+    """Sum ``grad`` down to ``shape``: the backward of NumPy broadcasting.
+
+    Broadcasting in forward copies an operand along new leading axes and along
+    its size-1 axes, so each copy's gradient must be added back together.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
+    )
+    return grad.sum(axis=axes).reshape(shape)

@@ -1,0 +1,128 @@
+"""Elementwise ops. Binary ops broadcast like NumPy; the engine sums each
+gradient back to its input's shape, so backward here ignores broadcasting."""
+import numpy as np
+
+from .base import Op
+
+
+def _broadcast_error(op, a, b):
+    return ValueError(f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast together")
+
+
+class Add(Op):
+    def forward(self, a, b):
+        try:
+            return a + b
+        except ValueError:
+            raise _broadcast_error("add", a, b) from None
+
+    def backward(self, grad):
+        return grad, grad
+
+
+class Sub(Op):
+    def forward(self, a, b):
+        try:
+            return a - b
+        except ValueError:
+            raise _broadcast_error("sub", a, b) from None
+
+    def backward(self, grad):
+        return grad, -grad if self.needs_input_grad[1] else None
+
+
+class Mul(Op):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        try:
+            return a * b
+        except ValueError:
+            raise _broadcast_error("mul", a, b) from None
+
+    def backward(self, grad):
+        ga, gb = self.needs_input_grad
+        return (grad * self.b if ga else None), (grad * self.a if gb else None)
+
+
+class Div(Op):
+    def forward(self, a, b):
+        try:
+            out = a / b
+        except ValueError:
+            raise _broadcast_error("div", a, b) from None
+        self.b, self.out = b, out
+        return out
+
+    def backward(self, grad):
+        ga = grad / self.b                      # d(a/b)/da = 1/b
+        gb = -ga * self.out if self.needs_input_grad[1] else None  # d(a/b)/db = -(a/b)/b
+        return ga, gb
+
+
+class Neg(Op):
+    def forward(self, a):
+        return -a
+
+    def backward(self, grad):
+        return (-grad,)
+
+
+class Pow(Op):
+    """``a ** exponent`` with a constant number ``exponent``."""
+
+    def forward(self, a, exponent):
+        self.a, self.exponent = a, exponent
+        return a**exponent
+
+    def backward(self, grad):
+        p = self.exponent
+        return (grad * (p * self.a ** (p - 1)),)
+
+
+class Exp(Op):
+    def forward(self, a):
+        self.out = np.exp(a)
+        return self.out
+
+    def backward(self, grad):
+        return (grad * self.out,)
+
+
+class Log(Op):
+    def forward(self, a):
+        self.a = a
+        return np.log(a)
+
+    def backward(self, grad):
+        return (grad / self.a,)
+
+
+class Tanh(Op):
+    def forward(self, a):
+        self.out = np.tanh(a)
+        return self.out
+
+    def backward(self, grad):
+        return (grad * (1 - self.out * self.out),)
+
+
+class Sigmoid(Op):
+    def forward(self, a):
+        # tanh form: no overflow for large |a|, one transcendental, keeps the dtype
+        self.out = 0.5 + 0.5 * np.tanh(0.5 * a)
+        return self.out
+
+    def backward(self, grad):
+        s = self.out
+        return (grad * (s * (1 - s)),)
+
+
+class ReLU(Op):
+    name = "relu"
+
+    def forward(self, a):
+        self.mask = a > 0
+        return np.maximum(a, 0)
+
+    def backward(self, grad):
+        return (grad * self.mask,)

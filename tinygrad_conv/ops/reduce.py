@@ -1,0 +1,69 @@
+"""Reductions: sum, mean, max over an axis, several axes or everything."""
+import numpy as np
+
+from .base import Op
+
+
+def _normalize_axes(axis, ndim, op):
+    """``axis`` (None, int or tuple) as a sorted tuple of non-negative ints."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    out = []
+    for ax in axes:
+        if isinstance(ax, bool) or not isinstance(ax, (int, np.integer)):
+            raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
+        if not -ndim <= ax < max(ndim, 1):
+            raise ValueError(f"{op}: axis {ax} is out of range for a {ndim}-D tensor")
+        out.append(int(ax) % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: repeated axis in {axis!r}")
+    return tuple(sorted(out))
+
+
+def _expand_to_input(grad, axes, keepdims, shape):
+    """Put back the reduced axes of ``grad`` so it broadcasts against the input."""
+    if not keepdims and shape:
+        grad = np.expand_dims(grad, axes)
+    return grad
+
+
+class Sum(Op):
+    def forward(self, a, axis=None, keepdims=False):
+        self.axes = _normalize_axes(axis, a.ndim, "sum")
+        self.keepdims, self.shape = keepdims, a.shape
+        return np.sum(a, axis=self.axes, keepdims=keepdims)
+
+    def backward(self, grad):
+        g = _expand_to_input(grad, self.axes, self.keepdims, self.shape)
+        return (np.broadcast_to(g, self.shape),)
+
+
+class Mean(Op):
+    def forward(self, a, axis=None, keepdims=False):
+        self.axes = _normalize_axes(axis, a.ndim, "mean")
+        self.keepdims, self.shape = keepdims, a.shape
+        self.count = int(np.prod([a.shape[i] for i in self.axes]))
+        return np.mean(a, axis=self.axes, keepdims=keepdims)
+
+    def backward(self, grad):
+        g = _expand_to_input(grad, self.axes, self.keepdims, self.shape)
+        return (np.broadcast_to(g / self.count, self.shape),)
+
+
+class Max(Op):
+    """Maximum; tied maxima share the gradient equally (as ``torch.amax``)."""
+
+    def forward(self, a, axis=None, keepdims=False):
+        self.axes = _normalize_axes(axis, a.ndim, "max")
+        if a.size == 0:
+            raise ValueError(f"max: cannot reduce an empty tensor of shape {a.shape}")
+        self.keepdims, self.a = keepdims, a
+        self.out_kept = np.max(a, axis=self.axes, keepdims=True)
+        return self.out_kept if keepdims else np.squeeze(self.out_kept, axis=self.axes)
+
+    def backward(self, grad):
+        mask = self.a == self.out_kept
+        count = mask.sum(axis=self.axes, keepdims=True)
+        g = _expand_to_input(grad, self.axes, self.keepdims, self.a.shape)
+        return (mask * (g / count),)

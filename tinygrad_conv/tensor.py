@@ -1,0 +1,351 @@
+"""``Tensor``: an n-d array that records the ops applied to it, and ``backward``.
+
+Each op result keeps the op that made it (``_op``), and each op keeps its input
+Tensors (``_op.parents``): together they form the graph that ``backward`` walks
+from the loss back to the leaves.
+"""
+import numbers
+
+import numpy as np
+
+from . import grad_mode
+
+_FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+
+
+class GraphError(RuntimeError, ValueError):
+    """``backward`` cannot run from here (no graph, or the graph was released).
+
+    A ``RuntimeError`` as in PyTorch and a ``ValueError`` as this library's
+    convention for bad values, so either ``except`` catches it.
+    """
+
+
+class _Released:
+    """Marks a node whose graph ``backward`` has already released."""
+
+    name = "released"
+
+    def __repr__(self):
+        return "<released graph>"
+
+
+_RELEASED = _Released()
+
+
+def _as_array(data, dtype):
+    """Turn user data into a fresh float ndarray, or raise ``TypeError``/``ValueError``."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError as e:
+            raise TypeError(f"Tensor: dtype {dtype!r} is not a NumPy dtype") from e
+        if dtype not in _FLOAT_DTYPES:
+            raise TypeError(f"Tensor: dtype must be float16, float32 or float64, got {dtype}")
+    try:
+        arr = np.array(data, copy=True)
+    except ValueError as e:  # ragged nested lists
+        raise ValueError(f"Tensor: data must be rectangular, got {type(data).__name__}: {e}") from None
+    kind = arr.dtype.kind
+    if kind not in "biuf":
+        raise TypeError(
+            f"Tensor: data must be numeric (a NumPy array, nested list or number), "
+            f"got {type(data).__name__} of dtype {arr.dtype}"
+        )
+    if dtype is None:
+        # Only NumPy floating data keeps its dtype; Python numbers and lists
+        # (which NumPy would make float64) and integers become float32.
+        keeps = kind == "f" and isinstance(data, (np.ndarray, np.generic))
+        dtype = arr.dtype if keeps else np.dtype(np.float32)
+    return arr.astype(dtype, copy=False)
+
+
+class Tensor:
+    """An n-d float array with an optional gradient.
+
+    ``Tensor(data, requires_grad=False, dtype=None)``: ``data`` is a NumPy
+    array, nested list or number. Floating arrays keep their dtype; numbers,
+    lists and integer arrays become float32 unless ``dtype`` says otherwise.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_op", "_retain", "__weakref__")
+    # Make NumPy hand `ndarray * Tensor` to Tensor.__rmul__ instead of looping.
+    __array_ufunc__ = None
+
+    def __init__(self, data, requires_grad=False, dtype=None):
+        self.data = _as_array(data, dtype)
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._op = None
+        self._retain = False
+
+    @classmethod
+    def _make(cls, data, op):
+        """Fast constructor for op results: no checks, no copy."""
+        t = object.__new__(Tensor)
+        t.data = data
+        t.grad = None
+        t.requires_grad = op is not None
+        t._op = op
+        t._retain = False
+        return t
+
+    # ----- array-like attributes -------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def size(self):
+        return self.data.size
+
+    @property
+    def is_leaf(self):
+        """True for tensors made by the user rather than by an op."""
+        return self._op is None
+
+    def __len__(self):
+        return len(self.data)
+
+    def numpy(self):
+        """The data as an ``np.ndarray`` (shared, not copied)."""
+        return self.data
+
+    def item(self):
+        """The value of a one-element tensor as a Python float."""
+        if self.data.size != 1:
+            raise ValueError(f"item: only one-element tensors convert to a number, got shape {self.shape}")
+        return self.data.item()
+
+    def detach(self):
+        """A new leaf sharing this data, outside any graph."""
+        return Tensor._make(self.data, None)
+
+    def zero_grad(self):
+        """Forget the accumulated gradient (``.grad = None``)."""
+        self.grad = None
+
+    def retain_grad(self):
+        """Keep ``.grad`` on this intermediate tensor after ``backward``."""
+        self._retain = True
+        return self
+
+    def __repr__(self):
+        body = np.array2string(self.data, precision=4, separator=", ", prefix="Tensor(")
+        extra = ""
+        if self._op is not None:
+            extra = f", op={self._op.name}"
+        elif self.requires_grad:
+            extra = ", requires_grad=True"
+        if self.dtype != np.float32:
+            extra += f", dtype={self.dtype}"
+        return f"Tensor({body}{extra})"
+
+    # ----- autograd ----------------------------------------------------------------
+    def backward(self, grad=None):
+        """Accumulate dself/dleaf into ``.grad`` of every leaf that requires grad.
+
+        ``grad`` (dL/dself) defaults to 1 for a one-element tensor. The graph is
+        released afterwards, so a second ``backward`` through it is an error.
+        """
+        if not self.requires_grad:
+            raise GraphError("backward: this tensor does not require grad (no graph was recorded to it)")
+        if self._op is _RELEASED:
+            raise GraphError(
+                "backward: the graph behind this tensor was already released by an earlier "
+                "backward; recompute the forward pass to backpropagate again"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise ValueError(
+                    f"backward: grad must be given for a tensor of shape {self.shape}; "
+                    "it defaults to 1 only for one-element tensors"
+                )
+            grad = np.ones_like(self.data)
+        else:
+            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
+            if grad.shape != self.shape:
+                raise ValueError(f"backward: grad shape {grad.shape} must equal tensor shape {self.shape}")
+            if grad.dtype.kind not in "biuf":
+                raise TypeError(f"backward: grad must be numeric, got dtype {grad.dtype}")
+            grad = grad.astype(self.dtype, copy=False)
+
+        order = self._topological_order()
+        grads = {id(self): grad}
+        for node in reversed(order):
+            g = grads.pop(id(node), None)
+            op = node._op
+            if op is None:  # a leaf: accumulate, never alias an array the graph passed around
+                if g is not None:
+                    node.grad = g.astype(node.dtype, copy=True) if node.grad is None else node.grad + g
+                continue
+            if g is not None:
+                if node._retain:
+                    node.grad = g.copy() if node.grad is None else node.grad + g
+                parent_grads = op.backward(g)
+                if not isinstance(parent_grads, (tuple, list)):
+                    parent_grads = (parent_grads,)
+                for parent, pg in zip(op.parents, parent_grads):
+                    if pg is None or not parent.requires_grad:
+                        continue
+                    if pg.shape != parent.data.shape:
+                        pg = unbroadcast(pg, parent.data.shape)
+                    key = id(parent)
+                    prev = grads.get(key)
+                    grads[key] = pg if prev is None else prev + pg
+            # Release the graph as we go: saved arrays are freed right away, so
+            # memory does not grow across a training loop.
+            node._op = _RELEASED
+
+    def _topological_order(self):
+        """Nodes reachable from self that need grad, each after all its inputs.
+
+        The order matters: a tensor used by two ops must receive both gradient
+        contributions before its own op passes the sum on. Iterative (an
+        explicit stack, no recursion) so graphs of any depth work.
+        """
+        order, visited = [], set()
+        stack = [(self, False)]
+        while stack:
+            node, inputs_done = stack.pop()
+            if inputs_done:
+                order.append(node)
+                continue
+            if id(node) in visited:
+                continue
+            visited.add(id(node))
+            stack.append((node, True))
+            op = node._op
+            if op is _RELEASED:
+                raise GraphError(
+                    "backward: part of this graph was already released by an earlier backward; "
+                    "recompute the forward pass to backpropagate through it again"
+                )
+            if op is not None:
+                for parent in op.parents:
+                    if parent.requires_grad and id(parent) not in visited:
+                        stack.append((parent, False))
+        return order
+
+    # ----- arithmetic (NumPy broadcasting; numbers on either side) -------------------
+    def _wrap(self, other):
+        if isinstance(other, Tensor):
+            return other
+        if isinstance(other, numbers.Number) and not isinstance(other, bool):
+            # Numbers take the tensor's dtype so float32 stays float32.
+            return Tensor._make(np.asarray(other, dtype=self.data.dtype), None)
+        if isinstance(other, (np.ndarray, list, tuple)):
+            return Tensor(other, dtype=self.data.dtype if np.asarray(other).dtype.kind != "f" else None)
+        raise TypeError(f"unsupported operand: Tensor and {type(other).__name__}")
+
+    def __add__(self, other):
+        return _ops.Add.apply(self, self._wrap(other))
+
+    def __radd__(self, other):
+        return _ops.Add.apply(self._wrap(other), self)
+
+    def __sub__(self, other):
+        return _ops.Sub.apply(self, self._wrap(other))
+
+    def __rsub__(self, other):
+        return _ops.Sub.apply(self._wrap(other), self)
+
+    def __mul__(self, other):
+        return _ops.Mul.apply(self, self._wrap(other))
+
+    def __rmul__(self, other):
+        return _ops.Mul.apply(self._wrap(other), self)
+
+    def __truediv__(self, other):
+        return _ops.Div.apply(self, self._wrap(other))
+
+    def __rtruediv__(self, other):
+        return _ops.Div.apply(self._wrap(other), self)
+
+    def __pow__(self, exponent):
+        if isinstance(exponent, bool) or not isinstance(exponent, numbers.Real):
+            raise TypeError(f"pow: the exponent must be a number, got {type(exponent).__name__}")
+        return _ops.Pow.apply(self, exponent=float(exponent))
+
+    def __neg__(self):
+        return _ops.Neg.apply(self)
+
+    def __matmul__(self, other):
+        return _ops.MatMul.apply(self, self._wrap(other))
+
+    def __rmatmul__(self, other):
+        return _ops.MatMul.apply(self._wrap(other), self)
+
+    # ----- elementwise functions ------------------------------------------------------
+    def exp(self):
+        return _ops.Exp.apply(self)
+
+    def log(self):
+        return _ops.Log.apply(self)
+
+    def tanh(self):
+        return _ops.Tanh.apply(self)
+
+    def sigmoid(self):
+        return _ops.Sigmoid.apply(self)
+
+    def relu(self):
+        return _ops.ReLU.apply(self)
+
+    # ----- reductions -----------------------------------------------------------------
+    def sum(self, axis=None, keepdims=False):
+        return _ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return _ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return _ops.Max.apply(self, axis=axis, keepdims=keepdims)
+
+    # ----- shape ----------------------------------------------------------------------
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _ops.Reshape.apply(self, shape=shape)
+
+    def flatten(self, start_dim=1):
+        """Merge the axes from ``start_dim`` on: ``(N, C, H, W) -> (N, C*H*W)``."""
+        nd = self.data.ndim
+        start = start_dim + nd if start_dim < 0 else start_dim
+        if not 0 <= start < max(nd, 1):
+            raise ValueError(f"flatten: start_dim {start_dim} is out of range for a {nd}-D tensor of shape {self.shape}")
+        return self.reshape(self.shape[:start] + (-1,))
+
+    def transpose(self, *axes):
+        """Permute axes as ``np.transpose`` does (no axes: reverse them)."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return _ops.Transpose.apply(self, axes=axes or None)
+
+    @property
+    def T(self):
+        return _ops.Transpose.apply(self, axes=None)
+
+    def __getitem__(self, index):
+        return _ops.GetItem.apply(self, index=index)
+
+    # ----- convolution -------------------------------------------------------------------
+    def conv2d(self, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+        """``F.conv2d(self, weight, bias, stride, padding, dilation, groups)``."""
+        from . import functional
+
+        return functional.conv2d(self, weight, bias, stride, padding, dilation, groups)
+
+
+from . import ops as _ops  # noqa: E402  (ops import Tensor, so they come after it)
+from .ops.base import unbroadcast  # noqa: E402
