@@ -128,8 +128,6 @@ def bench(name, ours, theirs, iters, repeats=15):
 
 
 if __name__ == "__main__":
-    if torch is not None:
-        torch.set_num_threads(1)
     print(f"{'benchmark':<34} {'tinygrad_conv':>13} {'PyTorch':>13} {'ratio':>8}")
     bench("MLP 16-32-32-4, batch 8, SGD step", ours_mlp, torch_mlp if torch else None, 200)
     bench(f"{CHAIN}-op chain on 4x4, fwd+bwd", ours_chain, torch_chain if torch else None, 20)

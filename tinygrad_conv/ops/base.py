@@ -71,10 +71,12 @@ class Op:
     @classmethod
     def apply(cls, *inputs, **params):
         """Run the op on Tensors (arrays and numbers are wrapped) and record it."""
-        inputs = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in inputs)
+        # List comprehensions, not generators: this runs once per op call.
+        inputs = [t if isinstance(t, Tensor) else Tensor(t) for t in inputs]
+        needs = tuple([t.requires_grad for t in inputs])
+        record = grad_mode.enabled and True in needs
         op = cls()
-        record = grad_mode.enabled and any(t.requires_grad for t in inputs)
-        op.needs_input_grad = tuple(t.requires_grad for t in inputs) if record else (False,) * len(inputs)
+        op.needs_input_grad = needs if record else (False,) * len(needs)
         out = op.forward(*[t.data for t in inputs], **params)
         if record:
             op.parents = inputs
