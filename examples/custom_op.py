@@ -1,7 +1,8 @@
-"""A new op in a few lines: Swish, x * sigmoid(x), with its own backward rule.
+"""A new op in a few lines: LeakyReLU with its own backward rule.
 
 Defining the class registers it in ``tc.ops.registry``; ``tc.gradcheck``
 proves its backward against central differences; then it trains in a model.
+(The README shows another one, Swish.)
 
 Run: python examples/custom_op.py
 """
@@ -12,34 +13,40 @@ from tinygrad_conv import Tensor, nn, optim
 from tinygrad_conv import functional as F
 
 
-class Swish(tc.ops.Op):
-    """swish(x) = x * sigmoid(x); d/dx = s + x * s * (1 - s)."""
+class LeakyReLU(tc.ops.Op):
+    """x if x > 0 else slope * x; the gradient is 1 or slope."""
 
-    def forward(self, x):
-        self.x, self.s = x, 0.5 + 0.5 * np.tanh(0.5 * x)  # sigmoid without overflow
-        return x * self.s
+    name = "leaky_relu"
+
+    def forward(self, x, slope=0.01):
+        self.scale = np.where(x > 0, 1.0, slope).astype(x.dtype)  # d out / d x
+        return x * self.scale
 
     def backward(self, grad):
-        s = self.s
-        return (grad * (s + self.x * s * (1 - s)),)
+        return (grad * self.scale,)
 
 
-class SwishLayer(nn.Module):
+class LeakyReLULayer(nn.Module):
+    def __init__(self, slope=0.01):
+        super().__init__()
+        self.slope = slope
+
     def forward(self, x):
-        return Swish.apply(x)
+        return LeakyReLU.apply(x, slope=self.slope)
 
 
-def main(steps=200, seed=0):
+def main(steps=100, seed=0):
+    """Gradcheck the op, then train a small CNN that uses it. Returns the losses."""
     x = Tensor(np.random.default_rng(seed).standard_normal((4, 5)), requires_grad=True, dtype=np.float64)
-    print("registered as", repr(Swish.name), "->", tc.ops.registry["swish"].__name__)
-    print("gradcheck:", tc.gradcheck(Swish.apply, [x]))
+    print("registered as", repr(LeakyReLU.name), "->", tc.ops.registry["leaky_relu"].__name__)
+    print("gradcheck:", tc.gradcheck(lambda t: LeakyReLU.apply(t, slope=0.1), [x]))
 
     tc.manual_seed(seed)
     X, y = tc.data.make_lines(256, seed=seed)
-    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), SwishLayer(), nn.GlobalAvgPool2d(), nn.Linear(4, 2))
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), LeakyReLULayer(0.1), nn.GlobalAvgPool2d(), nn.Linear(4, 2))
     opt = optim.Adam(model.parameters(), lr=0.05)
     losses = []
-    for step in range(steps):
+    for _ in range(steps):
         loss = F.cross_entropy(model(Tensor(X)), y)
         opt.zero_grad()
         loss.backward()

@@ -6,3 +6,5 @@ from . import ops
 from .gradcheck import GradcheckError, gradcheck
 
 __version__ = "0.1.0"
+from . import nn, optim, data, functional
+from .serialization import save, load

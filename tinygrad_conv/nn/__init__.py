@@ -1,0 +1,17 @@
+"""Neural-network building blocks: ``Module``, ``Parameter``, layers, losses, ``init``."""
+from . import init
+from .layers import (
+    AvgPool2d,
+    Conv2d,
+    CrossEntropyLoss,
+    Flatten,
+    GlobalAvgPool2d,
+    Linear,
+    MaxPool2d,
+    MSELoss,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Tanh,
+)
+from .module import Module, Parameter

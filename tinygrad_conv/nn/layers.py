@@ -1,0 +1,239 @@
+"""Layers: Modules that hold their parameters and call one functional op.
+
+Arguments are checked when the layer is built, so a bad configuration fails at
+the line that wrote it, not at the first forward pass.
+"""
+import math
+
+import numpy as np
+
+from .. import checks
+from .. import functional as F
+from . import init
+from .module import Module, Parameter
+
+
+def _check_bool(value, name, where):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{where}: {name} must be a bool, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+# ----- layers with parameters -----------------------------------------------------------------
+class Conv2d(Module):
+    """2-D convolution (cross-correlation) of ``(N, C_in, H, W)`` into ``(N, C_out, H_out, W_out)``.
+
+    ``weight``: ``(C_out, C_in / groups, K_h, K_w)`` drawn from the seed
+    notebook's Xavier/Glorot normal, ``std = sqrt(2 / (fan_in + fan_out))`` with
+    ``fan_in = C_in / groups * K_h * K_w`` and ``fan_out = C_out / groups * K_h * K_w``
+    (the connections of one output and of one input); ``bias``: ``(C_out,)``, zeros.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True):
+        super().__init__()
+        self.in_channels = checks.positive_int(in_channels, "in_channels", "Conv2d")
+        self.out_channels = checks.positive_int(out_channels, "out_channels", "Conv2d")
+        self.kernel_size = checks.pair(kernel_size, "kernel_size", "Conv2d")
+        self.stride = checks.pair(stride, "stride", "Conv2d")
+        self.padding = checks.pair(padding, "padding", "Conv2d", minimum=0)
+        self.dilation = checks.pair(dilation, "dilation", "Conv2d")
+        self.groups = checks.positive_int(groups, "groups", "Conv2d")
+        for name, channels in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if channels % groups:
+                raise ValueError(f"Conv2d: {name}={channels} must be divisible by groups={groups}")
+        _check_bool(bias, "bias", "Conv2d")
+
+        kh, kw = self.kernel_size
+        c_in, c_out = in_channels // groups, out_channels // groups
+        std = math.sqrt(2.0 / (c_in * kh * kw + c_out * kh * kw))
+        self.weight = init.normal_(Parameter(np.empty((out_channels, c_in, kh, kw), np.float32)), std=std)
+        self.bias = Parameter(np.zeros(out_channels, np.float32)) if bias else None
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def extra_repr(self):
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0, 0):
+            s += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class Linear(Module):
+    """``x @ weight.T + bias``: ``(..., in_features) -> (..., out_features)``.
+
+    Initialised as PyTorch's ``nn.Linear``: weight and bias both from
+    ``U(-1/sqrt(in_features), 1/sqrt(in_features))`` (for the weight that is
+    ``kaiming_uniform_(a=sqrt(5))``).
+    """
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features = checks.positive_int(in_features, "in_features", "Linear")
+        self.out_features = checks.positive_int(out_features, "out_features", "Linear")
+        _check_bool(bias, "bias", "Linear")
+        weight = Parameter(np.empty((out_features, in_features), np.float32))
+        self.weight = init.kaiming_uniform_(weight, a=math.sqrt(5))
+        bound = 1 / math.sqrt(in_features)
+        self.bias = init.uniform_(Parameter(np.empty(out_features, np.float32)), -bound, bound) if bias else None
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+# ----- activations ------------------------------------------------------------------------------
+class ReLU(Module):
+    """``max(x, 0)`` elementwise."""
+
+    def forward(self, x):
+        return F.relu(x)
+
+
+class Sigmoid(Module):
+    """``1 / (1 + exp(-x))`` elementwise."""
+
+    def forward(self, x):
+        return F.sigmoid(x)
+
+
+class Tanh(Module):
+    """``tanh(x)`` elementwise."""
+
+    def forward(self, x):
+        return F.tanh(x)
+
+
+# ----- pooling and reshaping ------------------------------------------------------------------
+class _Pool2d(Module):
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        where = type(self).__name__
+        self.kernel_size = checks.pair(kernel_size, "kernel_size", where)
+        self.stride = self.kernel_size if stride is None else checks.pair(stride, "stride", where)
+        self.padding = checks.pair(padding, "padding", where, minimum=0)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool2d(_Pool2d):
+    """Mean over each ``kernel_size`` window (stride defaults to kernel_size;
+    zero padding counts in the mean)."""
+
+    def forward(self, x):
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class MaxPool2d(_Pool2d):
+    """Maximum over each ``kernel_size`` window (stride defaults to kernel_size)."""
+
+    def forward(self, x):
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class GlobalAvgPool2d(Module):
+    """Mean over height and width: ``(N, C, H, W) -> (N, C)``."""
+
+    def forward(self, x):
+        return F.global_avg_pool2d(x)
+
+
+class Flatten(Module):
+    """Merge the axes from ``start_dim`` on: ``(N, C, H, W) -> (N, C*H*W)``."""
+
+    def __init__(self, start_dim=1):
+        super().__init__()
+        if isinstance(start_dim, bool) or not isinstance(start_dim, (int, np.integer)):
+            raise TypeError(f"Flatten: start_dim must be an int, got {type(start_dim).__name__}")
+        self.start_dim = int(start_dim)
+
+    def forward(self, x):
+        return x.flatten(self.start_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}"
+
+
+# ----- containers -----------------------------------------------------------------------------
+class Sequential(Module):
+    """Modules applied in order: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
+
+    Children are named ``"0"``, ``"1"``, ... (so parameters are ``"0.weight"``).
+    ``seq[i]`` is a child (negative ``i`` counts from the end); ``seq[i:j]`` is a
+    new Sequential sharing those children under their original names, as in PyTorch.
+    """
+
+    def __init__(self, *modules):
+        super().__init__()
+        for i, module in enumerate(modules):
+            if not isinstance(module, Module):
+                raise TypeError(f"Sequential: argument {i} must be an nn.Module, got {type(module).__name__}")
+            setattr(self, str(i), module)
+
+    def forward(self, x):
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __getitem__(self, index):
+        items = list(self._modules.items())
+        if isinstance(index, slice):
+            out = Sequential()
+            for name, module in items[index]:
+                setattr(out, name, module)
+            return out
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"Sequential indices must be ints or slices, got {type(index).__name__}")
+        if not -len(items) <= index < len(items):
+            raise IndexError(f"Sequential index {index} is out of range for {len(items)} modules")
+        return items[index][1]
+
+    def append(self, module):
+        """Add ``module`` at the end (named by its position); returns self."""
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential.append: expected an nn.Module, got {type(module).__name__}")
+        name = str(len(self._modules))
+        while name in self._modules:  # after slicing, names need not be 0..len-1
+            name = str(int(name) + 1)
+        setattr(self, name, module)
+        return self
+
+
+# ----- losses ----------------------------------------------------------------------------------
+class MSELoss(Module):
+    """``F.mse_loss(pred, target, reduction)``; ``reduction`` is "mean", "sum" or "none"."""
+
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(f"MSELoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        self.reduction = reduction
+
+    def forward(self, pred, target):
+        return F.mse_loss(pred, target, self.reduction)
+
+    def extra_repr(self):
+        return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
+
+
+class CrossEntropyLoss(Module):
+    """``F.cross_entropy(logits, target)``: mean over the batch, logits ``(N, C)``,
+    integer class indices ``(N,)``."""
+
+    def forward(self, logits, target):
+        return F.cross_entropy(logits, target)

@@ -1,0 +1,219 @@
+"""``Module`` (a container of parameters and sub-modules) and ``Parameter``.
+
+A module registers what is assigned to it: ``self.weight = Parameter(...)``
+lists ``weight`` in ``named_parameters()``, ``self.features = Sequential(...)``
+lists ``features`` as a child, in assignment order, as in PyTorch.
+"""
+import numpy as np
+
+from ..tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module registers and an optimizer updates.
+
+    ``Parameter(data, requires_grad=True, dtype=None)`` copies ``data`` and
+    follows Tensor's dtype rules (floating NumPy arrays keep their dtype,
+    everything else becomes float32). ``requires_grad=False`` freezes it.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad=True, dtype=None):
+        super().__init__(data, requires_grad=requires_grad, dtype=dtype)
+
+    def __repr__(self):
+        body = np.array2string(self.data, precision=4, separator=", ", prefix="Parameter(")
+        dtype = f", dtype={self.dtype}" if self.dtype != np.float32 else ""
+        return f"Parameter({body}{dtype})"
+
+
+class Module:
+    """Base class of layers and models: write ``__init__`` (call ``super().__init__()``
+    first) and ``forward``; call the module like a function.
+
+    >>> class TwoLayer(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.hidden = nn.Linear(4, 8)
+    ...         self.out = nn.Linear(8, 2)
+    ...     def forward(self, x):
+    ...         return self.out(self.hidden(x).relu())
+    """
+
+    def __init__(self):
+        # Registered parameters and sub-modules, in assignment order. Their
+        # values are also kept as ordinary instance attributes, so reading
+        # `self.weight` in forward is a plain attribute lookup (no __getattr__).
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "training", True)
+
+    # ----- registration ------------------------------------------------------------------
+    def __setattr__(self, name, value):
+        params = self.__dict__.get("_parameters")
+        modules = self.__dict__.get("_modules")
+        if params is None or modules is None:
+            if isinstance(value, (Parameter, Module)):
+                raise AttributeError(
+                    f"cannot assign {type(value).__name__} {name!r} before Module.__init__() is called; "
+                    f"call super().__init__() first in {type(self).__name__}.__init__"
+                )
+            return object.__setattr__(self, name, value)
+        if isinstance(value, Parameter):
+            modules.pop(name, None)
+            params[name] = value
+        elif isinstance(value, Module):
+            params.pop(name, None)
+            modules[name] = value
+        elif name in params:
+            # A registered slot keeps its kind, as in PyTorch (`bias = None` is fine).
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as parameter {name!r} "
+                    "(an nn.Parameter or None expected)"
+                )
+            params[name] = None
+        elif name in modules:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as child module {name!r} "
+                    "(an nn.Module or None expected)"
+                )
+            modules[name] = None
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        object.__delattr__(self, name)
+
+    # ----- running -------------------------------------------------------------------------
+    def forward(self, *args, **kwargs):
+        """The computation; every module overrides it."""
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ----- walking the tree ----------------------------------------------------------------
+    def named_children(self):
+        """``(name, module)`` for each direct sub-module, in registration order."""
+        for name, module in self._modules.items():
+            if module is not None:
+                yield name, module
+
+    def children(self):
+        for _, module in self.named_children():
+            yield module
+
+    def named_modules(self, prefix=""):
+        """``(dotted_name, module)`` for this module (name ``prefix``) and every
+        module below it, each once even if it is reachable twice."""
+        seen = set()
+        stack = [(prefix, self)]
+        while stack:  # depth-first, children in registration order
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = [(f"{name}.{n}" if name else n, m) for n, m in module.named_children()]
+            stack.extend(reversed(children))
+
+    def modules(self):
+        for _, module in self.named_modules():
+            yield module
+
+    def named_parameters(self):
+        """``(dotted_name, parameter)`` for every parameter, e.g. ``"features.0.weight"``.
+
+        A parameter shared by two modules is listed once, under its first name.
+        """
+        seen = set()
+        for prefix, module in self.named_modules():
+            for name, p in module._parameters.items():
+                if p is None or id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield (f"{prefix}.{name}" if prefix else name), p
+
+    def parameters(self):
+        """Every parameter once (what an optimizer takes)."""
+        for _, p in self.named_parameters():
+            yield p
+
+    def zero_grad(self):
+        """Set ``.grad`` of every parameter to None."""
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode=True):
+        """Set ``.training`` on this module and every sub-module; returns self."""
+        if not isinstance(mode, (bool, np.bool_)):
+            raise TypeError(f"train: mode must be a bool, got {type(mode).__name__}")
+        for module in self.modules():
+            module.training = bool(mode)
+        return self
+
+    def eval(self):
+        """``train(False)``."""
+        return self.train(False)
+
+    # ----- checkpoints ---------------------------------------------------------------------
+    def state_dict(self):
+        """``{dotted_name: np.ndarray}``: a copy of every parameter's data."""
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state_dict):
+        """Copy ``state_dict``'s arrays into the parameters, in place, keeping their dtypes.
+
+        Everything is checked before anything is copied, so a bad dict changes
+        nothing: missing or unexpected keys raise ``KeyError``, a value that is
+        not a numeric array ``TypeError``, a shape mismatch ``ValueError``.
+        """
+        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
+            raise TypeError(f"load_state_dict: expected a dict of arrays, got {type(state_dict).__name__}")
+        params = dict(self.named_parameters())
+        missing = [k for k in params if k not in state_dict]
+        unexpected = [k for k in state_dict.keys() if k not in params]
+        if missing or unexpected:
+            parts = []
+            if missing:
+                parts.append(f"missing keys {missing}")
+            if unexpected:
+                parts.append(f"unexpected keys {unexpected}")
+            raise KeyError(f"load_state_dict: {' and '.join(parts)} for {type(self).__name__}")
+        values = {}
+        for name, p in params.items():
+            value = state_dict[name]
+            if isinstance(value, Tensor):
+                value = value.data
+            if not isinstance(value, np.ndarray) or value.dtype.kind not in "iuf":
+                what = f"array of dtype {value.dtype}" if isinstance(value, np.ndarray) else type(value).__name__
+                raise TypeError(f"load_state_dict: {name!r} must be a numeric np.ndarray, got {what}")
+            if value.shape != p.shape:
+                raise ValueError(
+                    f"load_state_dict: {name!r} has shape {value.shape} in the state dict "
+                    f"but {p.shape} in the model"
+                )
+            values[name] = value
+        for name, p in params.items():
+            p.data[...] = values[name]
+
+    # ----- printing --------------------------------------------------------------------------
+    def extra_repr(self):
+        """The arguments shown inside ``Name(...)``; layers override it."""
+        return ""
+
+    def __repr__(self):
+        lines = [line for line in self.extra_repr().split("\n") if line]
+        for name, module in self.named_children():
+            child = repr(module).replace("\n", "\n  ")
+            lines.append(f"({name}): {child}")
+        if not lines:
+            return f"{type(self).__name__}()"
+        if len(lines) == 1 and not self._modules:
+            return f"{type(self).__name__}({lines[0]})"
+        body = "\n  ".join(lines)
+        return f"{type(self).__name__}(\n  {body}\n)"
