@@ -9,3 +9,5 @@ from .matmul import MatMul
 from .movement import GetItem, Reshape, Transpose
 from .reduce import Max, Mean, Sum
 from .nn_ops import CrossEntropy, Linear, LogSoftmax, MSELoss, Softmax
+from .conv import Conv2d
+from .pool import AvgPool2d, MaxPool2d

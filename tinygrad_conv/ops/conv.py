@@ -1,0 +1,261 @@
+"""2-D convolution (cross-correlation, as PyTorch's ``conv2d``): im2col + one GEMM.
+
+Shapes: x ``(N, C, H, W)``, weight ``(O, C/G, K_h, K_w)`` (G = groups), bias ``(O,)``,
+out ``(N, O, H_o, W_o)`` with ``H_o = (H + 2 p_h - d_h (K_h - 1) - 1) // s_h + 1``::
+
+    out[n, o, i, j] = bias[o] + sum_{c, kh, kw} weight[o, c, kh, kw]
+                                   * x_pad[n, group(o) C/G + c, i s_h + kh d_h, j s_w + kw d_w]
+
+im2col copies, for each kernel offset k = (kh, kw), the input pixels that offset
+sees into one block of a column matrix, ``cols[k, c, (n, i, j)] = x_pad[n, c, i s_h + kh d_h,
+j s_w + kw d_w]``; the convolution is then ONE matrix product (per group), and so
+are both gradients::
+
+    out   (O, N H_o W_o)       = W (O, [k, c])       @ cols (K_h K_w C, N H_o W_o)
+    dW.T  (K_h K_w C, O)       = cols                @ grad.T      (grad as (O, N H_o W_o))
+    dcols (K_h K_w C, N ...)   = W.T                 @ grad,  then col2im (im2col's adjoint):
+    dx_pad[n, c, i s_h + kh d_h, j s_w + kw d_w] += dcols[k, c, (n, i, j)]
+
+The Python loops run over the K_h K_w kernel offsets only. The column matrix is
+kept from the forward for dW, then overwritten with dcols (no second buffer).
+
+Flat layout: every im2col block is ONE contiguous slice
+--------------------------------------------------------
+The padded input is stored channel-major, ``(C, N, H_q, W_q)``, then flattened.
+Output pixel (n, i, j) of channel row c is computed at flat position
+``p = ((c N + n) H_q + i) W_q + j``, and for stride 1 offset (kh, kw) reads the
+input at ``p + kh d_h W_q + kw d_w``: the same shift for every pixel, so its block
+is the slice ``flat[shift : shift + C N H_q W_q]``. The output is computed on the
+whole H_q x W_q grid; the positions with i >= H_o or j >= W_o read across a row or
+image edge and are garbage: the forward drops them and the backward gives them
+zero gradient, so they never reach a result. They cost ``H_q W_q / (H_o W_o) - 1``
+extra GEMM work (6% for a 32x32 'same' 3x3 conv) and buy copies and in-place adds
+over single contiguous runs, NumPy's fastest case (an in-place add on a strided
+view is about 3x slower: NumPy buffers it).
+
+Shared padding (stride 1): a read past the right end of a row lands on the first
+columns of the next row, so if every row STARTS with its p_w zero columns, those
+also serve as the previous row's right padding; likewise each image's first p_h
+zero rows are the previous image's bottom padding. Rows then need only W + p_w
+columns and images H + p_h rows: ``H_q = max(H_o, H + p_h)``, ``W_q = max(W_o, W + p_w)``.
+
+Stride s > 1 becomes stride 1 by splitting the padded image into s_h s_w phases,
+``phase[a, b][r, t] = x_pad[r s_h + a, t s_w + b]``, stored one after the other:
+offset (kh, kw) reads phase ``(kh d_h % s_h, kw d_w % s_w)`` shifted by
+``(kh d_h // s_h, kw d_w // s_w)`` phase pixels, again one flat slice.
+"""
+import functools
+from collections import namedtuple
+
+import numpy as np
+
+from .. import checks
+from .base import Op
+
+OP = "conv2d"
+
+Geometry = namedtuple(
+    "Geometry",
+    "N C H W O KH KW sh sw ph pw dh dw groups Ho Wo "
+    "Hq Wq hx wx size starts phases lead",  # see layout()
+)
+
+
+def geometry(x, weight, bias, stride, padding, dilation, groups, dtype):
+    """Check every argument of conv2d (raising before any work) and return its ``Geometry``."""
+    checks.ndim(x, 4, OP, "input", "(N, C_in, H, W)")
+    checks.ndim(weight, 4, OP, "weight", "(C_out, C_in // groups, K_h, K_w)")
+    sh, sw = checks.pair(stride, "stride", OP)
+    ph, pw = checks.pair(padding, "padding", OP, minimum=0)
+    dh, dw = checks.pair(dilation, "dilation", OP)
+    groups = checks.positive_int(groups, "groups", OP)
+    N, C, H, W = x.shape
+    O, Cg, KH, KW = weight.shape
+    if KH < 1 or KW < 1:
+        raise ValueError(f"{OP}: kernel size must be >= 1, got weight shape {weight.shape}")
+    if C % groups:
+        raise ValueError(f"{OP}: input channels {C} are not divisible by groups {groups}")
+    if O % groups:
+        raise ValueError(
+            f"{OP}: output channels {O} (weight shape {weight.shape}) are not divisible by groups {groups}"
+        )
+    if C != Cg * groups:
+        raise ValueError(
+            f"{OP}: input has {C} channels but weight expects {Cg * groups} "
+            f"(weight shape {weight.shape}, groups {groups})"
+        )
+    if bias is not None and bias.shape != (O,):
+        raise ValueError(f"{OP}: bias must have shape ({O},) (one per output channel), got {bias.shape}")
+    span_h, span_w = dh * (KH - 1) + 1, dw * (KW - 1) + 1  # the dilated kernel
+    if span_h > H + 2 * ph or span_w > W + 2 * pw:
+        dilated = f" (dilated to ({span_h}, {span_w}))" if (dh, dw) != (1, 1) else ""
+        raise ValueError(
+            f"{OP}: kernel ({KH}, {KW}){dilated} is larger than the padded input "
+            f"({H + 2 * ph}, {W + 2 * pw}) (input ({H}, {W}), padding ({ph}, {pw}))"
+        )
+    return layout(N, C, H, W, O, KH, KW, sh, sw, ph, pw, dh, dw, groups, np.dtype(dtype).itemsize)
+
+
+@functools.lru_cache(maxsize=256)  # a network calls conv2d with the same few sizes every step
+def layout(N, C, H, W, O, KH, KW, sh, sw, ph, pw, dh, dw, groups, itemsize):
+    """The sizes and offsets of the flat layout: output size (Ho, Wo), phase grid (Hq, Wq),
+    rows/cols of x that some output reads (hx, wx), flat size of the phases, where each
+    kernel offset's block starts, the phase slices and the buffer lead (see below)."""
+    span_h, span_w = dh * (KH - 1) + 1, dw * (KW - 1) + 1
+    Ho, Wo = (H + 2 * ph - span_h) // sh + 1, (W + 2 * pw - span_w) // sw + 1
+    used_h, used_w = (Ho - 1) * sh + span_h, (Wo - 1) * sw + span_w  # padded rows/cols read
+    if (sh, sw) == (1, 1):
+        Hq, Wq = max(Ho, H + ph), max(Wo, W + pw)  # shared padding
+    else:
+        Hq, Wq = -(-used_h // sh), -(-used_w // sw)  # phase size: ceil(used / stride)
+    starts = []  # where the block of offset (kh, kw) starts in the flat buffer
+    for kh in range(KH):
+        for kw in range(KW):
+            (u, a), (v, b) = divmod(kh * dh, sh), divmod(kw * dw, sw)  # shift, phase
+            starts.append((a * sw + b) * C * N * Hq * Wq + u * Wq + v)
+    # all rows/cols, unless a stride skips the last ones
+    hx, wx = max(0, min(H, used_h - ph)), max(0, min(W, used_w - pw))
+    phases = tuple(phase_slices(sh, sw, ph, pw, hx, wx, Hq, Wq))
+    lead = copy_friendly_lead(starts, C * N * Hq * Wq, groups, itemsize)
+    size = sh * sw * C * N * Hq * Wq
+    return Geometry(N, C, H, W, O, KH, KW, sh, sw, ph, pw, dh, dw, groups, Ho, Wo,
+                    Hq, Wq, hx, wx, size, tuple(starts), phases, lead)
+
+
+def phase_slices(sh, sw, ph, pw, hx, wx, Hq, Wq):
+    """For each phase (a, b): the slices of the phase grid that hold input pixels, the
+    matching strided slices of x (``phase[a, b][r, t] = x[r s_h + a - p_h, t s_w + b - p_w]``)
+    and their lengths."""
+
+    def axis(a, s, p, used, nq):
+        first = max(0, -(-(p - a) // s))  # first phase row r with r s + a - p >= 0
+        stop = max(first, min(nq, -(-(p + used - a) // s)))  # ... and r s + a - p < used
+        return slice(first, stop), slice(first * s + a - p, None, s), stop - first
+
+    for a in range(sh):
+        rows_q, rows_x, n_r = axis(a, sh, ph, hx, Hq)
+        for b in range(sw):
+            cols_q, cols_x, n_c = axis(b, sw, pw, wx, Wq)
+            yield a, b, (rows_q, cols_q), (rows_x, cols_x), (n_r, n_c)
+
+
+def aligned(n, dtype, lead=0, zeros=False):
+    """A 1-D array of n elements starting ``lead`` elements past a 4096-byte boundary."""
+    itemsize = np.dtype(dtype).itemsize
+    raw = (np.zeros if zeros else np.empty)(n + 2 * 4096 // itemsize, dtype)
+    skip = (-raw.ctypes.data % 4096) // itemsize + lead
+    return raw[skip : skip + n]
+
+
+def copy_friendly_lead(starts, block, groups, itemsize):
+    """Where to start the flat buffer (elements past a 4096-byte boundary) relative to the
+    4096-aligned columns, so that no im2col copy has its source 4-60 bytes BEHIND its
+    destination modulo 4096: memcpy then stalls on false store-to-load dependencies
+    ("4K aliasing"), measured 3-10x slower for blocks of 30 KB - 1 MB on this machine."""
+    if groups > 1:
+        return 0
+    page = 4096 // itemsize
+    distances = [(start - k * block) % page for k, start in enumerate(starts)]
+    for lead in range(page):
+        if all((lead + d) % page < page - 64 // itemsize for d in distances):
+            return lead
+    return 0
+
+
+def to_phases(x, geo, lead=0):
+    """The zero-padded input as a flat buffer: phases ``(s_h, s_w, C, N, H_q, W_q)``
+    then zeros for the largest shift, ``buf[a, b, c, n, r, t] = x_pad[n, c, r s_h + a, t s_w + b]``.
+    For stride 1 that is just the (shared-)padded input, channel-major."""
+    g = geo
+    flat = aligned(g.size + g.starts[-1] + 1, x.dtype, lead, zeros=True)
+    phases = flat[: g.size].reshape(g.sh, g.sw, g.C, g.N, g.Hq, g.Wq)
+    for a, b, (rq, cq), (rx, cx), (nr, nc) in g.phases:
+        phases[a, b][:, :, rq, cq] = x[:, :, rx, cx][:, :, :nr, :nc].transpose(1, 0, 2, 3)
+    return flat
+
+
+def from_phases(flat, geo, dtype):
+    """The adjoint of ``to_phases``: dx ``(N, C, H, W)`` from a flat phase buffer
+    (each input pixel lives in exactly one phase, so this is a copy)."""
+    g = geo
+    phases = flat[: g.size].reshape(g.sh, g.sw, g.C, g.N, g.Hq, g.Wq)
+    # Rows/cols past (hx, wx) are read by no output: zero gradient.
+    dx = (np.empty if (g.hx, g.wx) == (g.H, g.W) else np.zeros)((g.N, g.C, g.H, g.W), dtype)
+    for a, b, (rq, cq), (rx, cx), (nr, nc) in g.phases:
+        dx[:, :, rx, cx][:, :, :nr, :nc] = phases[a, b][:, :, rq, cq].transpose(1, 0, 2, 3)
+    return dx
+
+
+def im2col(x, geo):
+    """Columns ``(G, K_h K_w, C/G N H_q W_q)``: block k is the flat slice offset k
+    reads, ``cols[:, k] = flat[start_k : start_k + C N H_q W_q]`` (split by group)."""
+    g = geo
+    block = g.C * g.N * g.Hq * g.Wq
+    cols = aligned(g.KH * g.KW * block, x.dtype).reshape(g.groups, g.KH * g.KW, block // g.groups)
+    flat = to_phases(x, g, g.lead)
+    for k, start in enumerate(g.starts):
+        cols[:, k] = flat[start : start + block].reshape(g.groups, -1)
+    return cols
+
+
+def col2im(dcols, geo, dtype):
+    """The adjoint of ``im2col``: add each block back onto the slice it was read from.
+    ``dcols`` is ``(G, K_h K_w, C/G N H_q W_q)``; returns dx ``(N, C, H, W)``."""
+    g = geo
+    block = g.C * g.N * g.Hq * g.Wq
+    flat = np.zeros(g.size + g.starts[-1] + 1, dcols.dtype)
+    for k, start in enumerate(g.starts):
+        view = flat[start : start + block].reshape(g.groups, -1)
+        view += dcols[:, k]  # a contiguous target: added in place, no temporary
+    return from_phases(flat, g, dtype)
+
+
+class Conv2d(Op):
+    """2-D cross-correlation of ``x (N, C, H, W)`` with ``weight (O, C/groups, K_h, K_w)``,
+    plus ``bias (O,)`` if given -> ``(N, O, H_o, W_o)``. Semantics of ``torch.nn.functional.conv2d``:
+    ``Conv2d.apply(x, weight[, bias], stride=1, padding=0, dilation=1, groups=1)``."""
+
+    name = "conv2d"
+
+    def forward(self, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+        dtype = self.dtype = np.result_type(x, weight) if bias is None else np.result_type(x, weight, bias)
+        g = self.geo = geometry(x, weight, bias, stride, padding, dilation, groups, dtype)
+        G, Og, Cg, KK = g.groups, g.O // g.groups, g.C // g.groups, g.KH * g.KW
+        cols = im2col(x.astype(dtype, copy=False), g).reshape(G, KK * Cg, -1)
+        # weight rows in the columns' order: (G, O/G, [kh, kw, c])
+        w = weight.astype(dtype, copy=False).reshape(G, Og, Cg, KK).transpose(0, 1, 3, 2).reshape(G, Og, KK * Cg)
+        y = np.matmul(w, cols)  # (G, O/G, N H_q W_q): one GEMM per group
+        if bias is not None:  # along y's long contiguous rows: 3x faster than on out
+            y += bias.astype(dtype, copy=False).reshape(G, Og, 1)
+        out = np.empty((g.N, g.O, g.Ho, g.Wo), dtype)
+        out[...] = y.reshape(g.O, g.N, g.Hq, g.Wq)[:, :, : g.Ho, : g.Wo].transpose(1, 0, 2, 3)
+
+        need_x, need_w = self.needs_input_grad[:2]
+        self.has_bias = bias is not None
+        self.dtypes = (x.dtype, weight.dtype, None if bias is None else bias.dtype)
+        self.cols = cols if need_w else None  # kept for dW, then reused for dcols
+        self.w = w if need_x else None
+        return out
+
+    def backward(self, grad):
+        g, dtype = self.geo, self.dtype
+        G, Og, Cg, KK = g.groups, g.O // g.groups, g.C // g.groups, g.KH * g.KW
+        need_x, need_w = self.needs_input_grad[:2]
+        need_b = self.has_bias and self.needs_input_grad[2]
+        # grad on the H_q x W_q grid, channel-major like y; garbage positions get zero.
+        gq = np.zeros((g.O, g.N, g.Hq, g.Wq), dtype)
+        gq[:, :, : g.Ho, : g.Wo] = grad.transpose(1, 0, 2, 3)
+        gq = gq.reshape(G, Og, -1)
+
+        dx = dw = db = None
+        if need_b:  # row sums as a matrix-vector product: ~4x faster than .sum(axis=1)
+            db = (gq.reshape(g.O, -1) @ np.ones(gq.shape[-1], dtype)).astype(self.dtypes[2], copy=False)
+        if need_w:  # dW.T = cols @ grad.T: BLAS runs this orientation faster than grad @ cols.T
+            dw = np.matmul(self.cols, gq.transpose(0, 2, 1))  # (G, [kh, kw, c], O/G)
+            dw = dw.reshape(G, KK, Cg, Og).transpose(0, 3, 2, 1).reshape(g.O, Cg, g.KH, g.KW)
+            dw = dw.astype(self.dtypes[1], copy=False)
+        if need_x:  # dcols = W.T @ grad, written over the saved columns when there are some
+            dcols = np.matmul(self.w.transpose(0, 2, 1), gq, out=self.cols)
+            dx = col2im(dcols.reshape(G, KK, -1), g, self.dtypes[0])
+        self.cols = self.w = None
+        return (dx, dw, db) if self.has_bias else (dx, dw)
