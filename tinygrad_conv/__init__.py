@@ -1,10 +1,11 @@
 """tinygrad_conv: a small, readable, fast autograd framework on NumPy for CNNs."""
+from . import allocator  # noqa: F401  (reuse freed memory: see allocator.py)
 from .grad_mode import is_grad_enabled, no_grad
 from .random import manual_seed
 from .tensor import GraphError, Tensor
 from . import ops
 from .gradcheck import GradcheckError, gradcheck
+from . import data, functional, nn, optim
+from .serialization import load, save
 
 __version__ = "0.1.0"
-from . import nn, optim, data, functional
-from .serialization import save, load
