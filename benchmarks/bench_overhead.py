@@ -15,7 +15,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import tinygrad_conv as tc  # noqa: E402
-from tinygrad_conv import functional as F  # noqa: E402
+from tinygrad_conv import functional as F, nn, optim  # noqa: E402
 
 try:
     import torch
@@ -43,23 +43,17 @@ def chain_ops(x):
 
 
 def ours_mlp():
-    ws = [tc.Tensor(w, requires_grad=True) for w in W0]
-    bs = [tc.Tensor(b, requires_grad=True) for b in B0]
+    model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 4))
+    for layer, w, b in zip(model[::2], W0, B0):
+        layer.weight.data[...], layer.bias.data[...] = w, b
+    opt = optim.SGD(model.parameters(), lr=0.01)
     x, y = tc.Tensor(X), tc.Tensor(Y)
-    lr = 0.01
 
     def step():
-        h = x
-        for i, (w, b) in enumerate(zip(ws, bs)):
-            h = F.linear(h, w, b)
-            if i < 2:
-                h = h.relu()
-        loss = F.mse_loss(h, y)
-        for p in ws + bs:
-            p.grad = None
+        loss = F.mse_loss(model(x), y)
+        opt.zero_grad()
         loss.backward()
-        for p in ws + bs:
-            p.data -= lr * p.grad
+        opt.step()
 
     return step
 
@@ -75,18 +69,17 @@ def ours_chain():
 
 
 def torch_mlp():
-    ws = [torch.tensor(w, requires_grad=True) for w in W0]
-    bs = [torch.tensor(b, requires_grad=True) for b in B0]
+    nn_ = torch.nn
+    model = nn_.Sequential(nn_.Linear(16, 32), nn_.ReLU(), nn_.Linear(32, 32), nn_.ReLU(), nn_.Linear(32, 4))
+    with torch.no_grad():
+        for layer, w, b in zip(model[::2], W0, B0):
+            layer.weight.copy_(torch.tensor(w))
+            layer.bias.copy_(torch.tensor(b))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
     x, y = torch.tensor(X), torch.tensor(Y)
-    opt = torch.optim.SGD(ws + bs, lr=0.01)
 
     def step():
-        h = x
-        for i, (w, b) in enumerate(zip(ws, bs)):
-            h = torch.nn.functional.linear(h, w, b)
-            if i < 2:
-                h = h.relu()
-        loss = torch.nn.functional.mse_loss(h, y)
+        loss = torch.nn.functional.mse_loss(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
