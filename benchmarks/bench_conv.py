@@ -3,9 +3,13 @@
 Each step is ``y = conv2d(x, w, b)`` then ``y.backward(g)``, with x requiring
 grad as in a hidden layer. Ours and PyTorch run interleaved in one process
 (the machine is shared and noisy, so only ratios measured side by side mean
-anything); each figure is the median over repeats. The direct-loop reference
-(tests/reference.py) runs once, on the small shapes only.
-PyTorch is optional: without it the script prints our times alone.
+anything), in alternating order; each figure is the median over repeats of
+the mean time of a ~60 ms block of calls. Before each block the process idles
+BENCH_PAUSE seconds (default 0.2): after its last call, each framework's worker
+threads keep spinning on the cores for a while (OpenBLAS ~0.1 s), which
+measured up to 2-6x slower timings for whichever framework ran next.
+The direct-loop reference (tests/reference.py) runs once, on the small shapes
+only. PyTorch is optional: without it the script prints our times alone.
 
 Run: python benchmarks/bench_conv.py [repeats]
 """
@@ -39,7 +43,7 @@ SHAPES = [
     (128, 3, 32, 32, 16, 3, 1, 1),
 ]
 REFERENCE_SHAPES = SHAPES[:2]
-PAUSE = float(os.environ.get("BENCH_PAUSE", "0.3"))  # seconds of idle before each timing
+PAUSE = float(os.environ.get("BENCH_PAUSE", "0.2"))  # seconds of idle before each timing
 
 
 def make_case(shape, seed=0):
@@ -91,9 +95,7 @@ def reference_time(shape, x, w, b, g):
 
 
 def timed(fn, inner, pause=0.0):
-    # The other framework's idle worker threads spin-wait for a while after its
-    # last call (OpenBLAS ~0.1 s) and would steal this one's cores: let them sleep.
-    time.sleep(pause)
+    time.sleep(pause)  # let the other framework's spinning worker threads go to sleep
     fn()  # untimed warm-up
     t0 = time.perf_counter()
     for _ in range(inner):
@@ -101,27 +103,29 @@ def timed(fn, inner, pause=0.0):
     return (time.perf_counter() - t0) / inner
 
 
-def main(repeats=15):
+def main(repeats=11):
     cases = [make_case(s) for s in SHAPES]
     ours = [ours_step(s, *c) for s, c in zip(SHAPES, cases)]
     theirs = [torch_step(s, *c) for s, c in zip(SHAPES, cases)] if torch is not None else None
-    # Enough calls per timing that each lasts about 20 ms.
+    # Enough calls per timing that each block lasts about 60 ms (steady state).
     inner = []
     for fn in ours:
         fn()
-        inner.append(max(2, int(0.02 / timed(fn, 1))))
+        inner.append(max(3, int(0.06 / timed(fn, 1))))
     times_ours = [[] for _ in SHAPES]
     times_torch = [[] for _ in SHAPES]
-    for _ in range(repeats):  # interleaved: each shape, ours then PyTorch, every repeat
+    for r in range(repeats):  # interleaved: every shape, both frameworks, every repeat
         for i in range(len(SHAPES)):
-            times_ours[i].append(timed(ours[i], inner[i], PAUSE))
+            runs = [(ours[i], times_ours[i])]
             if theirs is not None:
-                times_torch[i].append(timed(theirs[i], inner[i], PAUSE))
+                runs.append((theirs[i], times_torch[i]))
+            for fn, times in runs if r % 2 == 0 else runs[::-1]:
+                times.append(timed(fn, inner[i], PAUSE))
 
     header = f"{'N, C_in, H, W, C_out, K, s, p':<32}{'ours ms':>10}{'loop ref ms':>13}"
     if torch is not None:
         header += f"{'torch ms':>10}{'ours/torch':>12}"
-    print(f"conv2d forward+backward, float32, median of {repeats} interleaved repeats"
+    print(f"conv2d forward+backward, float32, median of {repeats} interleaved repeats, {PAUSE} s idle before each"
           + (f", torch {torch.__version__} with {torch.get_num_threads()} threads" if torch else ", torch not installed"))
     print(header)
     ratios = []
@@ -141,4 +145,4 @@ def main(repeats=15):
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 15)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 11)

@@ -21,17 +21,17 @@ kept from the forward for dW, then overwritten with dcols (no second buffer).
 
 Flat layout: every im2col block is ONE contiguous slice
 --------------------------------------------------------
-The padded input is stored channel-major, ``(C, N, H_q, W_q)``, then flattened.
-Output pixel (n, i, j) of channel row c is computed at flat position
-``p = ((c N + n) H_q + i) W_q + j``, and for stride 1 offset (kh, kw) reads the
-input at ``p + kh d_h W_q + kw d_w``: the same shift for every pixel, so its block
-is the slice ``flat[shift : shift + C N H_q W_q]``. The output is computed on the
-whole H_q x W_q grid; the positions with i >= H_o or j >= W_o read across a row or
-image edge and are garbage: the forward drops them and the backward gives them
-zero gradient, so they never reach a result. They cost ``H_q W_q / (H_o W_o) - 1``
-extra GEMM work (6% for a 32x32 'same' 3x3 conv) and buy copies and in-place adds
-over single contiguous runs, NumPy's fastest case (an in-place add on a strided
-view is about 3x slower: NumPy buffers it).
+The padded input is stored channel-major, ``(C, N, H_q, W_q)``, then flattened, and
+the output is computed on the same H_q x W_q grid: output pixel (i, j) of image n
+and input channel c sits at flat position ``p = ((c N + n) H_q + i) W_q + j`` of
+its block. For stride 1 the pixel offset (kh, kw) needs is at ``p + kh d_h W_q + kw d_w``:
+the same shift for every pixel, so block k is the slice
+``flat[shift_k : shift_k + C N H_q W_q]``. Grid positions with i >= H_o or j >= W_o
+read across a row or image edge and are garbage: the forward drops them and the
+backward gives them zero gradient, so they never reach a result. They cost
+``H_q W_q / (H_o W_o) - 1`` extra GEMM work (6% for a 32x32 'same' 3x3 conv) and
+buy copies and in-place adds over single contiguous runs, NumPy's fastest case
+(an in-place add on a strided view is about 3x slower: NumPy buffers it).
 
 Shared padding (stride 1): a read past the right end of a row lands on the first
 columns of the next row, so if every row STARTS with its p_w zero columns, those
@@ -57,7 +57,7 @@ OP = "conv2d"
 Geometry = namedtuple(
     "Geometry",
     "N C H W O KH KW sh sw ph pw dh dw groups Ho Wo "
-    "Hq Wq hx wx size starts phases lead",  # see layout()
+    "Hq Wq hx wx size length starts phases lead",  # see layout()
 )
 
 
@@ -99,8 +99,9 @@ def geometry(x, weight, bias, stride, padding, dilation, groups, dtype):
 @functools.lru_cache(maxsize=256)  # a network calls conv2d with the same few sizes every step
 def layout(N, C, H, W, O, KH, KW, sh, sw, ph, pw, dh, dw, groups, itemsize):
     """The sizes and offsets of the flat layout: output size (Ho, Wo), phase grid (Hq, Wq),
-    rows/cols of x that some output reads (hx, wx), flat size of the phases, where each
-    kernel offset's block starts, the phase slices and the buffer lead (see below)."""
+    rows/cols of x that some output reads (hx, wx), size of the phases and length of the
+    flat buffer (the last block runs past the phases by its shift), where each kernel
+    offset's block starts, the phase slices and the buffer lead (see below)."""
     span_h, span_w = dh * (KH - 1) + 1, dw * (KW - 1) + 1
     Ho, Wo = (H + 2 * ph - span_h) // sh + 1, (W + 2 * pw - span_w) // sw + 1
     used_h, used_w = (Ho - 1) * sh + span_h, (Wo - 1) * sw + span_w  # padded rows/cols read
@@ -118,8 +119,9 @@ def layout(N, C, H, W, O, KH, KW, sh, sw, ph, pw, dh, dw, groups, itemsize):
     phases = tuple(phase_slices(sh, sw, ph, pw, hx, wx, Hq, Wq))
     lead = copy_friendly_lead(starts, C * N * Hq * Wq, groups, itemsize)
     size = sh * sw * C * N * Hq * Wq
+    length = max(size, max(starts) + C * N * Hq * Wq)
     return Geometry(N, C, H, W, O, KH, KW, sh, sw, ph, pw, dh, dw, groups, Ho, Wo,
-                    Hq, Wq, hx, wx, size, tuple(starts), phases, lead)
+                    Hq, Wq, hx, wx, size, length, tuple(starts), phases, lead)
 
 
 def phase_slices(sh, sw, ph, pw, hx, wx, Hq, Wq):
@@ -148,10 +150,10 @@ def aligned(n, dtype, lead=0, zeros=False):
 
 
 def copy_friendly_lead(starts, block, groups, itemsize):
-    """Where to start the flat buffer (elements past a 4096-byte boundary) relative to the
-    4096-aligned columns, so that no im2col copy has its source 4-60 bytes BEHIND its
+    """Where to start the flat buffer (elements past a 4096-byte boundary; the columns
+    start on one) so that no im2col copy has its source less than 64 bytes BEHIND its
     destination modulo 4096: memcpy then stalls on false store-to-load dependencies
-    ("4K aliasing"), measured 3-10x slower for blocks of 30 KB - 1 MB on this machine."""
+    ("4K aliasing"), measured 3-12x slower for blocks of 30 KB - 1 MB on this machine."""
     if groups > 1:
         return 0
     page = 4096 // itemsize
@@ -164,10 +166,10 @@ def copy_friendly_lead(starts, block, groups, itemsize):
 
 def to_phases(x, geo, lead=0):
     """The zero-padded input as a flat buffer: phases ``(s_h, s_w, C, N, H_q, W_q)``
-    then zeros for the largest shift, ``buf[a, b, c, n, r, t] = x_pad[n, c, r s_h + a, t s_w + b]``.
+    then zeros up to ``length``, ``buf[a, b, c, n, r, t] = x_pad[n, c, r s_h + a, t s_w + b]``.
     For stride 1 that is just the (shared-)padded input, channel-major."""
     g = geo
-    flat = aligned(g.size + g.starts[-1] + 1, x.dtype, lead, zeros=True)
+    flat = aligned(g.length, x.dtype, lead, zeros=True)
     phases = flat[: g.size].reshape(g.sh, g.sw, g.C, g.N, g.Hq, g.Wq)
     for a, b, (rq, cq), (rx, cx), (nr, nc) in g.phases:
         phases[a, b][:, :, rq, cq] = x[:, :, rx, cx][:, :, :nr, :nc].transpose(1, 0, 2, 3)
@@ -203,7 +205,7 @@ def col2im(dcols, geo, dtype):
     ``dcols`` is ``(G, K_h K_w, C/G N H_q W_q)``; returns dx ``(N, C, H, W)``."""
     g = geo
     block = g.C * g.N * g.Hq * g.Wq
-    flat = np.zeros(g.size + g.starts[-1] + 1, dcols.dtype)
+    flat = np.zeros(g.length, dcols.dtype)
     for k, start in enumerate(g.starts):
         view = flat[start : start + block].reshape(g.groups, -1)
         view += dcols[:, k]  # a contiguous target: added in place, no temporary
