@@ -3,23 +3,10 @@
 ``make_lines`` draws noisy images holding one vertical or horizontal line;
 ``batches`` walks through a data set in (shuffled) mini-batches.
 """
-import numbers
-
 import numpy as np
 
 from . import checks, random
 from .tensor import Tensor
-
-
-def _rng(seed, where):
-    """A generator for ``seed``, or the library's one (``tc.manual_seed``) when seed is None."""
-    if seed is None:
-        return random.generator()
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"{where}: seed must be an int or None, got {type(seed).__name__}")
-    if seed < 0:
-        raise ValueError(f"{where}: seed must be >= 0, got {seed}")
-    return np.random.default_rng(int(seed))
 
 
 def make_lines(n, size=16, noise=0.1, seed=None):
@@ -36,7 +23,7 @@ def make_lines(n, size=16, noise=0.1, seed=None):
     if size < 5:
         raise ValueError(f"make_lines: size must be >= 5 for a 3-pixel line to fit away from the border, got {size}")
     noise = checks.finite_number(noise, "noise", "make_lines", minimum=0)
-    rng = _rng(seed, "make_lines")
+    rng = random.generator(seed, "make_lines")
 
     X = rng.standard_normal((n, size, size), dtype=np.float32)
     X *= noise
@@ -68,7 +55,7 @@ def batches(X, y, batch_size, shuffle=True, seed=None):
     batch_size = checks.positive_int(batch_size, "batch_size", "batches")
     if not isinstance(shuffle, (bool, np.bool_)):
         raise TypeError(f"batches: shuffle must be a bool, got {type(shuffle).__name__}")
-    order = _rng(seed, "batches").permutation(len(X)) if shuffle else None
+    order = random.generator(seed, "batches").permutation(len(X)) if shuffle else None
     return _batches(X, y, batch_size, order)
 
 
