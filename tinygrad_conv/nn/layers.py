@@ -24,9 +24,9 @@ class Conv2d(Module):
     """2-D convolution (cross-correlation) of ``(N, C_in, H, W)`` into ``(N, C_out, H_out, W_out)``.
 
     ``weight``: ``(C_out, C_in / groups, K_h, K_w)`` drawn from the seed
-    notebook's Xavier/Glorot normal, ``std = sqrt(2 / (fan_in + fan_out))`` with
-    ``fan_in = C_in / groups * K_h * K_w`` and ``fan_out = C_out / groups * K_h * K_w``
-    (the connections of one output and of one input); ``bias``: ``(C_out,)``, zeros.
+    notebook's Xavier/Glorot normal (``init.xavier_normal_``),
+    ``std = sqrt(2 / (fan_in + fan_out))`` with ``fan_in = C_in / groups * K_h * K_w``
+    and ``fan_out = C_out * K_h * K_w`` as in PyTorch; ``bias``: ``(C_out,)``, zeros.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True):
@@ -44,9 +44,7 @@ class Conv2d(Module):
         _check_bool(bias, "bias", "Conv2d")
 
         kh, kw = self.kernel_size
-        c_in, c_out = in_channels // groups, out_channels // groups
-        std = math.sqrt(2.0 / (c_in * kh * kw + c_out * kh * kw))
-        self.weight = init.normal_(Parameter(np.empty((out_channels, c_in, kh, kw), np.float32)), std=std)
+        self.weight = init.xavier_normal_(Parameter(np.empty((out_channels, in_channels // groups, kh, kw), np.float32)))
         self.bias = Parameter(np.zeros(out_channels, np.float32)) if bias else None
 
     def forward(self, x):
