@@ -28,13 +28,33 @@ def pair(value, name, op, minimum=1):
     return int(h), int(w)
 
 
-def positive_int(value, name, where):
-    """Check that ``value`` is an int >= 1 and return it."""
+def integer(value, name, where, minimum=None):
+    """Check that ``value`` is an int (not a bool), >= ``minimum`` if given, and return it."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{where}: {name} must be an int, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{where}: {name} must be >= 1, got {value}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{where}: {name} must be >= {minimum}, got {value}")
     return int(value)
+
+
+def positive_int(value, name, where):
+    """Check that ``value`` is an int >= 1 and return it."""
+    return integer(value, name, where, minimum=1)
+
+
+def boolean(value, name, where):
+    """Check that ``value`` is a bool (Python or NumPy) and return it as ``bool``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{where}: {name} must be a bool, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def one_of(value, options, name, where):
+    """Check that ``value`` is one of ``options`` (e.g. a loss reduction) and return it."""
+    if value not in options:
+        choices = ", ".join(repr(o) for o in options)
+        raise ValueError(f"{where}: {name} must be one of {choices}, got {value!r}")
+    return value
 
 
 def same_shape(a, b, op, names=("input", "target")):

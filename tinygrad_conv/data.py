@@ -53,8 +53,7 @@ def batches(X, y, batch_size, shuffle=True, seed=None):
     if len(X) != len(y):
         raise ValueError(f"batches: X has {len(X)} samples but y has {len(y)} (shapes {X.shape} and {y.shape})")
     batch_size = checks.positive_int(batch_size, "batch_size", "batches")
-    if not isinstance(shuffle, (bool, np.bool_)):
-        raise TypeError(f"batches: shuffle must be a bool, got {type(shuffle).__name__}")
+    shuffle = checks.boolean(shuffle, "shuffle", "batches")
     order = random.generator(seed, "batches").permutation(len(X)) if shuffle else None
     return _batches(X, y, batch_size, order)
 

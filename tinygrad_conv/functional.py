@@ -19,7 +19,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D cross-correlation. x ``(N, C_in, H, W)``, weight ``(C_out, C_in/groups, K_h, K_w)``,
     bias ``(C_out,)`` -> ``(N, C_out, H_out, W_out)``,
     ``H_out = floor((H + 2*pad - dil*(K_h - 1) - 1) / stride) + 1``."""
-    _tensor(x, "input", "conv2d"), _tensor(weight, "weight", "conv2d")
+    _tensor(x, "input", "conv2d")
+    _tensor(weight, "weight", "conv2d")
     params = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     if bias is None:
         return ops.Conv2d.apply(x, weight, **params)
@@ -44,7 +45,8 @@ def global_avg_pool2d(x):
 
 def linear(x, weight, bias=None):
     """``x @ weight.T + bias``: x ``(..., in)``, weight ``(out, in)``, bias ``(out,)``."""
-    _tensor(x, "input", "linear"), _tensor(weight, "weight", "linear")
+    _tensor(x, "input", "linear")
+    _tensor(weight, "weight", "linear")
     if bias is None:
         return ops.Linear.apply(x, weight)
     return ops.Linear.apply(x, weight, _tensor(bias, "bias", "linear"))

@@ -61,7 +61,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
         a = analytic[i].reshape(-1)
         err = np.abs(a - numeric)
         excess = err - (atol + rtol * np.abs(numeric))
-        if flat.size and (excess > 0).any() or not np.isfinite(a).all():
+        if (excess > 0).any() or not np.isfinite(a).all():
             j = int(np.nanargmax(np.where(np.isfinite(excess), excess, np.inf)))
             idx = np.unravel_index(j, t.shape) if t.shape else ()
             raise GradcheckError(

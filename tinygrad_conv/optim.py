@@ -19,7 +19,7 @@ import re
 
 import numpy as np
 
-from .checks import finite_number
+from .checks import boolean, finite_number
 from .tensor import Tensor
 
 _STATE_KEY = re.compile(r"state\.(\d+)\.(\w+)")
@@ -76,6 +76,19 @@ class Optimizer:
     def step(self):
         """Update every parameter that has a gradient."""
         raise NotImplementedError(f"{type(self).__name__} does not define step()")
+
+    def _gradients(self):
+        """``(param, gradient, state)`` for each parameter with a ``.grad``; the
+        gradient includes L2 weight decay (``grad + weight_decay * param``), which
+        SGD and Adam both apply first."""
+        weight_decay = self.weight_decay
+        for p, state in zip(self.params, self.state):
+            g = p.grad
+            if g is None:
+                continue
+            if weight_decay:
+                g = g + weight_decay * p.data
+            yield p, g, state
 
     def zero_grad(self):
         """Set ``.grad`` of every parameter to None."""
@@ -177,24 +190,18 @@ class SGD(Optimizer):
             dampening=finite_number(dampening, "dampening", "SGD"),
             weight_decay=finite_number(weight_decay, "weight_decay", "SGD", minimum=0),
         )
-        if not isinstance(nesterov, (bool, np.bool_)):
-            raise TypeError(f"SGD: nesterov must be a bool, got {type(nesterov).__name__}")
+        nesterov = boolean(nesterov, "nesterov", "SGD")
         if nesterov and (checked["momentum"] <= 0 or checked["dampening"] != 0):
             raise ValueError(
                 f"SGD: nesterov momentum needs momentum > 0 and dampening = 0, "
                 f"got momentum={momentum}, dampening={dampening}"
             )
-        return dict(checked, nesterov=bool(nesterov))
+        return dict(checked, nesterov=nesterov)
 
     def step(self):
-        lr, momentum, weight_decay, nesterov = self.lr, self.momentum, self.weight_decay, self.nesterov
+        lr, momentum, nesterov = self.lr, self.momentum, self.nesterov
         keep = 1.0 - self.dampening
-        for p, state in zip(self.params, self.state):
-            g = p.grad
-            if g is None:
-                continue
-            if weight_decay:
-                g = g + weight_decay * p.data
+        for p, g, state in self._gradients():
             if momentum:
                 buf = state.get("momentum_buffer")
                 if buf is None:
@@ -242,14 +249,9 @@ class Adam(Optimizer):
         )
 
     def step(self):
-        lr, eps, weight_decay = self.lr, self.eps, self.weight_decay
+        lr, eps = self.lr, self.eps
         beta1, beta2 = self.betas
-        for p, state in zip(self.params, self.state):
-            g = p.grad
-            if g is None:
-                continue
-            if weight_decay:
-                g = g + weight_decay * p.data
+        for p, g, state in self._gradients():
             if state:
                 t = state["step"] = state["step"] + 1
                 m, v = state["exp_avg"], state["exp_avg_sq"]

@@ -4,25 +4,17 @@ Every random draw the library makes (weight initialisation, data and
 shuffling when no seed is given) comes from ``generator()``, so one
 ``manual_seed`` call makes a whole run reproducible.
 """
-import numbers
-
 import numpy as np
 
+from . import checks
+
 _generator = np.random.default_rng()
-
-
-def _check_seed(seed, where):
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"{where}: seed must be an int, got {type(seed).__name__}")
-    if seed < 0:
-        raise ValueError(f"{where}: seed must be >= 0, got {seed}")
-    return int(seed)
 
 
 def manual_seed(seed):
     """Seed every random draw the library makes. ``seed``: a non-negative int."""
     global _generator
-    _generator = np.random.default_rng(_check_seed(seed, "manual_seed"))
+    _generator = np.random.default_rng(checks.integer(seed, "seed", "manual_seed", minimum=0))
 
 
 def generator(seed=None, where="generator"):
@@ -30,4 +22,4 @@ def generator(seed=None, where="generator"):
     (an int) for a function that takes its own ``seed`` argument."""
     if seed is None:
         return _generator
-    return np.random.default_rng(_check_seed(seed, where))
+    return np.random.default_rng(checks.integer(seed, "seed", where, minimum=0))

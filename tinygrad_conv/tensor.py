@@ -8,7 +8,6 @@ import numbers
 
 import numpy as np
 
-from . import grad_mode
 
 _FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 

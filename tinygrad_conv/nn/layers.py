@@ -11,12 +11,7 @@ from .. import checks
 from .. import functional as F
 from . import init
 from .module import Module, Parameter
-
-
-def _check_bool(value, name, where):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{where}: {name} must be a bool, got {type(value).__name__} {value!r}")
-    return bool(value)
+from ..ops.nn_ops import REDUCTIONS
 
 
 # ----- layers with parameters -----------------------------------------------------------------
@@ -41,7 +36,7 @@ class Conv2d(Module):
         for name, channels in (("in_channels", in_channels), ("out_channels", out_channels)):
             if channels % groups:
                 raise ValueError(f"Conv2d: {name}={channels} must be divisible by groups={groups}")
-        _check_bool(bias, "bias", "Conv2d")
+        checks.boolean(bias, "bias", "Conv2d")
 
         kh, kw = self.kernel_size
         self.weight = init.xavier_normal_(Parameter(np.empty((out_channels, in_channels // groups, kh, kw), np.float32)))
@@ -75,7 +70,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = checks.positive_int(in_features, "in_features", "Linear")
         self.out_features = checks.positive_int(out_features, "out_features", "Linear")
-        _check_bool(bias, "bias", "Linear")
+        checks.boolean(bias, "bias", "Linear")
         weight = Parameter(np.empty((out_features, in_features), np.float32))
         self.weight = init.kaiming_uniform_(weight, a=math.sqrt(5))
         bound = 1 / math.sqrt(in_features)
@@ -150,9 +145,7 @@ class Flatten(Module):
 
     def __init__(self, start_dim=1):
         super().__init__()
-        if isinstance(start_dim, bool) or not isinstance(start_dim, (int, np.integer)):
-            raise TypeError(f"Flatten: start_dim must be an int, got {type(start_dim).__name__}")
-        self.start_dim = int(start_dim)
+        self.start_dim = checks.integer(start_dim, "start_dim", "Flatten")
 
     def forward(self, x):
         return x.flatten(self.start_dim)
@@ -218,9 +211,7 @@ class MSELoss(Module):
 
     def __init__(self, reduction="mean"):
         super().__init__()
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"MSELoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-        self.reduction = reduction
+        self.reduction = checks.one_of(reduction, REDUCTIONS, "reduction", "MSELoss")
 
     def forward(self, pred, target):
         return F.mse_loss(pred, target, self.reduction)

@@ -6,6 +6,7 @@ lists ``features`` as a child, in assignment order, as in PyTorch.
 """
 import numpy as np
 
+from .. import checks
 from ..tensor import Tensor
 
 
@@ -150,10 +151,9 @@ class Module:
 
     def train(self, mode=True):
         """Set ``.training`` on this module and every sub-module; returns self."""
-        if not isinstance(mode, (bool, np.bool_)):
-            raise TypeError(f"train: mode must be a bool, got {type(mode).__name__}")
+        mode = checks.boolean(mode, "mode", "train")
         for module in self.modules():
-            module.training = bool(mode)
+            module.training = mode
         return self
 
     def eval(self):

@@ -21,7 +21,6 @@ says which inputs need one.
 """
 import re
 
-import numpy as np
 
 from .. import grad_mode
 from ..tensor import Tensor

@@ -9,6 +9,8 @@ import numpy as np
 from .. import checks
 from .base import Op
 
+REDUCTIONS = ("mean", "sum", "none")  # of mse_loss
+
 
 class Linear(Op):
     """``x @ weight.T + bias``: x ``(..., in)``, weight ``(out, in)``, bias ``(out,)``."""
@@ -76,8 +78,7 @@ class MSELoss(Op):
     name = "mse_loss"
 
     def forward(self, pred, target, reduction="mean"):
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"mse_loss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        checks.one_of(reduction, REDUCTIONS, "reduction", "mse_loss")
         checks.same_shape(pred, target, "mse_loss", ("pred", "target"))
         self.diff, self.reduction = pred - target, reduction
         sq = self.diff * self.diff
