@@ -236,8 +236,10 @@ def test_deep_graph_without_backward_is_freed():
     y = x
     for _ in range(100_000):
         y = y + 1.0
+    last_op = weakref.ref(y._op)
     del y  # deallocating a deep chain must not overflow the C stack
     gc.collect()
+    assert last_op() is None
 
 
 @given(a=arrays((3, 1)), b=arrays((1, 4)))
