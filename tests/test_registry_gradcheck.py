@@ -180,6 +180,11 @@ def pool_spec(name, distinct=False):
     return spec
 
 
+def to_device_spec(data):
+    s = shape(data)
+    return (lambda t: ops.ToDevice.apply(t, device="cpu")), [array(data, s)]
+
+
 SPECS = {
     "add": binary(ops.Add),
     "sub": binary(ops.Sub),
@@ -196,6 +201,7 @@ SPECS = {
     "reshape": reshape_spec,
     "transpose": transpose_spec,
     "getitem": getitem_spec,
+    "to_device": to_device_spec,
     "sum": reduction(ops.Sum),
     "mean": reduction(ops.Mean),
     "max": reduction(ops.Max, distinct=True),

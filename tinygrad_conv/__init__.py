@@ -5,7 +5,7 @@ from .random import manual_seed
 from .tensor import GraphError, Tensor
 from . import ops
 from .gradcheck import GradcheckError, gradcheck
-from . import data, functional, nn, optim
+from . import cuda, data, functional, nn, optim
 from .serialization import load, save
 
 __version__ = "0.1.0"

@@ -6,9 +6,10 @@ keeps per-parameter state (momentum buffers, Adam moments and step counts)
 in ``self.state[i]``, a dict for parameter ``i``.
 
 The hyperparameters are plain attributes (``opt.lr = 0.01`` changes the
-learning rate of later steps). Updates are whole-array NumPy ops in the
-parameters' dtype: float32 stays float32 (hyperparameters are Python floats,
-which NumPy does not let widen an array).
+learning rate of later steps). Updates are whole-array ops in the
+parameters' dtype on the parameters' device: float32 stays float32
+(hyperparameters are Python floats, which NumPy does not let widen an array),
+and state lives where its parameter lives (moved along if the model moved).
 
 ``state_dict()`` is flat and holds only NumPy arrays, so ``tc.save`` writes it
 as it is: ``{"lr": array(0.01), ..., "state.0.step": array(3),
@@ -19,6 +20,7 @@ import re
 
 import numpy as np
 
+from . import backend
 from .checks import boolean, finite_number
 from .tensor import Tensor
 
@@ -48,6 +50,16 @@ def _check_params(params, where):
             raise ValueError(f"{where}: parameters {seen[id(p)]} and {i} are the same Tensor; pass each parameter once")
         seen[id(p)] = i
     return params
+
+
+def _moved(state, data):
+    """True when the arrays in ``state`` are on another device than ``data``."""
+    for value in state.values():
+        if hasattr(value, "shape"):
+            if type(value) is np.ndarray and type(data) is np.ndarray:
+                return False
+            return backend.device_of(value) != backend.device_of(data)
+    return False
 
 
 class Optimizer:
@@ -86,6 +98,10 @@ class Optimizer:
             g = p.grad
             if g is None:
                 continue
+            if state and _moved(state, p.data):  # the model moved to another device since the last step
+                for name, value in state.items():
+                    if hasattr(value, "shape"):
+                        state[name] = backend.like(value, p.data)
             if weight_decay:
                 g = g + weight_decay * p.data
             yield p, g, state
@@ -96,11 +112,11 @@ class Optimizer:
             p.grad = None
 
     def state_dict(self):
-        """Hyperparameters and per-parameter state as a flat dict of NumPy arrays (copies)."""
+        """Hyperparameters and per-parameter state as a flat dict of NumPy arrays (host copies)."""
         out = {name: np.array(getattr(self, name)) for name in self.hyperparameters}
         for i, state in enumerate(self.state):
             for name, value in state.items():
-                out[f"state.{i}.{name}"] = np.array(value)
+                out[f"state.{i}.{name}"] = backend.to_numpy(value, copy=True)
         return out
 
     def load_state_dict(self, state_dict):
@@ -149,7 +165,7 @@ class Optimizer:
             else:
                 if value.shape != p.shape:
                     raise ValueError(f"{where}: {key!r} has shape {value.shape} but parameter {i} has shape {p.shape}")
-                new_state[i][name] = value.astype(p.dtype, copy=True)
+                new_state[i][name] = backend.like(value.astype(p.dtype, copy=True), p.data)
         for i, state in enumerate(new_state):
             absent = [name for name in self.state_names if state and name not in state]
             if absent:
@@ -257,13 +273,30 @@ class Adam(Optimizer):
                 m, v = state["exp_avg"], state["exp_avg_sq"]
             else:
                 t = state["step"] = 1
-                m = state["exp_avg"] = np.zeros_like(p.data)
-                v = state["exp_avg_sq"] = np.zeros_like(p.data)
+                xp = backend.xp(p.data)
+                m = state["exp_avg"] = xp.zeros_like(p.data)
+                v = state["exp_avg_sq"] = xp.zeros_like(p.data)
+            step_size, bias2 = lr / (1.0 - beta1**t), math.sqrt(1.0 - beta2**t)
+            if backend.is_cuda(p.data):  # the same update as below, in one launch instead of ten
+                f = p.dtype.type
+                kernel = backend.elementwise_kernel(
+                    "T g, T b1, T c1, T b2, T c2, T bias2, T eps, T step_size", "T p, T m, T v", _ADAM_CUDA, "tc_adam"
+                )
+                kernel(g, f(beta1), f(1.0 - beta1), f(beta2), f(1.0 - beta2), f(bias2), f(eps), f(step_size), p.data, m, v)
+                continue
             m *= beta1
             m += (1.0 - beta1) * g
             v *= beta2
             v += (1.0 - beta2) * (g * g)
             denom = np.sqrt(v)
-            denom /= math.sqrt(1.0 - beta2**t)
+            denom /= bias2
             denom += eps
-            p.data -= (lr / (1.0 - beta1**t)) * m / denom
+            p.data -= step_size * m / denom
+
+
+# Adam's step for one element on the GPU (g already holds the weight decay).
+_ADAM_CUDA = """
+m = b1 * m + c1 * g;
+v = b2 * v + c2 * (g * g);
+p -= step_size * m / (sqrt(v) / bias2 + eps);
+"""

@@ -8,6 +8,8 @@ import numbers
 
 import numpy as np
 
+from . import backend
+
 
 _FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 
@@ -32,8 +34,9 @@ class _Released:
 _RELEASED = _Released()
 
 
-def _as_array(data, dtype):
-    """Turn user data into a fresh float ndarray, or raise ``TypeError``/``ValueError``."""
+def _as_array(data, dtype, device=None):
+    """Turn user data into a fresh float array on ``device`` (default: where ``data`` is,
+    else the CPU), or raise ``TypeError``/``ValueError``."""
     if isinstance(data, Tensor):
         data = data.data
     if dtype is not None:
@@ -43,38 +46,45 @@ def _as_array(data, dtype):
             raise TypeError(f"Tensor: dtype {dtype!r} is not a NumPy dtype") from e
         if dtype not in _FLOAT_DTYPES:
             raise TypeError(f"Tensor: dtype must be float16, float32 or float64, got {dtype}")
-    try:
-        arr = np.array(data, copy=True)
-    except ValueError as e:  # ragged nested lists
-        raise ValueError(f"Tensor: data must be rectangular, got {type(data).__name__}: {e}") from None
+    source = backend.device_of(data)  # "cuda:N" for a CuPy array
+    target = source if device is None else backend.device(device)
+    if source != backend.CPU:
+        arr = backend.xp(data).array(data, copy=True)
+    else:
+        try:
+            arr = np.array(data, copy=True)
+        except ValueError as e:  # ragged nested lists
+            raise ValueError(f"Tensor: data must be rectangular, got {type(data).__name__}: {e}") from None
     kind = arr.dtype.kind
     if kind not in "biuf":
         raise TypeError(
-            f"Tensor: data must be numeric (a NumPy array, nested list or number), "
+            f"Tensor: data must be numeric (a NumPy or CuPy array, nested list or number), "
             f"got {type(data).__name__} of dtype {arr.dtype}"
         )
     if dtype is None:
-        # Only NumPy floating data keeps its dtype; Python numbers and lists
+        # Only floating arrays keep their dtype; Python numbers and lists
         # (which NumPy would make float64) and integers become float32.
-        keeps = kind == "f" and isinstance(data, (np.ndarray, np.generic))
+        keeps = kind == "f" and (isinstance(data, (np.ndarray, np.generic)) or source != backend.CPU)
         dtype = arr.dtype if keeps else np.dtype(np.float32)
-    return arr.astype(dtype, copy=False)
+    return backend.to_device(arr.astype(dtype, copy=False), target)
 
 
 class Tensor:
     """An n-d float array with an optional gradient.
 
-    ``Tensor(data, requires_grad=False, dtype=None)``: ``data`` is a NumPy
-    array, nested list or number. Floating arrays keep their dtype; numbers,
-    lists and integer arrays become float32 unless ``dtype`` says otherwise.
+    ``Tensor(data, requires_grad=False, dtype=None, device=None)``: ``data`` is
+    a NumPy or CuPy array, nested list or number. Floating arrays keep their
+    dtype; numbers, lists and integer arrays become float32 unless ``dtype``
+    says otherwise. ``device`` is ``"cpu"`` (the default, or the GPU a CuPy
+    array lives on), ``"cuda"`` or ``"cuda:N"``.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_op", "_retain", "__weakref__")
     # Make NumPy hand `ndarray * Tensor` to Tensor.__rmul__ instead of looping.
     __array_ufunc__ = None
 
-    def __init__(self, data, requires_grad=False, dtype=None):
-        self.data = _as_array(data, dtype)
+    def __init__(self, data, requires_grad=False, dtype=None, device=None):
+        self.data = _as_array(data, dtype, device)
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self._op = None
@@ -109,6 +119,11 @@ class Tensor:
         return self.data.size
 
     @property
+    def device(self):
+        """``"cpu"`` or ``"cuda:N"``."""
+        return backend.device_of(self.data)
+
+    @property
     def is_leaf(self):
         """True for tensors made by the user rather than by an op."""
         return self._op is None
@@ -117,8 +132,25 @@ class Tensor:
         return len(self.data)
 
     def numpy(self):
-        """The data as an ``np.ndarray`` (shared, not copied)."""
-        return self.data
+        """The data as an ``np.ndarray``: shared on the CPU, a host copy of a CUDA tensor."""
+        return backend.to_numpy(self.data)
+
+    # ----- devices ----------------------------------------------------------------------
+    def to(self, device):
+        """This tensor on ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:N"``): ``self`` if it is
+        already there, else a copy recorded in the graph (gradients flow back)."""
+        device = backend.device(device)
+        if device == self.device:
+            return self
+        return _ops.ToDevice.apply(self, device=device)
+
+    def cpu(self):
+        """``self.to("cpu")``."""
+        return self.to(backend.CPU)
+
+    def cuda(self, index=None):
+        """``self.to("cuda")`` (or ``"cuda:index"``)."""
+        return self.to("cuda" if index is None else f"cuda:{index}")
 
     def item(self):
         """The value of a one-element tensor as a Python float."""
@@ -140,12 +172,12 @@ class Tensor:
         return self
 
     def __repr__(self):
-        body = np.array2string(self.data, precision=4, separator=", ", prefix="Tensor(")
-        extra = ""
+        body = np.array2string(self.numpy(), precision=4, separator=", ", prefix="Tensor(")
+        extra = "" if self.device == backend.CPU else f", device={self.device!r}"
         if self._op is not None:
-            extra = f", op={self._op.name}"
+            extra += f", op={self._op.name}"
         elif self.requires_grad:
-            extra = ", requires_grad=True"
+            extra += ", requires_grad=True"
         if self.dtype != np.float32:
             extra += f", dtype={self.dtype}"
         return f"Tensor({body}{extra})"
@@ -170,9 +202,14 @@ class Tensor:
                     f"backward: grad must be given for a tensor of shape {self.shape}; "
                     "it defaults to 1 only for one-element tensors"
                 )
-            grad = np.ones_like(self.data)
+            grad = backend.xp(self.data).ones_like(self.data)
         else:
-            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
+            grad = grad.data if isinstance(grad, Tensor) else grad
+            if isinstance(grad, (list, tuple, numbers.Number)):
+                grad = backend.like(np.asarray(grad), self.data)
+            elif backend.device_of(grad) != self.device:
+                raise ValueError(f"backward: grad is on {backend.device_of(grad)} but the tensor is on {self.device}")
+            grad = backend.xp(grad).asarray(grad)
             if grad.shape != self.shape:
                 raise ValueError(f"backward: grad shape {grad.shape} must equal tensor shape {self.shape}")
             if grad.dtype.kind not in "biuf":
@@ -241,10 +278,14 @@ class Tensor:
         if isinstance(other, Tensor):
             return other
         if isinstance(other, numbers.Number) and not isinstance(other, bool):
-            # Numbers take the tensor's dtype so float32 stays float32.
-            return Tensor._make(np.asarray(other, dtype=self.data.dtype), None)
-        if isinstance(other, (np.ndarray, list, tuple)):
-            return Tensor(other, dtype=self.data.dtype if np.asarray(other).dtype.kind != "f" else None)
+            # Numbers take the tensor's dtype so float32 stays float32; a NumPy
+            # scalar goes with arrays of either device.
+            return Tensor._make(self.data.dtype.type(other), None)
+        if isinstance(other, (list, tuple)):  # like numbers, lists follow the tensor's device
+            kind = np.asarray(other).dtype.kind
+            return Tensor(other, dtype=None if kind == "f" else self.data.dtype, device=self.device)
+        if isinstance(other, np.ndarray) or backend.device_of(other) != backend.CPU:  # NumPy or CuPy
+            return Tensor(other, dtype=None if other.dtype.kind == "f" else self.data.dtype)
         raise TypeError(f"unsupported operand: Tensor and {type(other).__name__}")
 
     def __add__(self, other):

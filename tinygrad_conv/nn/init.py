@@ -1,7 +1,8 @@
 """Weight initialisers, PyTorch's ``torch.nn.init`` semantics.
 
-Each fills ``tensor.data`` in place (its dtype kept), draws from the library
-generator (``tc.manual_seed`` makes them reproducible) and returns the tensor.
+Each fills ``tensor.data`` in place (its dtype and device kept), draws on the
+host from the library generator (``tc.manual_seed`` makes them reproducible,
+and the same whichever device the tensor is on) and returns the tensor.
 
 Fans of a weight of shape ``(out, in, *kernel)``: ``fan_in = in * prod(kernel)``
 (the inputs each output sums over) and ``fan_out = out * prod(kernel)``.
@@ -10,7 +11,7 @@ import math
 
 import numpy as np
 
-from .. import checks
+from .. import backend, checks
 from ..random import generator
 from ..tensor import Tensor
 
@@ -56,7 +57,8 @@ def normal_(tensor, mean=0.0, std=1.0):
         raise TypeError(f"normal_: expected a Tensor, got {type(tensor).__name__}")
     mean = checks.finite_number(mean, "mean", "normal_")
     std = checks.finite_number(std, "std", "normal_", minimum=0)
-    tensor.data[...] = generator().standard_normal(tensor.shape, dtype=_draw_dtype(tensor)) * std + mean
+    draw = generator().standard_normal(tensor.shape, dtype=_draw_dtype(tensor)) * std + mean
+    tensor.data[...] = backend.like(draw, tensor.data)
     return tensor
 
 
@@ -68,7 +70,8 @@ def uniform_(tensor, a=0.0, b=1.0):
     b = checks.finite_number(b, "b", "uniform_")
     if b < a:
         raise ValueError(f"uniform_: need a <= b, got a={a}, b={b}")
-    tensor.data[...] = generator().random(tensor.shape, dtype=_draw_dtype(tensor)) * (b - a) + a
+    draw = generator().random(tensor.shape, dtype=_draw_dtype(tensor)) * (b - a) + a
+    tensor.data[...] = backend.like(draw, tensor.data)
     return tensor
 
 

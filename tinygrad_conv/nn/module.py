@@ -6,7 +6,7 @@ lists ``features`` as a child, in assignment order, as in PyTorch.
 """
 import numpy as np
 
-from .. import checks
+from .. import backend, checks
 from ..tensor import Tensor
 
 
@@ -24,9 +24,10 @@ class Parameter(Tensor):
         super().__init__(data, requires_grad=requires_grad, dtype=dtype)
 
     def __repr__(self):
-        body = np.array2string(self.data, precision=4, separator=", ", prefix="Parameter(")
+        body = np.array2string(self.numpy(), precision=4, separator=", ", prefix="Parameter(")
         dtype = f", dtype={self.dtype}" if self.dtype != np.float32 else ""
-        return f"Parameter({body}{dtype})"
+        device = f", device={self.device!r}" if self.device != backend.CPU else ""
+        return f"Parameter({body}{dtype}{device})"
 
 
 class Module:
@@ -160,13 +161,36 @@ class Module:
         """``train(False)``."""
         return self.train(False)
 
+    # ----- devices -------------------------------------------------------------------------
+    def to(self, device):
+        """Move every parameter (and its gradient) to ``device`` in place and return self.
+
+        The Parameter objects stay the same, so an optimizer built before the
+        move keeps working (its state follows on its next step).
+        """
+        device = backend.device(device)
+        for p in self.parameters():
+            p.data = backend.to_device(p.data, device)
+            if p.grad is not None:
+                p.grad = backend.to_device(p.grad, device)
+        return self
+
+    def cpu(self):
+        """``self.to("cpu")``."""
+        return self.to(backend.CPU)
+
+    def cuda(self, index=None):
+        """``self.to("cuda")`` (or ``"cuda:index"``)."""
+        return self.to("cuda" if index is None else f"cuda:{index}")
+
     # ----- checkpoints ---------------------------------------------------------------------
     def state_dict(self):
-        """``{dotted_name: np.ndarray}``: a copy of every parameter's data."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+        """``{dotted_name: np.ndarray}``: a host copy of every parameter's data, whatever its device."""
+        return {name: backend.to_numpy(p.data, copy=True) for name, p in self.named_parameters()}
 
     def load_state_dict(self, state_dict):
-        """Copy ``state_dict``'s arrays into the parameters, in place, keeping their dtypes.
+        """Copy ``state_dict``'s arrays into the parameters, in place, keeping their dtypes
+        and devices (a NumPy checkpoint loads onto a model on the GPU).
 
         Everything is checked before anything is copied, so a bad dict changes
         nothing: missing or unexpected keys raise ``KeyError``, a value that is
@@ -188,7 +212,7 @@ class Module:
         for name, p in params.items():
             value = state_dict[name]
             if isinstance(value, Tensor):
-                value = value.data
+                value = value.numpy()
             if not isinstance(value, np.ndarray) or value.dtype.kind not in "iuf":
                 what = f"array of dtype {value.dtype}" if isinstance(value, np.ndarray) else type(value).__name__
                 raise TypeError(f"load_state_dict: {name!r} must be a numeric np.ndarray, got {what}")
@@ -199,7 +223,7 @@ class Module:
                 )
             values[name] = value
         for name, p in params.items():
-            p.data[...] = values[name]
+            p.data[...] = backend.like(values[name].astype(p.dtype, copy=False), p.data)
 
     # ----- printing --------------------------------------------------------------------------
     def extra_repr(self):

@@ -6,7 +6,7 @@ new op; see ``base.py`` for the contract.
 from .base import Op, registry, unbroadcast
 from .elementwise import Add, Div, Exp, Log, Mul, Neg, Pow, ReLU, Sigmoid, Sub, Tanh
 from .matmul import MatMul
-from .movement import GetItem, Reshape, Transpose
+from .movement import GetItem, Reshape, ToDevice, Transpose
 from .reduce import Max, Mean, Sum
 from .nn_ops import CrossEntropy, Linear, LogSoftmax, MSELoss, Softmax
 from .conv import Conv2d

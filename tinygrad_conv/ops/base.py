@@ -3,7 +3,7 @@
 An op is a small class with two rules side by side:
 
     class Mul(Op):
-        def forward(self, a, b):          # NumPy arrays in, one array out
+        def forward(self, a, b):          # arrays in (NumPy or CuPy), one array out
             self.a, self.b = a, b          # save what backward needs on self
             return a * b
 
@@ -18,11 +18,15 @@ Backward may return a gradient with the *broadcast* shape of the output; the
 engine sums it back to each input's shape (``unbroadcast``), once, for all ops.
 It may return ``None`` for an input that needs no gradient; ``self.needs_input_grad``
 says which inputs need one.
+
+Every op runs on both devices: array code asks ``backend.xp(array)`` for the
+array's module (NumPy or CuPy) instead of calling ``np.`` functions, and the
+inputs of one op are checked to share a device before ``forward`` runs.
 """
 import re
 
 
-from .. import grad_mode
+from .. import backend, grad_mode
 from ..tensor import Tensor
 
 registry = {}
@@ -74,9 +78,12 @@ class Op:
         inputs = [t if isinstance(t, Tensor) else Tensor(t) for t in inputs]
         needs = tuple([t.requires_grad for t in inputs])
         record = grad_mode.enabled and True in needs
+        arrays = [t.data for t in inputs]
+        if len(arrays) > 1:
+            backend.check_same_device(arrays, cls.name)
         op = cls()
         op.needs_input_grad = needs if record else (False,) * len(needs)
-        out = op.forward(*[t.data for t in inputs], **params)
+        out = op.forward(*arrays, **params)
         if record:
             op.parents = inputs
             return Tensor._make(out, op)

@@ -43,13 +43,18 @@ Stride s > 1 becomes stride 1 by splitting the padded image into s_h s_w phases,
 ``phase[a, b][r, t] = x_pad[r s_h + a, t s_w + b]``, stored one after the other:
 offset (kh, kw) reads phase ``(kh d_h % s_h, kw d_w % s_w)`` shifted by
 ``(kh d_h // s_h, kw d_w // s_w)`` phase pixels, again one flat slice.
+
+On a GPU (CuPy arrays) the same four steps, im2col, output, grad_columns and
+col2im, are CUDA kernels in ``conv_cuda.py``, on the plain ``H_o x W_o`` grid;
+``Conv2d`` below is written once for both.
 """
 import functools
+import sys
 from collections import namedtuple
 
 import numpy as np
 
-from .. import checks
+from .. import backend, checks
 from .base import Op
 
 OP = "conv2d"
@@ -212,6 +217,36 @@ def col2im(dcols, geo, dtype):
     return from_phases(flat, g, dtype)
 
 
+def output(y, bias, geo):
+    """out ``(N, O, H_o, W_o)`` from the GEMM result y ``(G, O/G, C N H_q W_q)`` plus bias:
+    drop the garbage grid positions and put the batch axis first."""
+    g = geo
+    if bias is not None:  # along y's long contiguous rows: 3x faster than on out
+        y += bias.reshape(g.groups, -1, 1)
+    out = np.empty((g.N, g.O, g.Ho, g.Wo), y.dtype)
+    out[...] = y.reshape(g.O, g.N, g.Hq, g.Wq)[:, :, : g.Ho, : g.Wo].transpose(1, 0, 2, 3)
+    return out
+
+
+def grad_columns(grad, geo):
+    """The adjoint of ``output``: grad ``(N, O, H_o, W_o)`` on the H_q x W_q grid, channel-major
+    like y, ``(G, O/G, N H_q W_q)``; garbage positions get zero."""
+    g = geo
+    gq = np.zeros((g.O, g.N, g.Hq, g.Wq), grad.dtype)
+    gq[:, :, : g.Ho, : g.Wo] = grad.transpose(1, 0, 2, 3)
+    return gq.reshape(g.groups, g.O // g.groups, -1)
+
+
+def layout_of(x):
+    """The module holding im2col, output, grad_columns and col2im for ``x``'s device:
+    this one (the flat CPU layout) or ``conv_cuda`` (CUDA kernels)."""
+    if backend.is_cuda(x):
+        from . import conv_cuda
+
+        return conv_cuda
+    return sys.modules[__name__]
+
+
 class Conv2d(Op):
     """2-D cross-correlation of ``x (N, C, H, W)`` with ``weight (O, C/groups, K_h, K_w)``,
     plus ``bias (O,)`` if given -> ``(N, O, H_o, W_o)``. Semantics of ``torch.nn.functional.conv2d``:
@@ -223,14 +258,12 @@ class Conv2d(Op):
         dtype = self.dtype = np.result_type(x, weight) if bias is None else np.result_type(x, weight, bias)
         g = self.geo = geometry(x, weight, bias, stride, padding, dilation, groups, dtype)
         G, Og, Cg, KK = g.groups, g.O // g.groups, g.C // g.groups, g.KH * g.KW
-        cols = im2col(x.astype(dtype, copy=False), g).reshape(G, KK * Cg, -1)
+        xp, layout = self.xp, self.layout = backend.xp(x), layout_of(x)
+        cols = layout.im2col(x.astype(dtype, copy=False), g).reshape(G, KK * Cg, -1)
         # weight rows in the columns' order: (G, O/G, [kh, kw, c])
         w = weight.astype(dtype, copy=False).reshape(G, Og, Cg, KK).transpose(0, 1, 3, 2).reshape(G, Og, KK * Cg)
-        y = np.matmul(w, cols)  # (G, O/G, N H_q W_q): one GEMM per group
-        if bias is not None:  # along y's long contiguous rows: 3x faster than on out
-            y += bias.astype(dtype, copy=False).reshape(G, Og, 1)
-        out = np.empty((g.N, g.O, g.Ho, g.Wo), dtype)
-        out[...] = y.reshape(g.O, g.N, g.Hq, g.Wq)[:, :, : g.Ho, : g.Wo].transpose(1, 0, 2, 3)
+        y = xp.matmul(w, cols)  # (G, O/G, N H_q W_q): one GEMM per group
+        out = layout.output(y, None if bias is None else bias.astype(dtype, copy=False), g)
 
         need_x, need_w = self.needs_input_grad[:2]
         self.has_bias = bias is not None
@@ -240,24 +273,21 @@ class Conv2d(Op):
         return out
 
     def backward(self, grad):
-        g, dtype = self.geo, self.dtype
+        g, dtype, xp, layout = self.geo, self.dtype, self.xp, self.layout
         G, Og, Cg, KK = g.groups, g.O // g.groups, g.C // g.groups, g.KH * g.KW
         need_x, need_w = self.needs_input_grad[:2]
         need_b = self.has_bias and self.needs_input_grad[2]
-        # grad on the H_q x W_q grid, channel-major like y; garbage positions get zero.
-        gq = np.zeros((g.O, g.N, g.Hq, g.Wq), dtype)
-        gq[:, :, : g.Ho, : g.Wo] = grad.transpose(1, 0, 2, 3)
-        gq = gq.reshape(G, Og, -1)
+        gq = layout.grad_columns(grad.astype(dtype, copy=False), g)  # (G, O/G, N H_q W_q)
 
         dx = dw = db = None
-        if need_b:  # row sums as a matrix-vector product: ~4x faster than .sum(axis=1)
-            db = (gq.reshape(g.O, -1) @ np.ones(gq.shape[-1], dtype)).astype(self.dtypes[2], copy=False)
+        if need_b:  # row sums as a matrix-vector product: ~4x faster than .sum(axis=1) on the CPU
+            db = (gq.reshape(g.O, -1) @ xp.ones(gq.shape[-1], dtype)).astype(self.dtypes[2], copy=False)
         if need_w:  # dW.T = cols @ grad.T: BLAS runs this orientation faster than grad @ cols.T
-            dw = np.matmul(self.cols, gq.transpose(0, 2, 1))  # (G, [kh, kw, c], O/G)
+            dw = xp.matmul(self.cols, gq.transpose(0, 2, 1))  # (G, [kh, kw, c], O/G)
             dw = dw.reshape(G, KK, Cg, Og).transpose(0, 3, 2, 1).reshape(g.O, Cg, g.KH, g.KW)
             dw = dw.astype(self.dtypes[1], copy=False)
         if need_x:  # dcols = W.T @ grad, written over the saved columns when there are some
-            dcols = np.matmul(self.w.transpose(0, 2, 1), gq, out=self.cols)
-            dx = col2im(dcols.reshape(G, KK, -1), g, self.dtypes[0])
+            dcols = xp.matmul(self.w.transpose(0, 2, 1), gq, out=self.cols)
+            dx = layout.col2im(dcols.reshape(G, KK, -1), g, self.dtypes[0])
         self.cols = self.w = None
         return (dx, dw, db) if self.has_bias else (dx, dw)

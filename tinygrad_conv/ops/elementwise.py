@@ -1,7 +1,6 @@
 """Elementwise ops. Binary ops broadcast like NumPy; the engine sums each
 gradient back to its input's shape, so backward here ignores broadcasting."""
-import numpy as np
-
+from .. import backend
 from .base import Op
 
 
@@ -81,7 +80,7 @@ class Pow(Op):
 
 class Exp(Op):
     def forward(self, a):
-        self.out = np.exp(a)
+        self.out = backend.xp(a).exp(a)
         return self.out
 
     def backward(self, grad):
@@ -91,7 +90,7 @@ class Exp(Op):
 class Log(Op):
     def forward(self, a):
         self.a = a
-        return np.log(a)
+        return backend.xp(a).log(a)
 
     def backward(self, grad):
         return (grad / self.a,)
@@ -99,7 +98,7 @@ class Log(Op):
 
 class Tanh(Op):
     def forward(self, a):
-        self.out = np.tanh(a)
+        self.out = backend.xp(a).tanh(a)
         return self.out
 
     def backward(self, grad):
@@ -109,7 +108,7 @@ class Tanh(Op):
 class Sigmoid(Op):
     def forward(self, a):
         # tanh form: no overflow for large |a|, one transcendental, keeps the dtype
-        self.out = 0.5 + 0.5 * np.tanh(0.5 * a)
+        self.out = 0.5 + 0.5 * backend.xp(a).tanh(0.5 * a)
         return self.out
 
     def backward(self, grad):
@@ -122,7 +121,7 @@ class ReLU(Op):
 
     def forward(self, a):
         self.mask = a > 0
-        return np.maximum(a, 0)
+        return backend.xp(a).maximum(a, 0)
 
     def backward(self, grad):
         return (grad * self.mask,)

@@ -1,6 +1,4 @@
 """Matrix product, 2-D and batched (``np.matmul`` semantics)."""
-import numpy as np
-
 from .base import Op
 
 
@@ -31,11 +29,11 @@ class MatMul(Op):
         g = g[..., None, :] if a.ndim == 1 else g      # so a 0-d vector.vector grad works
         ga = gb = None
         if self.needs_input_grad[0]:
-            ga = g @ np.swapaxes(b2, -1, -2)
+            ga = g @ b2.swapaxes(-1, -2)
             if a.ndim == 1:
                 ga = ga[..., 0, :]
         if self.needs_input_grad[1]:
-            gb = np.swapaxes(a2, -1, -2) @ g
+            gb = a2.swapaxes(-1, -2) @ g
             if b.ndim == 1:
                 gb = gb[..., 0]
         return ga, gb

@@ -1,8 +1,20 @@
-"""Ops that move data without arithmetic: reshape, transpose, indexing."""
+"""Ops that move data without arithmetic: reshape, transpose, indexing, device copies."""
 import numpy as np
 
+from .. import backend
 from .base import Op
 from ..tensor import Tensor
+
+
+class ToDevice(Op):
+    """A copy of ``a`` on ``device`` ("cpu" or "cuda:N"); the gradient goes back to ``a``'s device."""
+
+    def forward(self, a, device):
+        self.source = backend.device_of(a)
+        return backend.to_device(a, device)
+
+    def backward(self, grad):
+        return (backend.to_device(grad, self.source),)
 
 
 class Reshape(Op):
@@ -24,23 +36,24 @@ class Transpose(Op):
         if axes is not None and sorted(int(x) % max(a.ndim, 1) for x in axes) != list(range(a.ndim)):
             raise ValueError(f"transpose: axes {tuple(axes)} are not a permutation of the {a.ndim} axes of shape {a.shape}")
         self.axes = axes
-        return np.transpose(a, axes)
+        return backend.xp(a).transpose(a, axes)
 
     def backward(self, grad):
-        inverse = None if self.axes is None else np.argsort([int(x) % grad.ndim for x in self.axes])
-        return (np.transpose(grad, inverse),)
+        inverse = None if self.axes is None else tuple(np.argsort([int(x) % grad.ndim for x in self.axes]).tolist())
+        return (backend.xp(grad).transpose(grad, inverse),)
 
 
-def _index_arrays(index):
-    """Tensors inside an index become integer arrays; report if any array index is present."""
+def _index_arrays(index, a):
+    """Tensors inside an index become integer arrays on ``a``'s device; report if any
+    array index is present."""
     parts = index if isinstance(index, tuple) else (index,)
     has_array = False
     out = []
     for p in parts:
         if isinstance(p, Tensor):
             p = p.data.astype(np.int64) if p.dtype.kind == "f" else p.data
-        if isinstance(p, (list, np.ndarray)):
-            p = np.asarray(p)
+        if isinstance(p, (list, np.ndarray)) or backend.is_cuda(p):
+            p = backend.like(p if backend.is_cuda(p) else np.asarray(p), a)
             has_array = True
         out.append(p)
     return (tuple(out) if isinstance(index, tuple) else out[0]), has_array
@@ -52,7 +65,7 @@ class GetItem(Op):
     name = "getitem"
 
     def forward(self, a, index):
-        index, self.advanced = _index_arrays(index)
+        index, self.advanced = _index_arrays(index, a)
         self.index, self.shape, self.dtype = index, a.shape, a.dtype
         try:
             return a[index]
@@ -60,9 +73,10 @@ class GetItem(Op):
             raise IndexError(f"getitem: {e} (tensor shape {a.shape})") from None
 
     def backward(self, grad):
-        g = np.zeros(self.shape, dtype=self.dtype)
+        xp = backend.xp(grad)
+        g = xp.zeros(self.shape, dtype=self.dtype)
         if self.advanced:
-            np.add.at(g, self.index, grad)  # repeated indices must add up
+            xp.add.at(g, self.index, grad)  # repeated indices must add up
         else:
             g[self.index] = grad
         return (g,)

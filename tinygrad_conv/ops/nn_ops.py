@@ -6,7 +6,7 @@ losses use the numerically stable form of their gradients.
 """
 import numpy as np
 
-from .. import checks
+from .. import backend, checks
 from .base import Op
 
 REDUCTIONS = ("mean", "sum", "none")  # of mse_loss
@@ -42,8 +42,9 @@ class Linear(Op):
 
 
 def _log_softmax(x, axis):
+    xp = backend.xp(x)
     shifted = x - x.max(axis=axis, keepdims=True)  # exp never overflows
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 class LogSoftmax(Op):
@@ -55,7 +56,7 @@ class LogSoftmax(Op):
         return self.out
 
     def backward(self, grad):
-        softmax = np.exp(self.out)
+        softmax = backend.xp(self.out).exp(self.out)
         return (grad - softmax * grad.sum(axis=self.axis, keepdims=True),)
 
 
@@ -64,7 +65,7 @@ class Softmax(Op):
 
     def forward(self, x, axis=-1):
         self.axis = axis
-        self.out = np.exp(_log_softmax(x, axis))
+        self.out = backend.xp(x).exp(_log_softmax(x, axis))
         return self.out
 
     def backward(self, grad):
@@ -103,26 +104,28 @@ class CrossEntropy(Op):
     def forward(self, logits, target):
         checks.ndim(logits, 2, "cross_entropy", "logits", "(N, C)")
         n, c = logits.shape
-        target = np.asarray(target)
+        xp = backend.xp(logits)
+        target = backend.like(target if backend.is_cuda(target) else np.asarray(target), logits)
         if target.shape != (n,):
             raise ValueError(f"cross_entropy: target shape {target.shape} must be ({n},) for logits shape {logits.shape}")
         if target.dtype.kind == "f":
-            if not np.all(target == np.round(target)):
+            if not bool((target == target.round()).all()):
                 raise ValueError("cross_entropy: target must hold integer class indices")
             target = target.astype(np.int64)
         elif target.dtype.kind not in "iu":
             raise TypeError(f"cross_entropy: target must hold integer class indices, got dtype {target.dtype}")
-        if n and (target.min() < 0 or target.max() >= c):
-            bad = target[(target < 0) | (target >= c)][0]
+        if n and (int(target.min()) < 0 or int(target.max()) >= c):
+            bad = int(target[(target < 0) | (target >= c)][0])
             raise ValueError(f"cross_entropy: class index {bad} is out of range for {c} classes (expected 0..{c - 1})")
         if n == 0:
             raise ValueError("cross_entropy: the batch is empty")
         self.target = target
         self.log_probs = _log_softmax(logits, axis=1)
-        return -self.log_probs[np.arange(n), target].mean()
+        return -self.log_probs[xp.arange(n), target].mean()
 
     def backward(self, grad):
         n = len(self.target)
-        g = np.exp(self.log_probs)  # softmax
-        g[np.arange(n), self.target] -= 1
+        xp = backend.xp(self.log_probs)
+        g = xp.exp(self.log_probs)  # softmax
+        g[xp.arange(n), self.target] -= 1
         return (g * (grad / n).astype(g.dtype),)

@@ -18,7 +18,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .. import checks
+from .. import backend, checks
 from .base import Op
 
 PoolGeometry = namedtuple("PoolGeometry", "N C H W kh kw sh sw ph pw Ho Wo")
@@ -50,26 +50,26 @@ def padded(x, geo, value):
     g = geo
     if (g.ph, g.pw) == (0, 0):
         return x
-    xp = np.full((g.N, g.C, g.H + 2 * g.ph, g.W + 2 * g.pw), value, x.dtype)
-    xp[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W] = x
-    return xp
+    out = backend.xp(x).full((g.N, g.C, g.H + 2 * g.ph, g.W + 2 * g.pw), value, x.dtype)
+    out[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W] = x
+    return out
 
 
-def window_views(xp, geo):
+def window_views(xpad, geo):
     """For each position (a, b) inside the window, row-major: the ``(N, C, H_o, W_o)`` view
-    ``view[n, c, i, j] = xp[n, c, i s_h + a, j s_w + b]``."""
+    ``view[n, c, i, j] = xpad[n, c, i s_h + a, j s_w + b]``."""
     g = geo
     for a in range(g.kh):
         for b in range(g.kw):
-            yield xp[:, :, a : a + g.sh * (g.Ho - 1) + 1 : g.sh, b : b + g.sw * (g.Wo - 1) + 1 : g.sw]
+            yield xpad[:, :, a : a + g.sh * (g.Ho - 1) + 1 : g.sh, b : b + g.sw * (g.Wo - 1) + 1 : g.sw]
 
 
-def scatter(geo, dtype, contributions):
+def scatter(geo, dtype, xp, contributions):
     """dx from per-position gradients: ``contributions`` yields, for each window position in
     ``window_views`` order, the ``(N, C, H_o, W_o)`` gradient that goes to that position of
     every window. Returns dx ``(N, C, H, W)``."""
     g = geo
-    dxp = np.zeros((g.N, g.C, g.H + 2 * g.ph, g.W + 2 * g.pw), dtype)
+    dxp = xp.zeros((g.N, g.C, g.H + 2 * g.ph, g.W + 2 * g.pw), dtype)
     overlapping = g.sh < g.kh or g.sw < g.kw
     for view, grad in zip(window_views(dxp, g), contributions):
         if overlapping:  # windows share pixels: add up
@@ -78,7 +78,7 @@ def scatter(geo, dtype, contributions):
             view[...] = grad
     if (g.ph, g.pw) == (0, 0):
         return dxp
-    return np.ascontiguousarray(dxp[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W])
+    return xp.ascontiguousarray(dxp[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W])
 
 
 class AvgPool2d(Op):
@@ -91,14 +91,14 @@ class AvgPool2d(Op):
         g = self.geo = pool_geometry(x, kernel_size, stride, padding, "avg_pool2d")
         total = None
         for view in window_views(padded(x, g, 0), g):
-            total = view.copy() if total is None else np.add(total, view, out=total)
+            total = view.copy() if total is None else backend.xp(x).add(total, view, out=total)
         self.dtype = x.dtype
         return total * x.dtype.type(1 / (g.kh * g.kw))
 
     def backward(self, grad):
         g = self.geo
         share = grad * grad.dtype.type(1 / (g.kh * g.kw))  # each pixel of a window gets an equal share
-        return (scatter(g, self.dtype, (share for _ in range(g.kh * g.kw))),)
+        return (scatter(g, self.dtype, backend.xp(grad), (share for _ in range(g.kh * g.kw))),)
 
 
 class MaxPool2d(Op):
@@ -110,25 +110,26 @@ class MaxPool2d(Op):
 
     def forward(self, x, kernel_size, stride=None, padding=0):
         g = self.geo = pool_geometry(x, kernel_size, stride, padding, "max_pool2d")
-        self.xp = padded(x, g, -np.inf)
+        xp = backend.xp(x)
+        self.xpad = padded(x, g, -np.inf)
         out = None
-        for view in window_views(self.xp, g):
-            out = view.copy() if out is None else np.maximum(out, view, out=out)
+        for view in window_views(self.xpad, g):
+            out = view.copy() if out is None else xp.maximum(out, view, out=out)
         self.out = out
         return out
 
     def backward(self, grad):
-        g, xp, out = self.geo, self.xp, self.out
-        self.xp = self.out = None
+        g, xpad, out = self.geo, self.xpad, self.out
+        self.xpad = self.out = None
 
         def first_maximum_grads():
             # Walk the window positions in order; a window's gradient goes to the first
             # position that equals its maximum, then the window is marked as served.
-            served = np.zeros(out.shape, bool)
-            for view in window_views(xp, g):
+            served = backend.xp(out).zeros(out.shape, bool)
+            for view in window_views(xpad, g):
                 first = view == out
                 first &= ~served
                 served |= first
                 yield grad * first
 
-        return (scatter(g, xp.dtype, first_maximum_grads()),)
+        return (scatter(g, xpad.dtype, backend.xp(xpad), first_maximum_grads()),)

@@ -1,6 +1,9 @@
 """Reductions: sum, mean, max over an axis, several axes or everything."""
+import math
+
 import numpy as np
 
+from .. import backend
 from .base import Op
 
 
@@ -24,7 +27,7 @@ def _normalize_axes(axis, ndim, op):
 def _expand_to_input(grad, axes, keepdims, shape):
     """Put back the reduced axes of ``grad`` so it broadcasts against the input."""
     if not keepdims and shape:
-        grad = np.expand_dims(grad, axes)
+        grad = backend.xp(grad).expand_dims(grad, axes)
     return grad
 
 
@@ -32,23 +35,24 @@ class Sum(Op):
     def forward(self, a, axis=None, keepdims=False):
         self.axes = _normalize_axes(axis, a.ndim, "sum")
         self.keepdims, self.shape = keepdims, a.shape
-        return np.sum(a, axis=self.axes, keepdims=keepdims)
+        return a.sum(axis=self.axes, keepdims=keepdims)
 
     def backward(self, grad):
         g = _expand_to_input(grad, self.axes, self.keepdims, self.shape)
-        return (np.broadcast_to(g, self.shape),)
+        return (backend.xp(g).broadcast_to(g, self.shape),)
 
 
 class Mean(Op):
     def forward(self, a, axis=None, keepdims=False):
         self.axes = _normalize_axes(axis, a.ndim, "mean")
         self.keepdims, self.shape = keepdims, a.shape
-        self.count = int(np.prod([a.shape[i] for i in self.axes]))
-        return np.mean(a, axis=self.axes, keepdims=keepdims)
+        self.count = math.prod(a.shape[i] for i in self.axes)
+        return a.mean(axis=self.axes, keepdims=keepdims)
 
     def backward(self, grad):
         g = _expand_to_input(grad, self.axes, self.keepdims, self.shape)
-        return (np.broadcast_to(g / self.count, self.shape),)
+        g = g / self.count
+        return (backend.xp(g).broadcast_to(g, self.shape),)
 
 
 class Max(Op):
@@ -59,8 +63,8 @@ class Max(Op):
         if a.size == 0:
             raise ValueError(f"max: cannot reduce an empty tensor of shape {a.shape}")
         self.keepdims, self.a = keepdims, a
-        self.out_kept = np.max(a, axis=self.axes, keepdims=True)
-        return self.out_kept if keepdims else np.squeeze(self.out_kept, axis=self.axes)
+        self.out_kept = a.max(axis=self.axes, keepdims=True)
+        return self.out_kept if keepdims else self.out_kept.squeeze(axis=self.axes)
 
     def backward(self, grad):
         mask = self.a == self.out_kept
