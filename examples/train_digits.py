@@ -4,7 +4,7 @@
 every class in proportion. Writes a confusion matrix and the misclassified
 test images as PNGs to ``--out``.
 
-Run: python examples/train_digits.py [--epochs N] [--seed S] [--out DIR]
+Run: python examples/train_digits.py [--epochs N] [--seed S] [--out DIR] [--device cuda]
 """
 import argparse
 import os
@@ -69,11 +69,11 @@ def plot_mistakes(X, y, pred, path, n=8):
     plt.close(fig)
 
 
-def main(epochs=20, lr=3e-3, batch_size=64, seed=0, out="out"):
-    """Train and test; return per-epoch losses, test accuracy and figure paths."""
+def main(epochs=20, lr=3e-3, batch_size=64, seed=0, out="out", device="cpu"):
+    """Train and test on ``device``; return per-epoch losses, test accuracy and figure paths."""
     X_train, X_test, y_train, y_test = load_data(seed)
     tc.manual_seed(seed)
-    model = digits_cnn()
+    model = digits_cnn().to(device)
     opt = optim.Adam(model.parameters(), lr=lr)
 
     losses = []
@@ -81,7 +81,7 @@ def main(epochs=20, lr=3e-3, batch_size=64, seed=0, out="out"):
     for epoch in bar:
         batch_losses = []
         for xb, yb in tc.data.batches(X_train, y_train, batch_size, seed=seed + epoch):
-            loss = F.cross_entropy(model(Tensor(xb)), yb)
+            loss = F.cross_entropy(model(Tensor(xb, device=device)), yb)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -90,7 +90,7 @@ def main(epochs=20, lr=3e-3, batch_size=64, seed=0, out="out"):
         bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
 
     with tc.no_grad():
-        pred = model(Tensor(X_test)).data.argmax(axis=1)
+        pred = model(Tensor(X_test, device=device)).numpy().argmax(axis=1)
     accuracy = float((pred == y_test).mean())
     print(f"test accuracy {accuracy:.1%} ({len(y_test)} images), loss {losses[0]:.4f} -> {losses[-1]:.4f}")
 
@@ -109,5 +109,6 @@ if __name__ == "__main__":
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="out")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (needs CuPy)")
     args = parser.parse_args()
-    main(epochs=args.epochs, seed=args.seed, out=args.out)
+    main(epochs=args.epochs, seed=args.seed, out=args.out, device=args.device)

@@ -10,7 +10,7 @@ and ``optim.SGD``, and are scored on fresh images they never saw:
 
 Writes the loss curves and the learned 3x3 filters as PNGs to ``--out``.
 
-Run: python examples/train_lines.py [--model {seed,cnn,both}] [--epochs N] [--seed S] [--out DIR]
+Run: python examples/train_lines.py [--model {seed,cnn,both}] [--epochs N] [--seed S] [--out DIR] [--device cuda]
 """
 import argparse
 import os
@@ -59,25 +59,25 @@ def small_cnn():
 SETUPS = {
     "seed": dict(
         build=SeedModel,
-        loss=lambda out, y: F.mse_loss(out, Tensor(y.astype(np.float32))),
-        predict=lambda out: (out.data > 0.5).astype(np.int64),
+        loss=lambda out, y: F.mse_loss(out, y.astype(np.float32)),
+        predict=lambda out: (out.numpy() > 0.5).astype(np.int64),
         lr=0.01, momentum=0.0, epochs=50,
     ),
     "cnn": dict(
         build=small_cnn,
         loss=F.cross_entropy,
-        predict=lambda out: out.data.argmax(axis=1),
+        predict=lambda out: out.numpy().argmax(axis=1),
         lr=0.05, momentum=0.9, epochs=20,
     ),
 }
 
 
-def train(name, X, y, X_test, y_test, epochs=None, seed=0, batch_size=32):
-    """Train one model; return its per-epoch mean loss, held-out accuracy and first conv."""
+def train(name, X, y, X_test, y_test, epochs=None, seed=0, batch_size=32, device="cpu"):
+    """Train one model on ``device``; return its per-epoch mean loss, held-out accuracy and first conv."""
     setup = SETUPS[name]
     epochs = setup["epochs"] if epochs is None else epochs
     tc.manual_seed(seed)
-    model = setup["build"]()
+    model = setup["build"]().to(device)
     opt = optim.SGD(model.parameters(), lr=setup["lr"], momentum=setup["momentum"])
 
     losses = []
@@ -85,7 +85,7 @@ def train(name, X, y, X_test, y_test, epochs=None, seed=0, batch_size=32):
     for epoch in bar:
         batch_losses = []
         for xb, yb in tc.data.batches(X, y, batch_size, seed=seed + epoch):
-            loss = setup["loss"](model(Tensor(xb)), yb)
+            loss = setup["loss"](model(Tensor(xb, device=device)), yb)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -94,9 +94,9 @@ def train(name, X, y, X_test, y_test, epochs=None, seed=0, batch_size=32):
         bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
 
     with tc.no_grad():
-        accuracy = float((setup["predict"](model(Tensor(X_test))) == y_test).mean())
+        accuracy = float((setup["predict"](model(Tensor(X_test, device=device))) == y_test).mean())
     first_conv = model.conv if name == "seed" else model[0]
-    return dict(losses=losses, accuracy=accuracy, filters=first_conv.weight.data[:, 0].copy())
+    return dict(losses=losses, accuracy=accuracy, filters=first_conv.weight.numpy()[:, 0].copy())
 
 
 def plot_losses(results, path):
@@ -131,12 +131,12 @@ def plot_filters(results, path):
     plt.close(fig)
 
 
-def main(model="both", epochs=None, seed=0, out="out", n_train=200, n_test=1000):
-    """Train ``model`` ("seed", "cnn" or "both"); return losses, accuracies and figure paths."""
+def main(model="both", epochs=None, seed=0, out="out", n_train=200, n_test=1000, device="cpu"):
+    """Train ``model`` ("seed", "cnn" or "both") on ``device``; return losses, accuracies and figure paths."""
     X, y = tc.data.make_lines(n_train, size=16, seed=seed)
     X_test, y_test = tc.data.make_lines(n_test, size=16, seed=seed + 1)  # unseen images
     names = ["seed", "cnn"] if model == "both" else [model]
-    results = {name: train(name, X, y, X_test, y_test, epochs, seed) for name in names}
+    results = {name: train(name, X, y, X_test, y_test, epochs, seed, device=device) for name in names}
     for name, r in results.items():
         print(f"{name:>4}: loss {r['losses'][0]:.4f} -> {r['losses'][-1]:.4f}, "
               f"held-out accuracy {r['accuracy']:.1%} ({n_test} images)")
@@ -155,5 +155,6 @@ if __name__ == "__main__":
     parser.add_argument("--epochs", type=int, default=None, help="default: 50 for seed, 20 for cnn")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="out")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (needs CuPy)")
     args = parser.parse_args()
-    main(model=args.model, epochs=args.epochs, seed=args.seed, out=args.out)
+    main(model=args.model, epochs=args.epochs, seed=args.seed, out=args.out, device=args.device)

@@ -15,3 +15,21 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+# ----- devices ------------------------------------------------------------------------
+# Device-sensitive tests take the `device` fixture: they run on the CPU always and on
+# CUDA when CuPy sees a GPU, so `pytest` alone covers both on a GPU machine.
+import pytest  # noqa: E402
+
+import tinygrad_conv as tc  # noqa: E402
+
+CUDA = tc.cuda.is_available()
+NO_CUDA = "needs CuPy and a GPU (tc.cuda.is_available() is False)"
+requires_cuda = pytest.mark.skipif(not CUDA, reason=NO_CUDA)
+DEVICES = ["cpu", pytest.param("cuda", marks=requires_cuda)]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    return request.param

@@ -82,7 +82,7 @@ def mse_loss(pred, target, reduction="mean"):
     ``pred`` and ``target`` must have equal shapes (never broadcast)."""
     _tensor(pred, "pred", "mse_loss")
     if not isinstance(target, Tensor):
-        target = Tensor(np.asarray(target), dtype=pred.dtype)
+        target = Tensor(target, dtype=pred.dtype, device=pred.device)
     return ops.MSELoss.apply(pred, target, reduction=reduction)
 
 

@@ -285,7 +285,8 @@ class Tensor:
             kind = np.asarray(other).dtype.kind
             return Tensor(other, dtype=None if kind == "f" else self.data.dtype, device=self.device)
         if isinstance(other, np.ndarray) or backend.device_of(other) != backend.CPU:  # NumPy or CuPy
-            return Tensor(other, dtype=None if other.dtype.kind == "f" else self.data.dtype)
+            # A constant array follows the tensor to its device, as numbers and lists do.
+            return Tensor(other, dtype=None if other.dtype.kind == "f" else self.data.dtype, device=self.device)
         raise TypeError(f"unsupported operand: Tensor and {type(other).__name__}")
 
     def __add__(self, other):

@@ -105,7 +105,7 @@ class CrossEntropy(Op):
         checks.ndim(logits, 2, "cross_entropy", "logits", "(N, C)")
         n, c = logits.shape
         xp = backend.xp(logits)
-        target = backend.like(target if backend.is_cuda(target) else np.asarray(target), logits)
+        target = target if backend.is_cuda(target) else np.asarray(target)  # checked where it is
         if target.shape != (n,):
             raise ValueError(f"cross_entropy: target shape {target.shape} must be ({n},) for logits shape {logits.shape}")
         if target.dtype.kind == "f":
@@ -119,7 +119,7 @@ class CrossEntropy(Op):
             raise ValueError(f"cross_entropy: class index {bad} is out of range for {c} classes (expected 0..{c - 1})")
         if n == 0:
             raise ValueError("cross_entropy: the batch is empty")
-        self.target = target
+        self.target = target = backend.like(target, logits)
         self.log_probs = _log_softmax(logits, axis=1)
         return -self.log_probs[xp.arange(n), target].mean()
 
