@@ -251,3 +251,40 @@ def test_cuda_memory_in_use_does_not_grow_over_training():
         del loss
         used.append(pool.used_bytes())
     assert used[-1] <= used[20], f"pool in use grew from {used[20]} to {used[-1]} bytes"
+
+
+@requires_cuda
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("batch", [(), (1,), (3,)])
+@pytest.mark.parametrize("ta, tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_backend_matmul_calls_cublas_with_the_right_layouts(dtype, batch, ta, tb):
+    cp = tc.backend.cupy()
+    rng = np.random.default_rng(0)
+    m, k, n = 5, 7, 3
+    a = rng.standard_normal(batch + ((k, m) if ta else (m, k))).astype(dtype)
+    b = rng.standard_normal(batch + ((n, k) if tb else (k, n))).astype(dtype)
+    a, b = (np.swapaxes(a, -1, -2) if ta else a), (np.swapaxes(b, -1, -2) if tb else b)
+    da, db = (cp.asarray(np.ascontiguousarray(np.swapaxes(v, -1, -2))).swapaxes(-1, -2) if t else cp.asarray(v)
+              for v, t in ((a, ta), (b, tb)))
+    expected = a @ b
+    got = tc.backend.matmul(da, db)
+    np.testing.assert_allclose(got.get(), expected, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    out = cp.empty(expected.shape, dtype)
+    assert tc.backend.matmul(da, db, out=out) is out
+    np.testing.assert_allclose(out.get(), expected, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@requires_cuda
+@pytest.mark.parametrize("op", [F.max_pool2d, F.avg_pool2d])
+def test_pooling_on_cuda_matches_the_cpu_with_ties_and_overlaps(op):
+    x = np.random.default_rng(0).integers(-2, 3, (2, 3, 7, 6)).astype(np.float64)  # many ties
+    g = np.random.default_rng(1).standard_normal
+    for params in [dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1), dict(kernel_size=(3, 2), stride=(2, 1))]:
+        results = []
+        for device in ("cpu", "cuda"):
+            t = Tensor(x, requires_grad=True, device=device)
+            y = op(t, **params)
+            y.backward(Tensor(g(y.shape), dtype=np.float64, device=device))
+            results.append((y.numpy(), tc.backend.to_numpy(t.grad)))
+        np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12)
+        np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-12, atol=1e-12)

@@ -117,6 +117,12 @@ def like(array, reference):
     return to_device(array, device_of(reference))
 
 
+def cast(array, dtype):
+    """``array`` as ``dtype``: itself when it already is (CuPy's ``astype(copy=False)``
+    still costs a few microseconds of Python per call, which adds up per op)."""
+    return array if array.dtype == dtype else array.astype(dtype)
+
+
 def check_same_device(arrays, op):
     """Raise ``ValueError`` naming both devices if ``arrays`` live on different devices.
 
@@ -137,6 +143,77 @@ def check_same_device(arrays, op):
             raise ValueError(f"{op}: expected all tensors on one device, got tensors on {seen} and {d}")
 
 
+def matmul(a, b, out=None):
+    """``a @ b`` for matrices or stacks of them (``np.matmul`` semantics).
+
+    On the GPU, float operands that are contiguous or transposed views of
+    contiguous arrays go straight to cuBLAS's GEMM: ``cupy.matmul`` spends
+    30-50 us of Python per call, more than the GEMM itself at small sizes.
+    """
+    if _cupy is None or not isinstance(a, _cupy.ndarray) or not _cublas_ready():
+        return xp(a).matmul(a, b, out=out)
+    return _cublas_matmul(a, b, out)
+
+
+_cublas = None
+
+
+def _cublas_ready():
+    global _cublas
+    if _cublas is None:
+        try:
+            from cupy_backends.cuda.libs import cublas
+
+            _cublas = cublas
+        except ImportError:  # another CuPy layout: use cupy.matmul
+            _cublas = False
+    return bool(_cublas)
+
+
+def _gemm_operand(m):
+    """(transpose flag, leading dimension) of matrix stack ``m`` for column-major cuBLAS,
+    or None when its last two axes are neither contiguous nor a transposed contiguous block."""
+    item = m.itemsize
+    rows, cols = m.shape[-2:]
+    if m.strides[-1] == item and (m.strides[-2] == cols * item or rows == 1):
+        return _cublas.CUBLAS_OP_N, max(cols, 1)
+    if m.strides[-2] == item and (m.strides[-1] == rows * item or cols == 1):
+        return _cublas.CUBLAS_OP_T, max(rows, 1)
+    return None
+
+
+_SCALARS = {np.dtype(t): (np.ones((), t), np.zeros((), t)) for t in (np.float32, np.float64)}
+
+
+def _cublas_matmul(a, b, out):
+    ops = (_gemm_operand(a), _gemm_operand(b)) if a.ndim == b.ndim and a.ndim in (2, 3) else (None,)
+    if (a.dtype != b.dtype or a.dtype not in _SCALARS or None in ops or 0 in a.shape or 0 in b.shape
+            or a.shape[:-2] != b.shape[:-2] or a.shape[-1] != b.shape[-2]):
+        return _cupy.matmul(a, b, out=out)
+    (op_a, lda), (op_b, ldb) = ops
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    shape = a.shape[:-2] + (m, n)
+    if out is None:
+        out = _cupy.empty(shape, a.dtype)
+    elif out.shape != shape or out.dtype != a.dtype or not out.flags.c_contiguous:
+        return _cupy.matmul(a, b, out=out)
+    one, zero = _SCALARS[a.dtype]
+    handle = _cupy.cuda.device.get_cublas_handle()
+    _cublas.setStream(handle, _cupy.cuda.get_current_stream().ptr)
+    # Row-major out = a @ b is column-major out^T = b^T a^T: cuBLAS gets b first.
+    single = a.dtype == np.float32
+    if a.ndim == 2:
+        gemm = _cublas.sgemm if single else _cublas.dgemm
+        gemm(handle, op_b, op_a, n, m, k, one.ctypes.data, b.data.ptr, ldb, a.data.ptr, lda,
+             zero.ctypes.data, out.data.ptr, n)
+    else:
+        gemm = _cublas.sgemmStridedBatched if single else _cublas.dgemmStridedBatched
+        item = a.itemsize
+        gemm(handle, op_b, op_a, n, m, k, one.ctypes.data, b.data.ptr, ldb, b.strides[0] // item,
+             a.data.ptr, lda, a.strides[0] // item, zero.ctypes.data, out.data.ptr, n, m * n, a.shape[0])
+    return out
+
+
 def synchronize():
     """Wait for the GPU to finish queued work (a no-op without CUDA); for timing."""
     if _cupy is not None:
@@ -144,6 +221,20 @@ def synchronize():
 
 
 _kernels = {}
+
+
+def raw_kernel(source, name):
+    """A compiled (and cached) ``cupy.RawKernel`` from CUDA C ``source``: for the GPU halves
+    of ops whose sizes are baked into the source as constants (cheap index maths)."""
+    kernel = _kernels.get(source)
+    if kernel is None:
+        kernel = _kernels[source] = cupy().RawKernel(source, name)
+    return kernel
+
+
+def launch(kernel, n, *args, threads=256):
+    """Run ``kernel`` on ``n`` threads (in blocks of ``threads``) with ``args``."""
+    kernel(((n + threads - 1) // threads,), (threads,), args)
 
 
 def elementwise_kernel(in_params, out_params, body, name, **kwargs):

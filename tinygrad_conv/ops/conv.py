@@ -194,23 +194,24 @@ def from_phases(flat, geo, dtype):
 
 
 def im2col(x, geo):
-    """Columns ``(G, K_h K_w, C/G N H_q W_q)``: block k is the flat slice offset k
-    reads, ``cols[:, k] = flat[start_k : start_k + C N H_q W_q]`` (split by group)."""
+    """Columns ``(G, K_h K_w C/G, N H_q W_q)``: block k (rows k C/G to (k+1) C/G) is the
+    flat slice offset k reads, ``flat[start_k : start_k + C N H_q W_q]`` (split by group)."""
     g = geo
     block = g.C * g.N * g.Hq * g.Wq
     cols = aligned(g.KH * g.KW * block, x.dtype).reshape(g.groups, g.KH * g.KW, block // g.groups)
     flat = to_phases(x, g, g.lead)
     for k, start in enumerate(g.starts):
         cols[:, k] = flat[start : start + block].reshape(g.groups, -1)
-    return cols
+    return cols.reshape(g.groups, g.KH * g.KW * g.C // g.groups, -1)  # (G, rows, P)
 
 
 def col2im(dcols, geo, dtype):
     """The adjoint of ``im2col``: add each block back onto the slice it was read from.
-    ``dcols`` is ``(G, K_h K_w, C/G N H_q W_q)``; returns dx ``(N, C, H, W)``."""
+    ``dcols`` is ``(G, K_h K_w C/G, N H_q W_q)``; returns dx ``(N, C, H, W)``."""
     g = geo
     block = g.C * g.N * g.Hq * g.Wq
     flat = np.zeros(g.length, dcols.dtype)
+    dcols = dcols.reshape(g.groups, g.KH * g.KW, -1)
     for k, start in enumerate(g.starts):
         view = flat[start : start + block].reshape(g.groups, -1)
         view += dcols[:, k]  # a contiguous target: added in place, no temporary
@@ -237,8 +238,32 @@ def grad_columns(grad, geo):
     return gq.reshape(g.groups, g.O // g.groups, -1)
 
 
+def weight_rows(weight, geo):
+    """The weight as ``(G, O/G, K_h K_w C/G)`` matrices, rows in the columns' order (kh, kw, c)."""
+    g = geo
+    Og, Cg, KK = g.O // g.groups, g.C // g.groups, g.KH * g.KW
+    return weight.reshape(g.groups, Og, Cg, KK).transpose(0, 1, 3, 2).reshape(g.groups, Og, KK * Cg)
+
+
+def weight_grad(cols, gq, geo):
+    """dW ``(O, C/G, K_h, K_w)`` from the columns and gq ``(G, O/G, P)``. Computed as
+    dW.T = cols @ grad.T: BLAS runs this orientation faster than grad @ cols.T."""
+    g = geo
+    Og, Cg, KK = g.O // g.groups, g.C // g.groups, g.KH * g.KW
+    dw = backend.matmul(cols, gq.transpose(0, 2, 1))  # (G, [kh, kw, c], O/G)
+    return dw.reshape(g.groups, KK, Cg, Og).transpose(0, 3, 2, 1).reshape(g.O, Cg, g.KH, g.KW)
+
+
+def bias_grad(gq):
+    """db ``(O,)`` from gq ``(G, O/G, P)``: row sums, as a matrix-vector product (~4x faster
+    than ``.sum(axis=1)`` in NumPy)."""
+    rows = gq.reshape(-1, gq.shape[-1])
+    return rows @ np.ones(rows.shape[1], rows.dtype)
+
+
 def layout_of(x):
-    """The module holding im2col, output, grad_columns and col2im for ``x``'s device:
+    """The module holding im2col, weight_rows, output, grad_columns, bias_grad, weight_grad
+    and col2im for ``x``'s device:
     this one (the flat CPU layout) or ``conv_cuda`` (CUDA kernels)."""
     if backend.is_cuda(x):
         from . import conv_cuda
@@ -257,13 +282,11 @@ class Conv2d(Op):
     def forward(self, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         dtype = self.dtype = np.result_type(x, weight) if bias is None else np.result_type(x, weight, bias)
         g = self.geo = geometry(x, weight, bias, stride, padding, dilation, groups, dtype)
-        G, Og, Cg, KK = g.groups, g.O // g.groups, g.C // g.groups, g.KH * g.KW
-        xp, layout = self.xp, self.layout = backend.xp(x), layout_of(x)
-        cols = layout.im2col(x.astype(dtype, copy=False), g).reshape(G, KK * Cg, -1)
-        # weight rows in the columns' order: (G, O/G, [kh, kw, c])
-        w = weight.astype(dtype, copy=False).reshape(G, Og, Cg, KK).transpose(0, 1, 3, 2).reshape(G, Og, KK * Cg)
-        y = xp.matmul(w, cols)  # (G, O/G, N H_q W_q): one GEMM per group
-        out = layout.output(y, None if bias is None else bias.astype(dtype, copy=False), g)
+        layout = self.layout = layout_of(x)
+        cols = layout.im2col(backend.cast(x, dtype), g)  # (G, rows, P)
+        w = layout.weight_rows(backend.cast(weight, dtype), g)  # (G, O/G, rows)
+        y = backend.matmul(w, cols)  # (G, O/G, P): one GEMM per group
+        out = layout.output(y, None if bias is None else backend.cast(bias, dtype), g)
 
         need_x, need_w = self.needs_input_grad[:2]
         self.has_bias = bias is not None
@@ -273,21 +296,18 @@ class Conv2d(Op):
         return out
 
     def backward(self, grad):
-        g, dtype, xp, layout = self.geo, self.dtype, self.xp, self.layout
-        G, Og, Cg, KK = g.groups, g.O // g.groups, g.C // g.groups, g.KH * g.KW
+        g, layout = self.geo, self.layout
         need_x, need_w = self.needs_input_grad[:2]
         need_b = self.has_bias and self.needs_input_grad[2]
-        gq = layout.grad_columns(grad.astype(dtype, copy=False), g)  # (G, O/G, N H_q W_q)
+        gq = layout.grad_columns(backend.cast(grad, self.dtype), g)  # (G, O/G, P)
 
         dx = dw = db = None
-        if need_b:  # row sums as a matrix-vector product: ~4x faster than .sum(axis=1) on the CPU
-            db = (gq.reshape(g.O, -1) @ xp.ones(gq.shape[-1], dtype)).astype(self.dtypes[2], copy=False)
-        if need_w:  # dW.T = cols @ grad.T: BLAS runs this orientation faster than grad @ cols.T
-            dw = xp.matmul(self.cols, gq.transpose(0, 2, 1))  # (G, [kh, kw, c], O/G)
-            dw = dw.reshape(G, KK, Cg, Og).transpose(0, 3, 2, 1).reshape(g.O, Cg, g.KH, g.KW)
-            dw = dw.astype(self.dtypes[1], copy=False)
+        if need_b:
+            db = backend.cast(layout.bias_grad(gq), self.dtypes[2])
+        if need_w:
+            dw = backend.cast(layout.weight_grad(self.cols, gq, g), self.dtypes[1])
         if need_x:  # dcols = W.T @ grad, written over the saved columns when there are some
-            dcols = xp.matmul(self.w.transpose(0, 2, 1), gq, out=self.cols)
-            dx = layout.col2im(dcols.reshape(G, KK, -1), g, self.dtypes[0])
+            dcols = backend.matmul(self.w.transpose(0, 2, 1), gq, out=self.cols)
+            dx = layout.col2im(dcols, g, self.dtypes[0])
         self.cols = self.w = None
         return (dx, dw, db) if self.has_bias else (dx, dw)

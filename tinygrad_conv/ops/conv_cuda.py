@@ -1,109 +1,172 @@
 """conv2d's data movement as CUDA kernels: the GPU mirror of ``conv.py``.
 
 ``Conv2d`` (in ``conv.py``) is written once; for a CuPy input it takes these
-four functions instead of the CPU ones. The GEMMs are the same calls (cuBLAS
-through CuPy). On the GPU the flat-layout tricks buy nothing, so columns use
-the plain output grid, P = N H_o W_o::
+functions instead of the CPU ones, and the GEMMs are the same calls (cuBLAS,
+through ``backend.matmul``). The flat-layout tricks of the CPU buy nothing
+here, so the columns use the plain output grid, P = N H_o W_o, and rows in the
+weight's own order (c, kh, kw), so the weight needs no reordering::
 
-    cols[g, (kh, kw, c), (n, i, j)] = x[n, g C/G + c, i s_h - p_h + kh d_h, j s_w - p_w + kw d_w]
+    cols[g, (c, kh, kw), (n, i, j)] = x[n, g C/G + c, i s_h - p_h + kh d_h, j s_w - p_w + kw d_w]
                                       (0 where that pixel is padding)
 
-One thread per column entry writes all of them in ONE launch (a loop of
-K_h K_w strided copies would be K_h K_w launches, which dominate at these
-sizes). ``col2im`` is a gather rather than a scatter: one thread per input
-pixel sums the (at most K_h K_w) column entries that read it, so no two
-threads write the same address and no atomics are needed.
+- ``im2col``: ONE launch; a thread per (channel, output pixel) writes its K_h K_w
+  column entries. (A loop of K_h K_w strided copies would be K_h K_w launches,
+  which dominate at these sizes.)
+- ``col2im`` is a gather, not a scatter: a thread per input pixel sums the (at
+  most K_h K_w) column entries that read it, so no two threads write one address
+  and no atomics are needed.
+- ``output``/``grad_columns`` move the channel axis between y's ``(O, N, H_o W_o)``
+  and the tensors' ``(N, O, H_o W_o)``, adding the bias on the way out.
+
+The sizes are compiled into each kernel as constants: integer division and
+modulo by a constant are a multiply and a shift, by a variable ~20 instructions,
+and the index maths is most of the work. A network has a handful of layer
+shapes, so it compiles a handful of kernels once (CuPy caches them on disk).
 """
+import functools
+from collections import namedtuple
+
+import numpy as np
+
 from .. import backend
 
-# Each kernel runs one thread per element of its output; i is that element's flat
-# index. Inputs are C-contiguous (``raw`` arrays are read by flat offset).
+_Sizes = namedtuple("_Sizes", "N C H W O KH KW sh sw ph pw dh dw groups Ho Wo")
+_CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double", np.dtype(np.float16): "__half"}
+_INT_MAX = 2**31 - 1
+
+
+def _header(g, dtype):
+    """The geometry as C ``int`` constants, and T, the element type."""
+    sizes = dict(N=g.N, C=g.C, H=g.H, W=g.W, O=g.O, Ho=g.Ho, Wo=g.Wo, KH=g.KH, KW=g.KW, sh=g.sh, sw=g.sw,
+                 ph=g.ph, pw=g.pw, dh=g.dh, dw=g.dw, Cg=g.C // g.groups, P=g.N * g.Ho * g.Wo)
+    # Thread indices are split into (n, c, h, w) in 32-bit arithmetic; offsets into the
+    # columns, which can be larger, are computed in 64 bits.
+    if max(g.C * sizes["P"], g.N * g.C * g.H * g.W, g.N * g.O * g.Ho * g.Wo) > _INT_MAX:
+        raise ValueError(f"conv2d: input {(g.N, g.C, g.H, g.W)} is too large for the CUDA kernels (2**31 elements)")
+    half = "#include <cuda_fp16.h>\n" if np.dtype(dtype) == np.float16 else ""
+    consts = "".join(f"const int {k} = {v};\n" for k, v in sizes.items())
+    return f"{half}typedef {_CTYPES[np.dtype(dtype)]} T;\n{consts}"
+
+
+# In each kernel, t is the flat index of the element the thread computes.
 _IM2COL = """
-const long long P = (long long)N * Ho * Wo;
-const long long col = i % P, row = i / P;
-const int j = col % Wo, oh = (col / Wo) % Ho, n = col / ((long long)Wo * Ho);
-const int c = row % Cg, k = (row / Cg) % (KH * KW), grp = row / ((long long)Cg * KH * KW);
-const int h = oh * sh - ph + (k / KW) * dh, w = j * sw - pw + (k % KW) * dw;
-cols = (h >= 0 && h < H && w >= 0 && w < W) ? x[(((long long)n * C + grp * Cg + c) * H + h) * W + w] : (T)0;
+extern "C" __global__ void im2col(const T* x, T* cols) {
+    const int t = blockIdx.x * blockDim.x + threadIdx.x;  // over (c, n, i, j)
+    if (t >= C * P) return;
+    const int p = t % P;  // (n, i, j), the column
+    const int j = p % Wo, i = p / Wo % Ho, n = p / (Wo * Ho), c = t / P;
+    const T* plane = x + ((long long)n * C + c) * H * W;
+    T* dst = cols + (long long)c * KH * KW * P + p;  // row (c, kh = 0, kw = 0)
+    for (int kh = 0; kh < KH; ++kh) {
+        const int h = i * sh - ph + kh * dh;
+        for (int kw = 0; kw < KW; ++kw) {
+            const int w = j * sw - pw + kw * dw;
+            dst[(long long)(kh * KW + kw) * P] = (h >= 0 && h < H && w >= 0 && w < W) ? plane[h * W + w] : (T)0;
+        }
+    }
+}
 """
 
 _COL2IM = """
-const int w = i % W, h = (i / W) % H, ch = (i / ((long long)W * H)) % C, n = i / ((long long)W * H * C);
-const int grp = ch / Cg, c = ch % Cg;
-const long long P = (long long)N * Ho * Wo;
-T sum = 0;
-for (int kh = 0; kh < KH; ++kh) {
-    const int hh = h + ph - kh * dh;          // = oh * sh for the output row that reads (h, w)
-    if (hh < 0 || hh % sh != 0 || hh / sh >= Ho) continue;
-    for (int kw = 0; kw < KW; ++kw) {
-        const int ww = w + pw - kw * dw;
-        if (ww < 0 || ww % sw != 0 || ww / sw >= Wo) continue;
-        const long long row = ((long long)grp * KH * KW + kh * KW + kw) * Cg + c;
-        sum += dcols[row * P + ((long long)n * Ho + hh / sh) * Wo + ww / sw];
+extern "C" __global__ void col2im(const T* dcols, T* dx) {
+    const int t = blockIdx.x * blockDim.x + threadIdx.x;  // over (n, c, h, w)
+    if (t >= N * C * H * W) return;
+    const int w = t % W, h = t / W % H, c = t / (W * H) % C, n = t / (W * H * C);
+    const T* src = dcols + (long long)c * KH * KW * P + (long long)n * Ho * Wo;
+    T sum = 0;
+    for (int kh = 0; kh < KH; ++kh) {
+        const int hh = h + ph - kh * dh;  // = i s_h for the output row i whose window reads (h, w)
+        if (hh < 0 || hh % sh != 0 || hh / sh >= Ho) continue;
+        for (int kw = 0; kw < KW; ++kw) {
+            const int ww = w + pw - kw * dw;
+            if (ww < 0 || ww % sw != 0 || ww / sw >= Wo) continue;
+            sum += src[(long long)(kh * KW + kw) * P + (hh / sh) * Wo + ww / sw];
+        }
     }
+    dx[t] = sum;
 }
-dx = sum;
 """
 
-_OUTPUT = """
-const long long HW = (long long)Ho * Wo;
-const int o = (i / HW) % O, n = i / (HW * O);
-out = y[((long long)o * N + n) * HW + i % HW] + (has_bias ? b[o] : (T)0);
+_OUTPUT = """  // HAS_BIAS: 0 or 1
+extern "C" __global__ void conv_output(const T* y, const T* bias, T* out) {
+    const int t = blockIdx.x * blockDim.x + threadIdx.x;  // over (n, o, i, j)
+    if (t >= N * O * Ho * Wo) return;
+    const int ij = t % (Ho * Wo);
+    const int o = t / (Ho * Wo) % O, n = t / (Ho * Wo * O);
+    out[t] = y[(o * N + n) * Ho * Wo + ij] + (HAS_BIAS ? bias[o] : (T)0);
+}
 """
 
 _GRAD_COLUMNS = """
-const long long HW = (long long)Ho * Wo;
-const int n = (i / HW) % N, o = i / (HW * N);
-gq = grad[((long long)n * O + o) * HW + i % HW];
+extern "C" __global__ void grad_columns(const T* grad, T* gq) {
+    const int t = blockIdx.x * blockDim.x + threadIdx.x;  // over (o, n, i, j)
+    if (t >= N * O * Ho * Wo) return;
+    const int ij = t % (Ho * Wo);
+    const int n = t / (Ho * Wo) % N, o = t / (Ho * Wo * N);
+    gq[t] = grad[(n * O + o) * Ho * Wo + ij];
+}
 """
 
-_GEOMETRY = "int32 N, int32 C, int32 H, int32 W, int32 Ho, int32 Wo"
-_KERNEL = "int32 Cg, int32 KH, int32 KW, int32 sh, int32 sw, int32 ph, int32 pw, int32 dh, int32 dw"
+
+@functools.lru_cache(maxsize=512)
+def _kernel(name, sizes, dtype, has_bias=False):
+    """The kernel ``name`` compiled for one geometry (``sizes``: Geometry's first 16 ints)."""
+    g = _Sizes(*sizes)
+    source = _header(g, dtype) + f"#define HAS_BIAS {int(has_bias)}\n" + _SOURCES[name]
+    return backend.raw_kernel(source, name)
 
 
-def _sizes(g):
-    return g.N, g.C, g.H, g.W, g.Ho, g.Wo
-
-
-def _kernel_sizes(g):
-    return g.C // g.groups, g.KH, g.KW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw
+def _run(name, g, dtype, n, *arrays, has_bias=False):
+    backend.launch(_kernel(name, tuple(g[:16]), dtype, has_bias), n, *arrays)
 
 
 def im2col(x, geo):
-    """Columns ``(G, K_h K_w C/G, N H_o W_o)`` of x ``(N, C, H, W)``, one kernel launch."""
-    g = geo
-    cols = backend.xp(x).empty((g.groups, g.KH * g.KW * (g.C // g.groups), g.N * g.Ho * g.Wo), x.dtype)
-    kernel = backend.elementwise_kernel(f"raw T x, {_GEOMETRY}, {_KERNEL}", "T cols", _IM2COL, "tc_im2col")
-    kernel(backend.xp(x).ascontiguousarray(x), *_sizes(g), *_kernel_sizes(g), cols)
+    """Columns ``(G, C/G K_h K_w, N H_o W_o)`` of x ``(N, C, H, W)``, one launch."""
+    g, xp = geo, backend.xp(x)
+    cols = xp.empty((g.groups, g.C // g.groups * g.KH * g.KW, g.N * g.Ho * g.Wo), x.dtype)
+    _run("im2col", g, x.dtype, g.C * g.N * g.Ho * g.Wo, xp.ascontiguousarray(x), cols)
     return cols
 
 
-def col2im(dcols, geo, dtype):
-    """The adjoint of ``im2col``: dx ``(N, C, H, W)`` from dcols ``(G, K_h K_w, C/G N H_o W_o)``."""
+def weight_rows(weight, geo):
+    """The weight as ``(G, O/G, C/G K_h K_w)`` matrices, rows in the columns' order: a view."""
     g = geo
-    dx = backend.xp(dcols).empty((g.N, g.C, g.H, g.W), dcols.dtype)
-    kernel = backend.elementwise_kernel(f"raw T dcols, {_GEOMETRY}, {_KERNEL}", "T dx", _COL2IM, "tc_col2im")
-    kernel(dcols, *_sizes(g), *_kernel_sizes(g), dx)
-    return dx.astype(dtype, copy=False)
+    return backend.xp(weight).ascontiguousarray(weight).reshape(g.groups, g.O // g.groups, -1)
 
 
 def output(y, bias, geo):
     """out ``(N, O, H_o, W_o)`` from y ``(G, O/G, N H_o W_o)`` plus bias: one launch."""
     g = geo
     out = backend.xp(y).empty((g.N, g.O, g.Ho, g.Wo), y.dtype)
-    kernel = backend.elementwise_kernel(
-        "raw T y, raw T b, int32 N, int32 O, int32 Ho, int32 Wo, bool has_bias", "T out", _OUTPUT, "tc_conv_output"
-    )
-    kernel(y, y if bias is None else bias, g.N, g.O, g.Ho, g.Wo, bias is not None, out)
+    _run("conv_output", g, y.dtype, out.size, y, y if bias is None else bias, out, has_bias=bias is not None)
     return out
 
 
 def grad_columns(grad, geo):
     """The adjoint of ``output``: grad ``(N, O, H_o, W_o)`` as ``(G, O/G, N H_o W_o)``."""
-    g = geo
-    gq = backend.xp(grad).empty((g.groups, g.O // g.groups, g.N * g.Ho * g.Wo), grad.dtype)
-    kernel = backend.elementwise_kernel(
-        "raw T grad, int32 N, int32 O, int32 Ho, int32 Wo", "T gq", _GRAD_COLUMNS, "tc_conv_grad_columns"
-    )
-    kernel(backend.xp(grad).ascontiguousarray(grad), g.N, g.O, g.Ho, g.Wo, gq)
+    g, xp = geo, backend.xp(grad)
+    gq = xp.empty((g.groups, g.O // g.groups, g.N * g.Ho * g.Wo), grad.dtype)
+    _run("grad_columns", g, grad.dtype, gq.size, xp.ascontiguousarray(grad), gq)
     return gq
+
+
+def bias_grad(gq):
+    """db ``(O,)``: the row sums of gq ``(G, O/G, P)`` (one reduction kernel)."""
+    return gq.reshape(-1, gq.shape[-1]).sum(axis=1)
+
+
+def weight_grad(cols, gq, geo):
+    """dW ``(O, C/G, K_h, K_w)`` = grad @ cols.T, already in the weight's layout."""
+    g = geo
+    return backend.matmul(gq, cols.transpose(0, 2, 1)).reshape(g.O, g.C // g.groups, g.KH, g.KW)
+
+
+def col2im(dcols, geo, dtype):
+    """The adjoint of ``im2col``: dx ``(N, C, H, W)`` from dcols ``(G, C/G K_h K_w, N H_o W_o)``."""
+    g = geo
+    dx = backend.xp(dcols).empty((g.N, g.C, g.H, g.W), dcols.dtype)
+    _run("col2im", g, dcols.dtype, dx.size, dcols, dx)
+    return backend.cast(dx, dtype)
+
+
+_SOURCES = {"im2col": _IM2COL, "col2im": _COL2IM, "conv_output": _OUTPUT, "grad_columns": _GRAD_COLUMNS}

@@ -19,6 +19,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import backend, checks
+from . import pool_cuda
 from .base import Op
 
 PoolGeometry = namedtuple("PoolGeometry", "N C H W kh kw sh sw ph pw Ho Wo")
@@ -89,14 +90,18 @@ class AvgPool2d(Op):
 
     def forward(self, x, kernel_size, stride=None, padding=0):
         g = self.geo = pool_geometry(x, kernel_size, stride, padding, "avg_pool2d")
+        self.dtype = x.dtype
+        if backend.is_cuda(x):  # one kernel instead of a launch per window position
+            return pool_cuda.avg_pool2d(x, (g.kh, g.kw), (g.sh, g.sw), (g.ph, g.pw), (g.Ho, g.Wo))
         total = None
         for view in window_views(padded(x, g, 0), g):
             total = view.copy() if total is None else backend.xp(x).add(total, view, out=total)
-        self.dtype = x.dtype
         return total * x.dtype.type(1 / (g.kh * g.kw))
 
     def backward(self, grad):
         g = self.geo
+        if backend.is_cuda(grad):
+            return (pool_cuda.avg_pool2d_backward(grad, (g.N, g.C, g.H, g.W), (g.kh, g.kw), (g.sh, g.sw), (g.ph, g.pw)),)
         share = grad * grad.dtype.type(1 / (g.kh * g.kw))  # each pixel of a window gets an equal share
         return (scatter(g, self.dtype, backend.xp(grad), (share for _ in range(g.kh * g.kw))),)
 
@@ -110,6 +115,9 @@ class MaxPool2d(Op):
 
     def forward(self, x, kernel_size, stride=None, padding=0):
         g = self.geo = pool_geometry(x, kernel_size, stride, padding, "max_pool2d")
+        if backend.is_cuda(x):  # one kernel, which also records where each maximum is
+            out, self.index = pool_cuda.max_pool2d(x, (g.kh, g.kw), (g.sh, g.sw), (g.ph, g.pw), (1, 1), (g.Ho, g.Wo))
+            return out
         xp = backend.xp(x)
         self.xpad = padded(x, g, -np.inf)
         out = None
@@ -119,7 +127,11 @@ class MaxPool2d(Op):
         return out
 
     def backward(self, grad):
-        g, xpad, out = self.geo, self.xpad, self.out
+        g = self.geo
+        if backend.is_cuda(grad):
+            shape, index, self.index = (g.N, g.C, g.H, g.W), self.index, None
+            return (pool_cuda.max_pool2d_backward(grad, index, shape, (g.kh, g.kw), (g.sh, g.sw), (g.ph, g.pw), (1, 1)),)
+        xpad, out = self.xpad, self.out
         self.xpad = self.out = None
 
         def first_maximum_grads():
