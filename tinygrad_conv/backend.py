@@ -19,18 +19,20 @@ INSTALL_HINT = (
 
 _cupy = None  # the CuPy module, once CUDA has been asked for and works
 _cupy_error = None  # why CuPy could not be used (an exception), once known
+_one_gpu = False  # True when CuPy sees exactly one GPU: every CuPy array is on cuda:0
 
 
 def _load_cupy():
     """CuPy, imported on first use; None (with the reason in ``_cupy_error``) when it cannot run."""
-    global _cupy, _cupy_error
+    global _cupy, _cupy_error, _one_gpu
     if _cupy is None and _cupy_error is None:
         try:
             import cupy
 
-            if cupy.cuda.runtime.getDeviceCount() < 1:
+            count = cupy.cuda.runtime.getDeviceCount()
+            if count < 1:
                 raise RuntimeError("CuPy sees no GPU")
-            _cupy = cupy
+            _cupy, _one_gpu = cupy, count == 1
         except Exception as e:  # ImportError, CUDARuntimeError (no driver), ...
             _cupy_error = e
     return _cupy
@@ -127,10 +129,10 @@ def check_same_device(arrays, op):
     """Raise ``ValueError`` naming both devices if ``arrays`` live on different devices.
 
     NumPy scalars (numbers wrapped by arithmetic) go with any device. Cheap in
-    the common case: all plain NumPy arrays.
+    the common case: arrays of one kind, on the CPU or the only GPU.
     """
     first = type(arrays[0])
-    if first is np.ndarray and all(type(a) is first for a in arrays):
+    if (first is np.ndarray or _one_gpu) and all(type(a) is first for a in arrays):
         return
     seen = None
     for a in arrays:

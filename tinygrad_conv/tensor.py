@@ -5,6 +5,7 @@ Tensors (``_op.parents``): together they form the graph that ``backward`` walks
 from the loss back to the leaves.
 """
 import numbers
+import sys
 
 import numpy as np
 
@@ -67,6 +68,17 @@ def _as_array(data, dtype, device=None):
         keeps = kind == "f" and (isinstance(data, (np.ndarray, np.generic)) or source != backend.CPU)
         dtype = arr.dtype if keeps else np.dtype(np.float32)
     return backend.to_device(arr.astype(dtype, copy=False), target)
+
+
+def _own(g, dtype):
+    """``g`` as a gradient a leaf may keep: ``g`` itself when nothing else can see it (as
+    PyTorch steals a gradient nobody shares), else a copy. Nothing else sees g when this
+    frame holds the only reference (getrefcount counts the local and its own argument),
+    it owns its memory (not a view) and has the leaf's dtype. Saves a copy of every
+    parameter's gradient per step."""
+    if sys.getrefcount(g) <= 3 and g.base is None and g.dtype == dtype and getattr(g.flags, "writeable", True):
+        return g
+    return g.astype(dtype, copy=True)
 
 
 class Tensor:
@@ -223,7 +235,7 @@ class Tensor:
             op = node._op
             if op is None:  # a leaf: accumulate, never alias an array the graph passed around
                 if g is not None:
-                    node.grad = g.astype(node.dtype, copy=True) if node.grad is None else node.grad + g
+                    node.grad = _own(g, node.dtype) if node.grad is None else node.grad + g
                 continue
             if g is not None:
                 if node._retain:
@@ -239,6 +251,7 @@ class Tensor:
                     key = id(parent)
                     prev = grads.get(key)
                     grads[key] = pg if prev is None else prev + pg
+                parent_grads = pg = prev = None  # the dict holds the only references (see _own)
             # Release the graph as we go: saved arrays are freed right away, so
             # memory does not grow across a training loop.
             node._op = _RELEASED

@@ -66,8 +66,23 @@ Geometry = namedtuple(
 )
 
 
+_geometries = {}  # a network calls conv2d with the same few arguments every step
+
+
 def geometry(x, weight, bias, stride, padding, dilation, groups, dtype):
     """Check every argument of conv2d (raising before any work) and return its ``Geometry``."""
+    # repr keeps apart arguments that compare equal but are not accepted alike (1 and True)
+    key = (x.shape, weight.shape, None if bias is None else bias.shape,
+           repr((stride, padding, dilation, groups)), np.dtype(dtype).itemsize)
+    geo = _geometries.get(key)
+    if geo is None:
+        geo = _check_geometry(x, weight, bias, stride, padding, dilation, groups, dtype)
+        if len(_geometries) < 1024:
+            _geometries[key] = geo
+    return geo
+
+
+def _check_geometry(x, weight, bias, stride, padding, dilation, groups, dtype):
     checks.ndim(x, 4, OP, "input", "(N, C_in, H, W)")
     checks.ndim(weight, 4, OP, "weight", "(C_out, C_in // groups, K_h, K_w)")
     sh, sw = checks.pair(stride, "stride", OP)
