@@ -216,6 +216,23 @@ def _cublas_matmul(a, b, out):
     return out
 
 
+_ones = {}
+
+
+def sum_rows(m):
+    """Sums along the last axis of a matrix ``(r, c) -> (r,)`` (a transposed view sums columns),
+    as a matrix-vector product: ~4x faster than ``.sum(axis=1)`` in NumPy, and on the GPU
+    one cuBLAS call instead of a reduction kernel costing tens of microseconds of Python."""
+    key = (m.shape[1], m.dtype, device_of(m))
+    ones = _ones.get(key)
+    if ones is None:
+        ones = _ones[key] = xp(m).ones((m.shape[1], 1), m.dtype)
+        if len(_ones) > 64:  # a few shapes per network; forget old ones rather than grow
+            _ones.clear()
+            _ones[key] = ones
+    return matmul(m, ones).reshape(-1)
+
+
 def synchronize():
     """Wait for the GPU to finish queued work (a no-op without CUDA); for timing."""
     if _cupy is not None:
@@ -237,6 +254,30 @@ def raw_kernel(source, name):
 def launch(kernel, n, *args, threads=256):
     """Run ``kernel`` on ``n`` threads (in blocks of ``threads``) with ``args``."""
     kernel(((n + threads - 1) // threads,), (threads,), args)
+
+
+_CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+
+
+def c_type(dtype):
+    """The CUDA C name of a float dtype (``float``/``double``)."""
+    return _CTYPES[np.dtype(dtype)]
+
+
+def fused(expression, *arrays):
+    """On the GPU, ``expression`` (CUDA C over ``a``, ``b``, ``c``: the elements of ``arrays``,
+    all of one shape and dtype) evaluated in ONE launch: what a chain of CuPy calls would
+    run as one kernel each, ~10 us of Python per call."""
+    names = ", ".join(f"const T* {n}_" for n in "abc"[: len(arrays)])
+    loads = "".join(f"const T {n} = {n}_[i]; " for n in "abc"[: len(arrays)])
+    source = (f"typedef {c_type(arrays[0].dtype)} T;\n"
+              f'extern "C" __global__ void fused({names}, T* out, long long n) {{\n'
+              f"const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;\n"
+              f"if (i >= n) return;\n{loads}\nout[i] = {expression};\n}}\n")
+    cp = _cupy
+    out = cp.empty(arrays[0].shape, arrays[0].dtype)
+    launch(raw_kernel(source, "fused"), out.size, *[cp.ascontiguousarray(a) for a in arrays], out, np.int64(out.size))
+    return out
 
 
 def elementwise_kernel(in_params, out_params, body, name, **kwargs):

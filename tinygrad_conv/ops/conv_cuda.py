@@ -150,11 +150,6 @@ def grad_columns(grad, geo):
     return gq
 
 
-def bias_grad(gq):
-    """db ``(O,)``: the row sums of gq ``(G, O/G, P)`` (one reduction kernel)."""
-    return gq.reshape(-1, gq.shape[-1]).sum(axis=1)
-
-
 def weight_grad(cols, gq, geo):
     """dW ``(O, C/G, K_h, K_w)`` = grad @ cols.T, already in the weight's layout."""
     g = geo

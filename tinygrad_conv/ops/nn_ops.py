@@ -7,6 +7,7 @@ losses use the numerically stable form of their gradients.
 import numpy as np
 
 from .. import backend, checks
+from . import losses_cuda
 from .base import Op
 
 REDUCTIONS = ("mean", "sum", "none")  # of mse_loss
@@ -37,7 +38,7 @@ class Linear(Op):
         dw = g2.T @ self.x.reshape(-1, self.x.shape[-1]) if need_w else None
         if len(self.needs_input_grad) == 2:
             return dx, dw
-        db = g2.sum(axis=0) if self.needs_input_grad[2] else None
+        db = backend.sum_rows(g2.T) if self.needs_input_grad[2] else None
         return dx, dw, db
 
 
@@ -119,11 +120,16 @@ class CrossEntropy(Op):
             raise ValueError(f"cross_entropy: class index {bad} is out of range for {c} classes (expected 0..{c - 1})")
         if n == 0:
             raise ValueError("cross_entropy: the batch is empty")
-        self.target = target = backend.like(target, logits)
+        self.target = target = backend.like(target.astype(np.int64, copy=False), logits)
+        if backend.is_cuda(logits):  # two launches instead of a dozen
+            loss, self.log_probs = losses_cuda.cross_entropy(logits, target)
+            return loss
         self.log_probs = _log_softmax(logits, axis=1)
         return -self.log_probs[xp.arange(n), target].mean()
 
     def backward(self, grad):
+        if backend.is_cuda(grad):
+            return (losses_cuda.cross_entropy_backward(self.log_probs, self.target, grad),)
         n = len(self.target)
         xp = backend.xp(self.log_probs)
         g = xp.exp(self.log_probs)  # softmax
