@@ -128,5 +128,5 @@ class ReLU(Op):
 
     def backward(self, grad):
         if backend.is_cuda(grad):
-            return (backend.fused("b > 0 ? a : (T)0", grad, self.out),)
+            return (backend.fused("b <= 0 ? (T)0 : a", grad, self.out),)  # as PyTorch: NaN passes
         return (grad * self.mask,)
