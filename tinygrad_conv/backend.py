@@ -184,53 +184,37 @@ def _gemm_operand(m):
     return None
 
 
-_SCALARS = {np.dtype(t): (np.ones((), t), np.zeros((), t)) for t in (np.float32, np.float64)}
+# alpha = 1 and beta = 0 for cuBLAS, as host pointers made once (``.ctypes`` costs microseconds)
+_HOST_SCALARS = [np.ones((), t) for t in (np.float32, np.float64)] + [np.zeros((), t) for t in (np.float32, np.float64)]
+_ONE_ZERO = {a.dtype: (a.ctypes.data, z.ctypes.data) for a, z in zip(_HOST_SCALARS[:2], _HOST_SCALARS[2:])}
 
 
 def _cublas_matmul(a, b, out):
     ops = (_gemm_operand(a), _gemm_operand(b)) if a.ndim == b.ndim and a.ndim in (2, 3) else (None,)
-    if (a.dtype != b.dtype or a.dtype not in _SCALARS or None in ops or 0 in a.shape or 0 in b.shape
+    if (a.dtype != b.dtype or a.dtype not in _ONE_ZERO or None in ops or 0 in a.shape or 0 in b.shape
             or a.shape[:-2] != b.shape[:-2] or a.shape[-1] != b.shape[-2]):
         return _cupy.matmul(a, b, out=out)
     (op_a, lda), (op_b, ldb) = ops
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     shape = a.shape[:-2] + (m, n)
     if out is None:
-        out = _cupy.empty(shape, a.dtype)
+        out = _cupy.ndarray(shape, a.dtype)
     elif out.shape != shape or out.dtype != a.dtype or not out.flags.c_contiguous:
         return _cupy.matmul(a, b, out=out)
-    one, zero = _SCALARS[a.dtype]
+    one, zero = _ONE_ZERO[a.dtype]
     handle = _cupy.cuda.device.get_cublas_handle()
     _cublas.setStream(handle, _cupy.cuda.get_current_stream().ptr)
     # Row-major out = a @ b is column-major out^T = b^T a^T: cuBLAS gets b first.
     single = a.dtype == np.float32
-    if a.ndim == 2:
+    if a.ndim == 2 or a.shape[0] == 1:  # a batch of one is a plain GEMM
         gemm = _cublas.sgemm if single else _cublas.dgemm
-        gemm(handle, op_b, op_a, n, m, k, one.ctypes.data, b.data.ptr, ldb, a.data.ptr, lda,
-             zero.ctypes.data, out.data.ptr, n)
+        gemm(handle, op_b, op_a, n, m, k, one, b.data.ptr, ldb, a.data.ptr, lda, zero, out.data.ptr, n)
     else:
         gemm = _cublas.sgemmStridedBatched if single else _cublas.dgemmStridedBatched
         item = a.itemsize
-        gemm(handle, op_b, op_a, n, m, k, one.ctypes.data, b.data.ptr, ldb, b.strides[0] // item,
-             a.data.ptr, lda, a.strides[0] // item, zero.ctypes.data, out.data.ptr, n, m * n, a.shape[0])
+        gemm(handle, op_b, op_a, n, m, k, one, b.data.ptr, ldb, b.strides[0] // item,
+             a.data.ptr, lda, a.strides[0] // item, zero, out.data.ptr, n, m * n, a.shape[0])
     return out
-
-
-_ones = {}
-
-
-def sum_rows(m):
-    """Sums along the last axis of a matrix ``(r, c) -> (r,)`` (a transposed view sums columns),
-    as a matrix-vector product: ~4x faster than ``.sum(axis=1)`` in NumPy, and on the GPU
-    one cuBLAS call instead of a reduction kernel costing tens of microseconds of Python."""
-    key = (m.shape[1], m.dtype, device_of(m))
-    ones = _ones.get(key)
-    if ones is None:
-        ones = _ones[key] = xp(m).ones((m.shape[1], 1), m.dtype)
-        if len(_ones) > 64:  # a few shapes per network; forget old ones rather than grow
-            _ones.clear()
-            _ones[key] = ones
-    return matmul(m, ones).reshape(-1)
 
 
 def synchronize():

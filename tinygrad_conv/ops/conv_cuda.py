@@ -116,6 +116,10 @@ def _kernel(name, sizes, dtype, has_bias=False):
     return backend.raw_kernel(source, name)
 
 
+def _contiguous(a):
+    return a if a.flags.c_contiguous else backend.xp(a).ascontiguousarray(a)
+
+
 def _run(name, g, dtype, n, *arrays, has_bias=False):
     backend.launch(_kernel(name, tuple(g[:16]), dtype, has_bias), n, *arrays)
 
@@ -123,21 +127,21 @@ def _run(name, g, dtype, n, *arrays, has_bias=False):
 def im2col(x, geo):
     """Columns ``(G, C/G K_h K_w, N H_o W_o)`` of x ``(N, C, H, W)``, one launch."""
     g, xp = geo, backend.xp(x)
-    cols = xp.empty((g.groups, g.C // g.groups * g.KH * g.KW, g.N * g.Ho * g.Wo), x.dtype)
-    _run("im2col", g, x.dtype, g.C * g.N * g.Ho * g.Wo, xp.ascontiguousarray(x), cols)
+    cols = xp.ndarray((g.groups, g.C // g.groups * g.KH * g.KW, g.N * g.Ho * g.Wo), x.dtype)
+    _run("im2col", g, x.dtype, g.C * g.N * g.Ho * g.Wo, _contiguous(x), cols)
     return cols
 
 
 def weight_rows(weight, geo):
     """The weight as ``(G, O/G, C/G K_h K_w)`` matrices, rows in the columns' order: a view."""
     g = geo
-    return backend.xp(weight).ascontiguousarray(weight).reshape(g.groups, g.O // g.groups, -1)
+    return _contiguous(weight).reshape(g.groups, g.O // g.groups, -1)
 
 
 def output(y, bias, geo):
     """out ``(N, O, H_o, W_o)`` from y ``(G, O/G, N H_o W_o)`` plus bias: one launch."""
     g = geo
-    out = backend.xp(y).empty((g.N, g.O, g.Ho, g.Wo), y.dtype)
+    out = backend.xp(y).ndarray((g.N, g.O, g.Ho, g.Wo), y.dtype)
     _run("conv_output", g, y.dtype, out.size, y, y if bias is None else bias, out, has_bias=bias is not None)
     return out
 
@@ -145,8 +149,8 @@ def output(y, bias, geo):
 def grad_columns(grad, geo):
     """The adjoint of ``output``: grad ``(N, O, H_o, W_o)`` as ``(G, O/G, N H_o W_o)``."""
     g, xp = geo, backend.xp(grad)
-    gq = xp.empty((g.groups, g.O // g.groups, g.N * g.Ho * g.Wo), grad.dtype)
-    _run("grad_columns", g, grad.dtype, gq.size, xp.ascontiguousarray(grad), gq)
+    gq = xp.ndarray((g.groups, g.O // g.groups, g.N * g.Ho * g.Wo), grad.dtype)
+    _run("grad_columns", g, grad.dtype, gq.size, _contiguous(grad), gq)
     return gq
 
 
@@ -159,7 +163,7 @@ def weight_grad(cols, gq, geo):
 def col2im(dcols, geo, dtype):
     """The adjoint of ``im2col``: dx ``(N, C, H, W)`` from dcols ``(G, C/G K_h K_w, N H_o W_o)``."""
     g = geo
-    dx = backend.xp(dcols).empty((g.N, g.C, g.H, g.W), dcols.dtype)
+    dx = backend.xp(dcols).ndarray((g.N, g.C, g.H, g.W), dcols.dtype)
     _run("col2im", g, dcols.dtype, dx.size, dcols, dx)
     return backend.cast(dx, dtype)
 
