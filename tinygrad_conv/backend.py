@@ -217,6 +217,22 @@ def _cublas_matmul(a, b, out):
     return out
 
 
+_ones = {}
+
+
+def sum_rows(m):
+    """Sums along the last axis of a matrix ``(r, c) -> (r,)`` (a transposed view sums columns),
+    as a matrix-vector product: ~4x faster than ``.sum(axis=1)`` in NumPy, and on the GPU
+    one cuBLAS call instead of a reduction kernel costing tens of microseconds of Python."""
+    key = (m.shape[1], m.dtype, device_of(m))
+    ones = _ones.get(key)
+    if ones is None:
+        if len(_ones) > 64:  # a few shapes per network: forget old ones rather than grow
+            _ones.clear()
+        ones = _ones[key] = xp(m).ones((m.shape[1], 1), m.dtype)
+    return matmul(m, ones).reshape(-1)
+
+
 def synchronize():
     """Wait for the GPU to finish queued work (a no-op without CUDA); for timing."""
     if _cupy is not None:
