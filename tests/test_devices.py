@@ -288,3 +288,10 @@ def test_pooling_on_cuda_matches_the_cpu_with_ties_and_overlaps(op):
             results.append((y.numpy(), tc.backend.to_numpy(t.grad)))
         np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12)
         np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-12, atol=1e-12)
+
+
+@requires_cuda
+def test_gradcheck_runs_on_cuda_tensors():
+    x = Tensor(np.random.default_rng(0).standard_normal((2, 1, 5, 5)), requires_grad=True, device="cuda")
+    w = Tensor(np.random.default_rng(1).standard_normal((3, 1, 3, 3)), requires_grad=True, device="cuda")
+    assert tc.gradcheck(lambda a, b: F.max_pool2d(F.conv2d(a, b, padding=1).tanh(), 2), [x, w])
