@@ -19,7 +19,7 @@ def _scalar(out):
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
     """Check ``d sum(fn(*inputs)) / d input`` against central differences.
 
-    ``inputs``: float64 Tensors with ``requires_grad=True``. Returns True, or
+    ``inputs``: float64 Tensors with ``requires_grad=True``, on any device. Returns True, or
     raises ``GradcheckError`` naming the input, the worst element, the
     analytic and numerical values and the error. Leaves ``.grad`` of the
     inputs as they were.
