@@ -26,7 +26,8 @@ inputs of one op are checked to share a device before ``forward`` runs.
 import re
 
 
-from .. import backend, grad_mode
+from .. import backend
+from ..grad_mode import mode
 from ..tensor import Tensor
 
 registry = {}
@@ -77,7 +78,7 @@ class Op:
         # List comprehensions, not generators: this runs once per op call.
         inputs = [t if isinstance(t, Tensor) else Tensor(t) for t in inputs]
         needs = tuple([t.requires_grad for t in inputs])
-        record = grad_mode.enabled and True in needs
+        record = True in needs and mode.grad
         arrays = [t.data for t in inputs]
         if len(arrays) > 1:
             backend.check_same_device(arrays, cls.name)
