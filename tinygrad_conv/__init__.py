@@ -1,6 +1,7 @@
 """tinygrad_conv: a small, readable, fast autograd framework on NumPy for CNNs."""
 from . import allocator  # noqa: F401  (reuse freed memory: see allocator.py)
 from .grad_mode import is_grad_enabled, no_grad
+from .anomaly import AnomalyError, detect_anomaly
 from .random import manual_seed
 from .tensor import GraphError, Tensor
 from . import ops

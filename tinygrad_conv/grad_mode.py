@@ -17,24 +17,36 @@ class _Mode(threading.local):
 mode = _Mode()
 
 
-class no_grad(contextlib.ContextDecorator):
+class switch(contextlib.ContextDecorator):
+    """Set ``mode.<attr>`` to ``value`` in this thread for the body, then restore it.
+
+    Used as a decorator it makes a fresh context per call, so two threads
+    running the same decorated function never share the saved value.
+    """
+
+    attr, value = None, None  # set by subclasses
+
+    def _recreate_cm(self):
+        return type(self)()
+
+    def __enter__(self):
+        self._previous = getattr(mode, self.attr)
+        setattr(mode, self.attr, self.value)
+        return self
+
+    def __exit__(self, *exc):
+        setattr(mode, self.attr, self._previous)
+        return False
+
+
+class no_grad(switch):
     """Context manager and decorator: no graph is recorded inside it (in this thread).
 
     >>> with tc.no_grad():
     ...     y = model(x)          # y.requires_grad is False
     """
 
-    def _recreate_cm(self):  # as a decorator: a fresh one per call, so threads never share state
-        return type(self)()
-
-    def __enter__(self):
-        self._previous = mode.grad
-        mode.grad = False
-        return self
-
-    def __exit__(self, *exc):
-        mode.grad = self._previous
-        return False
+    attr, value = "grad", False
 
 
 def is_grad_enabled():

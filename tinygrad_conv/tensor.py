@@ -8,7 +8,8 @@ import numbers
 
 import numpy as np
 
-from . import backend
+from . import anomaly, backend
+from .grad_mode import mode
 
 
 _FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
@@ -217,6 +218,7 @@ class Tensor:
             grad = grad.astype(self.dtype, copy=False)
 
         order = self._topological_order()
+        check_nan = mode.anomaly
         grads = {id(self): grad}
         for node in reversed(order):
             g = grads.pop(id(node), None)
@@ -231,6 +233,8 @@ class Tensor:
                 parent_grads = op.backward(g)
                 if not isinstance(parent_grads, (tuple, list)):
                     parent_grads = (parent_grads,)
+                if check_nan:
+                    anomaly.check_backward(op, parent_grads)
                 for parent, pg in zip(op.parents, parent_grads):
                     if pg is None or not parent.requires_grad:
                         continue

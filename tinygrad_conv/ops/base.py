@@ -26,7 +26,7 @@ inputs of one op are checked to share a device before ``forward`` runs.
 import re
 
 
-from .. import backend
+from .. import anomaly, backend
 from ..grad_mode import mode
 from ..tensor import Tensor
 
@@ -85,6 +85,8 @@ class Op:
         op = cls()
         op.needs_input_grad = needs if record else (False,) * len(needs)
         out = op.forward(*arrays, **params)
+        if mode.anomaly:  # the one check anomaly mode costs outside it
+            anomaly.check_forward(op, arrays, out)
         if record:
             op.parents = inputs
             return Tensor._make(out, op)
