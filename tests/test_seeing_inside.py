@@ -105,3 +105,52 @@ def test_outside_anomaly_mode_nan_passes_silently_and_mode_is_restored():
     assert np.isnan(y.data).all()
     y.sum().backward()  # no error outside
     assert not tc.grad_mode.mode.anomaly
+
+
+# ----- hooks -------------------------------------------------------------------------------------
+def test_forward_hook_sees_module_inputs_output_and_can_replace_it():
+    tc.manual_seed(0)
+    model = tc.nn.Sequential(tc.nn.Linear(3, 4), tc.nn.ReLU(), tc.nn.Linear(4, 2))
+    x = Tensor(np.ones((5, 3), np.float32))
+    seen = []
+    handle = model[0].register_forward_hook(lambda m, inputs, out: seen.append((m, inputs, out.shape)))
+    model(x)
+    assert len(seen) == 1 and seen[0][0] is model[0] and seen[0][1][0] is x and seen[0][2] == (5, 4)
+    double = model[2].register_forward_hook(lambda m, inputs, out: out * 2)
+    plain = model[2].forward(model[1](model[0](x)))
+    np.testing.assert_allclose(model(x).data, 2 * plain.data)
+    handle.remove()
+    double.remove()
+    model(x)
+    assert len(seen) == 3  # two calls of model(x) above plus the explicit model[0](x), none after remove
+    np.testing.assert_allclose(model(x).data, plain.data)
+
+
+def test_tensor_hook_on_leaf_and_intermediate_sees_the_complete_gradient_and_replaces_it():
+    x = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    y = x * 3
+    seen = {}
+    y.register_hook(lambda g: seen.setdefault("y", g.copy()))
+    hx = x.register_hook(lambda g: seen.setdefault("x", g.copy()))
+    (y * 2 + y).sum().backward()  # y used twice: its hook sees the sum 2 + 1 = 3
+    np.testing.assert_array_equal(seen["y"], [3.0, 3.0, 3.0])
+    np.testing.assert_array_equal(seen["x"], [9.0, 9.0, 9.0])
+    np.testing.assert_array_equal(x.grad, [9.0, 9.0, 9.0])
+    hx.remove()
+
+    x.grad = None
+    y = x * 3
+    y.register_hook(lambda g: g * np.array([1.0, 0.0, -1.0]))  # replaces what flows on to x
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 0.0, -3.0])
+
+
+def test_hook_errors():
+    with pytest.raises(tc.GraphError, match="does not require grad"):
+        Tensor([1.0]).register_hook(lambda g: g)
+    with pytest.raises(TypeError, match="callable"):
+        Tensor([1.0], requires_grad=True).register_hook(3)
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    x.register_hook(lambda g: g[:1])
+    with pytest.raises(ValueError, match=r"shape \(1,\).*\(2,\) was expected"):
+        (x * 1).sum().backward()

@@ -8,7 +8,7 @@ import numbers
 
 import numpy as np
 
-from . import anomaly, backend
+from . import anomaly, backend, hooks
 from .grad_mode import mode
 
 
@@ -80,7 +80,7 @@ class Tensor:
     array lives on), ``"cuda"`` or ``"cuda:N"``.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_op", "_retain", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_op", "_retain", "_hooks", "__weakref__")
     # Make NumPy hand `ndarray * Tensor` to Tensor.__rmul__ instead of looping.
     __array_ufunc__ = None
 
@@ -90,6 +90,7 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self._op = None
         self._retain = False
+        self._hooks = None
 
     @classmethod
     def _make(cls, data, op):
@@ -100,6 +101,7 @@ class Tensor:
         t.requires_grad = op is not None
         t._op = op
         t._retain = False
+        t._hooks = None
         return t
 
     # ----- array-like attributes -------------------------------------------------
@@ -172,6 +174,16 @@ class Tensor:
         self._retain = True
         return self
 
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` in every backward once this tensor's gradient is complete
+        (leaf or intermediate); a returned array replaces the gradient. Returns a
+        handle whose ``.remove()`` unregisters it."""
+        if not self.requires_grad:
+            raise GraphError("register_hook: this tensor does not require grad, so no gradient will reach it")
+        if self._hooks is None:
+            self._hooks = {}
+        return hooks.add(self._hooks, hook, "register_hook")
+
     def __repr__(self):
         body = np.array2string(self.numpy(), precision=4, separator=", ", prefix="Tensor(")
         extra = "" if self.device == backend.CPU else f", device={self.device!r}"
@@ -222,6 +234,8 @@ class Tensor:
         grads = {id(self): grad}
         for node in reversed(order):
             g = grads.pop(id(node), None)
+            if node._hooks and g is not None:  # this gradient is complete: hooks see it now
+                g = hooks.run_grad_hooks(node, g)
             op = node._op
             if op is None:  # a leaf: accumulate, never alias an array the graph passed around
                 if g is not None:
