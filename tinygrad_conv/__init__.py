@@ -10,3 +10,12 @@ from . import cuda, data, functional, nn, optim
 from .serialization import load, save
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # tc.testing imports hypothesis (an optional dependency): load it on first use only.
+    if name == "testing":
+        import importlib
+
+        return importlib.import_module(f"{__name__}.testing")
+    raise AttributeError(f"module 'tinygrad_conv' has no attribute {name!r}")
