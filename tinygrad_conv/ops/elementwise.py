@@ -1,5 +1,7 @@
 """Elementwise ops. Binary ops broadcast like NumPy; the engine sums each
 gradient back to its input's shape, so backward here ignores broadcasting."""
+import numpy as np
+
 from .. import backend
 from .base import Op
 
@@ -116,12 +118,22 @@ class Sigmoid(Op):
         return (grad * (s * (1 - s)),)
 
 
+_SAME_SIZE_INT = {2: np.int16, 4: np.int32, 8: np.int64}  # float16/32/64 viewed as bits
+
+
 class ReLU(Op):
     name = "relu"
 
     def forward(self, a):
-        self.mask = a > 0
+        # live = NOT (a <= 0), so a NaN input passes its gradient on, as in PyTorch; kept
+        # as an int8 bit mask: -1 (all bits set) where live, 0 where not (see backward).
+        self.live = (a <= 0).view(np.int8)
+        self.live -= 1
         return backend.xp(a).maximum(a, 0)
 
     def backward(self, grad):
-        return (grad * self.mask,)
+        # grad where live, else 0. PyTorch selects rather than multiplies, so a NaN or inf
+        # gradient at a dead unit gives 0 (grad * mask would give 0 * inf = NaN). ANDing
+        # grad's bits with the mask selects exactly, and is faster than the multiply.
+        bits = grad.view(_SAME_SIZE_INT[grad.dtype.itemsize])
+        return ((bits & self.live).view(grad.dtype),)
