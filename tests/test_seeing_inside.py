@@ -154,3 +154,87 @@ def test_hook_errors():
     x.register_hook(lambda g: g[:1])
     with pytest.raises(ValueError, match=r"shape \(1,\).*\(2,\) was expected"):
         (x * 1).sum().backward()
+
+
+# ----- the graph picture -------------------------------------------------------------------------
+def _line_model():
+    tc.manual_seed(0)
+    nn = tc.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.GlobalAvgPool2d(), nn.Linear(4, 2)
+    )
+
+
+def test_to_dot_names_ops_leaves_and_parameters_and_touches_nothing():
+    model = _line_model()
+    x = Tensor(np.ones((2, 1, 8, 8), np.float32))
+    loss = tc.functional.cross_entropy(model(x), np.array([0, 1])) * 2
+    dot = tc.viz.to_dot(loss, params=dict(model.named_parameters()))
+    assert dot.startswith("digraph") and dot.rstrip().endswith("}")
+    for text in ("conv2d", "relu", "max_pool2d", "linear", "cross_entropy", "mul",
+                 "0.weight\\n(4, 1, 3, 3) float32", "4.bias\\n(2,) float32", "(2, 1, 8, 8) float32", 'label="2"'):
+        assert text in dot, text
+    assert dot.count("->") == 12  # conv2d 3 inputs, relu, pool, mean, linear 3, cross_entropy, mul 2
+    assert dot == tc.viz.to_dot(loss, params=dict(model.named_parameters()))  # deterministic
+    assert all(p.grad is None for p in model.parameters())
+    loss.backward()  # the graph is intact after drawing
+    assert all(p.grad is not None for p in model.parameters())
+    with pytest.raises(tc.GraphError, match="released"):
+        tc.viz.to_dot(loss)
+
+
+def test_to_dot_handles_deep_graphs_and_rejects_non_tensors():
+    x = Tensor([1.0], requires_grad=True)
+    y = x
+    for _ in range(5000):
+        y = y * 1.0
+    assert tc.viz.to_dot(y).count("mul") == 5000
+    with pytest.raises(TypeError, match="Tensor"):
+        tc.viz.to_dot(np.ones(3))
+
+
+def test_draw_graph_renders_with_dot_or_writes_the_source_and_says_how(tmp_path, monkeypatch, capsys):
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    y = (x * 2).sum()
+    if tc.viz.shutil.which("dot"):
+        path = tc.viz.draw_graph(y, tmp_path / "g.svg")
+        assert path == str(tmp_path / "g.svg") and "<svg" in open(path).read()
+    monkeypatch.setattr(tc.viz.shutil, "which", lambda name: None)
+    path = tc.viz.draw_graph(y, tmp_path / "h.png")
+    assert path == str(tmp_path / "h.dot") and open(path).read() == tc.viz.to_dot(y)
+    message = capsys.readouterr().out
+    assert "not found" in message and f"dot -Tpng {path} -o {tmp_path / 'h.png'}" in message
+
+
+# ----- summary ----------------------------------------------------------------------------------
+def test_summary_lists_every_layer_with_output_shapes_and_parameter_counts():
+    model = _line_model()
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    text = tc.summary(model, (3, 1, 8, 8))
+    lines = text.splitlines()
+    row = {line.split()[0]: line.split() for line in lines if line.startswith("  ")}
+    assert row["0"][1] == "Conv2d" and "(3, 4, 8, 8)" in " ".join(row["0"]) and row["0"][-1] == "40"
+    assert row["2"][1] == "MaxPool2d" and "(3, 4, 4, 4)" in " ".join(row["2"])
+    assert row["4"][1] == "Linear" and "(3, 2)" in " ".join(row["4"]) and row["4"][-1] == "10"
+    assert lines[-1] == "total parameters: 50 (trainable 50)"
+    # nothing changed: parameters, gradients, modes, hooks
+    assert all(np.array_equal(v, before[k]) for k, v in model.state_dict().items())
+    assert all(p.grad is None for p in model.parameters())
+    assert all(m.training for m in model.modules())
+    assert not any(m._forward_hooks for m in model.modules())
+
+
+def test_summary_marks_modules_called_twice_and_rejects_non_modules():
+    class Twice(tc.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = tc.nn.Linear(3, 3)
+
+        def forward(self, x):
+            return self.layer(self.layer(x))
+
+    model = Twice().eval()
+    assert "(x2 calls)" in tc.summary(model, (1, 3), dtype=np.float64)
+    assert not model.training
+    with pytest.raises(TypeError, match="nn.Module"):
+        tc.summary(lambda x: x, (1, 3))

@@ -8,6 +8,8 @@ from . import ops
 from .gradcheck import GradcheckError, gradcheck
 from . import cuda, data, functional, nn, optim
 from .serialization import load, save
+from . import viz
+from .summary import summary
 
 __version__ = "0.1.0"
 
