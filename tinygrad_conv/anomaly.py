@@ -44,7 +44,9 @@ def user_site():
 
 
 def _has_nan(a):
-    return a is not None and a.dtype.kind in "fc" and bool(backend.xp(a).isnan(a).any())
+    if getattr(a, "dtype", None) is None or a.dtype.kind not in "fc":  # None, or no floats
+        return False
+    return bool(backend.xp(a).isnan(a).any())  # NumPy or CuPy
 
 
 def check_forward(op, arrays, out):
