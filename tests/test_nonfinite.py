@@ -168,3 +168,20 @@ def test_cross_entropy_nonfinite_matches_torch(data):
     compare_with_torch(
         data, lambda z: F.cross_entropy(z, target), lambda z: T.cross_entropy(z, torch.tensor(target)), [(n, c)]
     )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [100, 5000])  # relu's backward has a path for few and for many elements
+def test_relu_selects_the_gradient_exactly(dtype, size):
+    rng = np.random.default_rng(size)
+    x = rng.standard_normal(size).astype(dtype)
+    grad = rng.standard_normal(size).astype(dtype)
+    x[:30] = np.nan
+    x[30:40] = 0.0
+    grad[::7] = np.inf
+    grad[1::7] = np.nan
+    t = tc.Tensor(x, requires_grad=True)
+    F.relu(t).backward(grad)
+    expected = np.where(x <= 0, 0, grad)  # NaN inputs are live, dead units get exactly 0
+    assert t.grad.dtype == dtype
+    np.testing.assert_array_equal(t.grad, expected)

@@ -104,7 +104,7 @@ def test_outside_anomaly_mode_nan_passes_silently_and_mode_is_restored():
     y = x.log()
     assert np.isnan(y.data).all()
     y.sum().backward()  # no error outside
-    assert not tc.grad_mode.mode.anomaly
+    assert not tc.anomaly.enabled
 
 
 # ----- hooks -------------------------------------------------------------------------------------

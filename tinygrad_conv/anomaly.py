@@ -6,7 +6,7 @@ the gradients its backward returns (in ``Tensor.backward``) for NaN and raises
 called it (the first stack frame outside tinygrad_conv). For backward, that
 line is recorded at forward time, so the error points at the forward call
 whose backward went wrong. Outside the context the only cost is one flag read
-per op (``grad_mode.mode.anomaly``).
+per op (``anomaly.enabled``). Like PyTorch's, the mode is process-wide.
 """
 import os
 import sys
@@ -21,16 +21,26 @@ class AnomalyError(FloatingPointError):
     """An op produced NaN inside ``tc.detect_anomaly()``."""
 
 
+enabled = False  # read by every op call: a module global is the cheapest read
+
+
 class detect_anomaly(switch):
     """Context manager and decorator: the first op whose forward or backward produces
-    NaN raises ``tc.AnomalyError`` (in this thread).
+    NaN raises ``tc.AnomalyError``.
 
     >>> with tc.detect_anomaly():
     ...     loss = model(x).log().mean()
     ...     loss.backward()       # raises at the op that made the NaN
     """
 
-    attr, value = "anomaly", True
+    def __enter__(self):
+        global enabled
+        self._previous, enabled = enabled, True
+        return self
+
+    def _restore(self):
+        global enabled
+        enabled = self._previous
 
 
 def user_site():

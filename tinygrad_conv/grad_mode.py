@@ -1,41 +1,28 @@
 """Gradient recording on or off, per thread: ``tc.no_grad()``.
 
-``mode`` holds the switches every op call reads. It is a ``threading.local``,
-so ``no_grad`` in one thread leaves every other thread recording (as in
-PyTorch); the defaults are class attributes, so a new thread starts with them
-and reading one is a single attribute lookup.
+Every op call asks whether to record, so the question must cost nothing.
+``threads_without_grad`` holds the ids of the threads inside a ``no_grad``
+(as in PyTorch, ``no_grad`` in one thread leaves the others recording). It is
+empty almost always (training), and then the test is one truthiness check of
+a global: ``not threads_without_grad or get_ident() not in threads_without_grad``.
+A ``threading.local`` flag measured 3-4x slower to read.
 """
 import contextlib
-import threading
+from threading import get_ident
 
-
-class _Mode(threading.local):
-    grad = True  # ops record the graph
-    anomaly = False  # ops check their results for NaN (anomaly.py)
-
-
-mode = _Mode()
+threads_without_grad = set()
 
 
 class switch(contextlib.ContextDecorator):
-    """Set ``mode.<attr>`` to ``value`` in this thread for the body, then restore it.
-
-    Used as a decorator it makes a fresh context per call, so two threads
-    running the same decorated function never share the saved value.
-    """
-
-    attr, value = None, None  # set by subclasses
+    """Base of ``no_grad`` and ``detect_anomaly``: ``_on()`` for the body, then
+    ``_restore()``. Used as a decorator it makes a fresh context per call, so two
+    threads running the same decorated function never share saved state."""
 
     def _recreate_cm(self):
         return type(self)()
 
-    def __enter__(self):
-        self._previous = getattr(mode, self.attr)
-        setattr(mode, self.attr, self.value)
-        return self
-
     def __exit__(self, *exc):
-        setattr(mode, self.attr, self._previous)
+        self._restore()
         return False
 
 
@@ -46,9 +33,17 @@ class no_grad(switch):
     ...     y = model(x)          # y.requires_grad is False
     """
 
-    attr, value = "grad", False
+    def __enter__(self):
+        self._thread = get_ident()
+        self._was_off = self._thread in threads_without_grad  # nested no_grad
+        threads_without_grad.add(self._thread)
+        return self
+
+    def _restore(self):
+        if not self._was_off:
+            threads_without_grad.discard(self._thread)
 
 
 def is_grad_enabled():
     """True when ops record the graph in this thread (outside every ``no_grad``)."""
-    return mode.grad
+    return get_ident() not in threads_without_grad

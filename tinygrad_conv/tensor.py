@@ -9,7 +9,6 @@ import numbers
 import numpy as np
 
 from . import anomaly, backend, hooks
-from .grad_mode import mode
 
 
 _FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
@@ -230,7 +229,7 @@ class Tensor:
             grad = grad.astype(self.dtype, copy=False)
 
         order = self._topological_order()
-        check_nan = mode.anomaly
+        check_nan = anomaly.enabled
         grads = {id(self): grad}
         for node in reversed(order):
             g = grads.pop(id(node), None)

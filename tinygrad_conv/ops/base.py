@@ -27,7 +27,7 @@ import re
 
 
 from .. import anomaly, backend
-from ..grad_mode import mode
+from ..grad_mode import get_ident, threads_without_grad
 from ..tensor import Tensor
 
 registry = {}
@@ -78,14 +78,14 @@ class Op:
         # List comprehensions, not generators: this runs once per op call.
         inputs = [t if isinstance(t, Tensor) else Tensor(t) for t in inputs]
         needs = tuple([t.requires_grad for t in inputs])
-        record = True in needs and mode.grad
+        record = True in needs and (not threads_without_grad or get_ident() not in threads_without_grad)
         arrays = [t.data for t in inputs]
         if len(arrays) > 1:
             backend.check_same_device(arrays, cls.name)
         op = cls()
         op.needs_input_grad = needs if record else (False,) * len(needs)
         out = op.forward(*arrays, **params)
-        if mode.anomaly:  # the one check anomaly mode costs outside it
+        if anomaly.enabled:  # the one check anomaly mode costs outside it
             anomaly.check_forward(op, arrays, out)
         if record:
             op.parents = inputs

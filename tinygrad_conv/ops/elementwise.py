@@ -125,15 +125,16 @@ class ReLU(Op):
     name = "relu"
 
     def forward(self, a):
-        # live = NOT (a <= 0), so a NaN input passes its gradient on, as in PyTorch; kept
-        # as an int8 bit mask: -1 (all bits set) where live, 0 where not (see backward).
-        self.live = (a <= 0).view(np.int8)
-        self.live -= 1
+        self.dead = a <= 0  # not `a > 0`: a NaN input passes its gradient on, as in PyTorch
         return backend.xp(a).maximum(a, 0)
 
     def backward(self, grad):
-        # grad where live, else 0. PyTorch selects rather than multiplies, so a NaN or inf
-        # gradient at a dead unit gives 0 (grad * mask would give 0 * inf = NaN). ANDing
-        # grad's bits with the mask selects exactly, and is faster than the multiply.
-        bits = grad.view(_SAME_SIZE_INT[grad.dtype.itemsize])
-        return ((bits & self.live).view(grad.dtype),)
+        # grad where live, else exactly 0: PyTorch selects rather than multiplies, so a NaN
+        # or inf gradient at a dead unit gives 0 (grad * mask would make 0 * inf = NaN).
+        if grad.size <= 4096:  # where() is the cheapest select for few elements...
+            return (backend.xp(grad).where(self.dead, grad.dtype.type(0), grad),)
+        # ...and 10x slower than a multiply for many: AND grad's bits with -1 (all bits
+        # set: live) or 0 (dead), which is as fast as the multiply.
+        live = self.dead.view(np.int8)
+        live -= 1
+        return ((grad.view(_SAME_SIZE_INT[grad.dtype.itemsize]) & live).view(grad.dtype),)
