@@ -5,6 +5,12 @@ finite entries are unchanged. Oracles: the loop reference (conv2d) and torch.
 conv2d's flat CPU layout has garbage grid positions that read across channel and
 row edges (see ops/conv.py); these tests are what caught them meeting zero
 gradients (0 * inf = NaN in dW of other channels, in dx next to an inf weight).
+
+The torch comparisons run in float64, where PyTorch's CPU conv2d multiplies the zero
+padding like any other input (an inf weight over padding gives NaN, as the definition
+and the loop reference say). Its float32 path (oneDNN) skips the padding instead, so
+there, and only where a NaN/inf weight meets padding, PyTorch float32 gives a finite
+number; tinygrad_conv follows the definition in both dtypes.
 """
 import numpy as np
 import pytest
