@@ -132,7 +132,7 @@ class ReLU(Op):
         # grad where live, else exactly 0: PyTorch selects rather than multiplies, so a NaN
         # or inf gradient at a dead unit gives 0 (grad * mask would make 0 * inf = NaN).
         if grad.size <= 4096:  # where() is the cheapest select for few elements...
-            return (backend.xp(grad).where(self.dead, grad.dtype.type(0), grad),)
+            return (backend.xp(grad).where(self.dead, 0, grad),)  # a Python 0 keeps grad's dtype
         # ...and 10x slower than a multiply for many: AND grad's bits with -1 (all bits
         # set: live) or 0 (dead), which is as fast as the multiply.
         live = self.dead.view(np.int8)
