@@ -5,6 +5,8 @@ in a dict (in registration order) and return a ``RemovableHandle``.
 """
 import itertools
 
+from . import backend
+
 _ids = itertools.count()
 
 
@@ -51,6 +53,11 @@ def run_grad_hooks(tensor, grad):
             raise ValueError(
                 f"register_hook: the hook returned {type(result).__name__} of shape "
                 f"{getattr(result, 'shape', None)}; a gradient of shape {grad.shape} was expected"
+            )
+        if backend.device_of(result) != backend.device_of(grad):
+            raise ValueError(
+                f"register_hook: the hook returned an array on {backend.device_of(result)} "
+                f"for a gradient on {backend.device_of(grad)}"
             )
         grad = result.astype(grad.dtype, copy=False)
     return grad
