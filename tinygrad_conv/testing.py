@@ -45,8 +45,8 @@ def distinct_arrays(shape=None, dtype=np.float64, min_side=1, max_side=6, max_di
     or a kink would be meaningless."""
     if shape is None:
         shape = shapes(0, max_dims, min_side, max_side)
-    elif isinstance(shape, tuple):
-        shape = st.just(shape)
+    elif isinstance(shape, (int, tuple)):
+        shape = st.just(shape if isinstance(shape, tuple) else (shape,))
 
     def build(s):
         size = int(np.prod(s))
