@@ -66,3 +66,16 @@ def test_train_digits(plotting, tmp_path):
 def test_custom_op():
     losses = load_example("custom_op").main(steps=20)
     assert losses[-1] < losses[0]
+
+
+def test_inspect_cnn(plotting, tmp_path):
+    result = load_example("inspect_cnn").main(epochs=2, n_train=64, out=str(tmp_path))
+    assert_pngs(result["figures"])
+    assert "total parameters: 1,282 (trainable 1,282)" in result["summary"]
+    assert "Conv2d" in result["summary"] and "(1, 16, 8, 8)" in result["summary"]
+    graph = open(result["graph"]).read()  # an SVG with Graphviz installed, else the DOT source
+    assert "conv2d" in graph and "0.weight" in graph and "cross_entropy" in graph
+    maps1, maps2 = result["feature_maps"]
+    assert maps1.shape == (8, 16, 16) and maps2.shape == (16, 8, 8)
+    for layer, norms in result["grad_norms"].items():
+        assert len(norms) == 2 * 2 and all(np.isfinite(n) and n > 0 for n in norms), layer  # 2 epochs x 2 batches

@@ -3,37 +3,34 @@
 The test walks the registry, so an op added to the library without a spec
 here fails ``test_every_builtin_op_has_a_spec``: no op can skip the check.
 A spec draws float64 arrays and returns ``(fn, arrays)``; ``fn`` maps
-Tensors to a Tensor through the op.
+Tensors to a Tensor through the op. The strategies and the check are
+``tc.testing``'s, the ones users property-test their own ops with.
 """
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
-from hypothesis.extra import numpy as hnp
 
 import tinygrad_conv as tc
-from tinygrad_conv import ops
+from tinygrad_conv import ops, testing
 
-values = st.floats(-2, 2, allow_nan=False, allow_infinity=False, width=64)
+values = testing.floats()  # finite, in [-2, 2]
 
 
 def array(data, shape, elements=values):
-    return data.draw(hnp.arrays(np.float64, shape, elements=elements))
+    return data.draw(testing.arrays(shape, elements=elements))
 
 
 def distinct_array(data, shape):
     """Values with no ties and no two within gradcheck's eps (max, relu kinks)."""
-    size = int(np.prod(shape))
-    perm = data.draw(st.permutations(range(size)))
-    return (np.array(perm, dtype=np.float64) - size / 2 + 0.37).reshape(shape) * 0.3
+    return data.draw(testing.distinct_arrays(shape))
 
 
 def shape(data, min_dims=0, max_dims=3):
-    return data.draw(hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=1, max_side=4))
+    return data.draw(testing.shapes(min_dims=min_dims, max_dims=max_dims, max_side=4))
 
 
 def two_broadcast_shapes(data):
-    shapes = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3))
-    return shapes.input_shapes
+    return data.draw(testing.broadcastable_shapes(2, max_dims=3, max_side=3))
 
 
 def binary(op, b_elements=values):
@@ -149,20 +146,11 @@ def cross_entropy_spec(data):
 
 
 def conv2d_spec(data):
-    groups = data.draw(st.integers(1, 2))
-    c_in, c_out = groups * data.draw(st.integers(1, 2)), groups * data.draw(st.integers(1, 2))
-    kh, kw = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
-    stride = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2)))
-    dilation = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2)))
-    padding = (data.draw(st.integers(0, 1)), data.draw(st.integers(0, 1)))
-    h = data.draw(st.integers(max(1, dilation[0] * (kh - 1) + 1 - 2 * padding[0]), 5))
-    w = data.draw(st.integers(max(1, dilation[1] * (kw - 1) + 1 - 2 * padding[1]), 5))
-    n = data.draw(st.integers(1, 2))
-    arrays = [array(data, (n, c_in, h, w)), array(data, (c_out, c_in // groups, kh, kw))]
+    g = data.draw(testing.conv2d_geometries())
+    arrays = [array(data, g.input_shape), array(data, g.weight_shape)]
     if data.draw(st.booleans()):
-        arrays.append(array(data, (c_out,)))
-    params = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
-    return (lambda *t: ops.registry["conv2d"].apply(*t, **params)), arrays
+        arrays.append(array(data, g.bias_shape))
+    return (lambda *t: ops.registry["conv2d"].apply(*t, **g.params)), arrays
 
 
 def pool_spec(name, distinct=False):
@@ -227,8 +215,7 @@ def test_every_builtin_op_has_a_spec():
 @given(data=st.data())
 def test_op_gradchecks(name, data):
     fn, arrays = SPECS[name](data)
-    inputs = [tc.Tensor(a, requires_grad=True) for a in arrays]
-    assert tc.gradcheck(fn, inputs)
+    assert testing.check_example(fn, arrays)
 
 
 @pytest.mark.parametrize("name", BUILTIN)

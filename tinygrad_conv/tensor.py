@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from . import backend
+from . import anomaly, backend, hooks
 
 
 _FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
@@ -91,7 +91,7 @@ class Tensor:
     array lives on), ``"cuda"`` or ``"cuda:N"``.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_op", "_retain", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_op", "_retain", "_hooks", "__weakref__")
     # Make NumPy hand `ndarray * Tensor` to Tensor.__rmul__ instead of looping.
     __array_ufunc__ = None
 
@@ -101,6 +101,7 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self._op = None
         self._retain = False
+        self._hooks = None
 
     @classmethod
     def _make(cls, data, op):
@@ -111,6 +112,7 @@ class Tensor:
         t.requires_grad = op is not None
         t._op = op
         t._retain = False
+        t._hooks = None
         return t
 
     # ----- array-like attributes -------------------------------------------------
@@ -183,6 +185,16 @@ class Tensor:
         self._retain = True
         return self
 
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` in every backward once this tensor's gradient is complete
+        (leaf or intermediate); a returned array replaces the gradient. Returns a
+        handle whose ``.remove()`` unregisters it."""
+        if not self.requires_grad:
+            raise GraphError("register_hook: this tensor does not require grad, so no gradient will reach it")
+        if self._hooks is None:
+            self._hooks = {}
+        return hooks.add(self._hooks, hook, "register_hook")
+
     def __repr__(self):
         body = np.array2string(self.numpy(), precision=4, separator=", ", prefix="Tensor(")
         extra = "" if self.device == backend.CPU else f", device={self.device!r}"
@@ -229,9 +241,12 @@ class Tensor:
             grad = grad.astype(self.dtype, copy=False)
 
         order = self._topological_order()
+        check_nan = anomaly.enabled
         grads = {id(self): grad}
         for node in reversed(order):
             g = grads.pop(id(node), None)
+            if node._hooks and g is not None:  # this gradient is complete: hooks see it now
+                g = hooks.run_grad_hooks(node, g)
             op = node._op
             if op is None:  # a leaf: accumulate, never alias an array the graph passed around
                 if g is not None:
@@ -243,6 +258,8 @@ class Tensor:
                 parent_grads = op.backward(g)
                 if not isinstance(parent_grads, (tuple, list)):
                     parent_grads = (parent_grads,)
+                if check_nan:
+                    anomaly.check_backward(op, parent_grads)
                 for parent, pg in zip(op.parents, parent_grads):
                     if pg is None or not parent.requires_grad:
                         continue

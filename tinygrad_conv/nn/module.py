@@ -6,7 +6,7 @@ lists ``features`` as a child, in assignment order, as in PyTorch.
 """
 import numpy as np
 
-from .. import backend, checks
+from .. import backend, checks, hooks
 from ..tensor import Tensor
 
 
@@ -95,8 +95,24 @@ class Module:
         """The computation; every module overrides it."""
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
+    _forward_hooks = ()  # a dict on the instance once a hook is registered
+
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        out = self.forward(*args, **kwargs)
+        if self._forward_hooks:
+            for hook in list(self._forward_hooks.values()):
+                result = hook(self, args, out)
+                if result is not None:  # as in PyTorch, a returned value replaces the output
+                    out = result
+        return out
+
+    def register_forward_hook(self, hook):
+        """Call ``hook(module, inputs, output)`` after every forward of this module
+        (``inputs`` the tuple of positional arguments); a returned value replaces
+        the output. Returns a handle whose ``.remove()`` unregisters it."""
+        if "_forward_hooks" not in self.__dict__:
+            object.__setattr__(self, "_forward_hooks", {})
+        return hooks.add(self._forward_hooks, hook, "register_forward_hook")
 
     # ----- walking the tree ----------------------------------------------------------------
     def named_children(self):

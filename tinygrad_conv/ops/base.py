@@ -26,7 +26,8 @@ inputs of one op are checked to share a device before ``forward`` runs.
 import re
 
 
-from .. import backend, grad_mode
+from .. import anomaly, backend
+from ..grad_mode import get_ident, threads_without_grad
 from ..tensor import Tensor
 
 registry = {}
@@ -77,13 +78,15 @@ class Op:
         # List comprehensions, not generators: this runs once per op call.
         inputs = [t if isinstance(t, Tensor) else Tensor(t) for t in inputs]
         needs = tuple([t.requires_grad for t in inputs])
-        record = grad_mode.enabled and True in needs
+        record = True in needs and (not threads_without_grad or get_ident() not in threads_without_grad)
         arrays = [t.data for t in inputs]
         if len(arrays) > 1:
             backend.check_same_device(arrays, cls.name)
         op = cls()
         op.needs_input_grad = needs if record else (False,) * len(needs)
         out = op.forward(*arrays, **params)
+        if anomaly.enabled:  # the one check anomaly mode costs outside it
+            anomaly.check_forward(op, arrays, out)
         if record:
             op.parents = inputs
             return Tensor._make(out, op)

@@ -33,6 +33,17 @@ backward gives them zero gradient, so they never reach a result. They cost
 buy copies and in-place adds over single contiguous runs, NumPy's fastest case
 (an in-place add on a strided view is about 3x slower: NumPy buffers it).
 
+NaN and inf: "never reach a result" needs one more step when values are not
+finite. A garbage column holding an inf (read from another channel or row)
+meets the zero gradient of its position in the weight-gradient GEMM, and
+0 * inf = NaN would land in dW of a channel that never saw the inf; likewise
+an inf weight times those zero gradients makes NaN garbage in dcols, which
+col2im would add onto real pixels. So ``im2col`` and ``col2im`` zero the
+garbage positions (``zero_garbage``), but only after a cheap check finds a
+non-finite value (one dot product over the input; one read of a garbage
+column): finite inputs pay nothing else, and NaN/inf positions then match
+PyTorch's exactly.
+
 Shared padding (stride 1): a read past the right end of a row lands on the first
 columns of the next row, so if every row STARTS with its p_w zero columns, those
 also serve as the previous row's right padding; likewise each image's first p_h
@@ -49,6 +60,7 @@ col2im, are CUDA kernels in ``conv_cuda.py``, on the plain ``H_o x W_o`` grid;
 ``Conv2d`` below is written once for both.
 """
 import functools
+import math
 import sys
 from collections import namedtuple
 
@@ -217,7 +229,23 @@ def im2col(x, geo):
     flat = to_phases(x, g, g.lead)
     for k, start in enumerate(g.starts):
         cols[:, k] = flat[start : start + block].reshape(g.groups, -1)
+    if has_garbage(g) and not math.isfinite(flat @ flat):  # NaN/inf anywhere makes the dot NaN/inf
+        zero_garbage(cols, g)
     return cols.reshape(g.groups, g.KH * g.KW * g.C // g.groups, -1)  # (G, rows, P)
+
+
+def has_garbage(geo):
+    """Whether the H_q x W_q grid has positions outside the H_o x W_o output."""
+    return geo.Hq > geo.Ho or geo.Wq > geo.Wo
+
+
+def zero_garbage(cols, geo):
+    """Zero the garbage positions (i >= H_o or j >= W_o) of columns ``(G, K_h K_w, C/G N H_q W_q)``,
+    in place, so a NaN or inf read across an edge never meets a zero gradient (see the top)."""
+    g = geo
+    grid = cols.reshape(-1, g.Hq, g.Wq)
+    grid[:, g.Ho :, :] = 0
+    grid[:, : g.Ho, g.Wo :] = 0
 
 
 def col2im(dcols, geo, dtype):
@@ -225,6 +253,12 @@ def col2im(dcols, geo, dtype):
     ``dcols`` is ``(G, K_h K_w C/G, N H_q W_q)``; returns dx ``(N, C, H, W)``."""
     g = geo
     block = g.C * g.N * g.Hq * g.Wq
+    # dcols = W.T @ grad is exactly 0 at every garbage position unless a weight is NaN/inf:
+    # one garbage column (the first grid position past the output, image 0) tells.
+    if has_garbage(g):
+        first = g.Wo if g.Wq > g.Wo else g.Ho * g.Wq
+        if not math.isfinite(dcols.reshape(-1, g.N * g.Hq * g.Wq)[:, first].sum()):
+            zero_garbage(dcols, g)
     flat = np.zeros(g.length, dcols.dtype)
     dcols = dcols.reshape(g.groups, g.KH * g.KW, -1)
     for k, start in enumerate(g.starts):

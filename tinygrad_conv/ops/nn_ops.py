@@ -132,6 +132,9 @@ class CrossEntropy(Op):
             return (losses_cuda.cross_entropy_backward(self.log_probs, self.target, grad),)
         n = len(self.target)
         xp = backend.xp(self.log_probs)
-        g = xp.exp(self.log_probs)  # softmax
-        g[xp.arange(n), self.target] -= 1
-        return (g * (grad / n).astype(g.dtype),)
+        scale = (grad / n).astype(self.log_probs.dtype)
+        # softmax * scale, minus scale at the targets: in PyTorch's order, so an inf
+        # upstream gradient gives NaN at the targets as it does there, not -inf.
+        g = xp.exp(self.log_probs) * scale
+        g[xp.arange(n), self.target] -= scale
+        return (g,)

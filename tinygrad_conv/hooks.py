@@ -1,0 +1,63 @@
+"""Hooks: user functions called with a module's output or a tensor's gradient.
+
+``Module.register_forward_hook`` and ``Tensor.register_hook`` keep their hooks
+in a dict (in registration order) and return a ``RemovableHandle``.
+"""
+import itertools
+
+from . import backend
+
+_ids = itertools.count()
+
+
+class RemovableHandle:
+    """Returned by ``register_*hook``: ``handle.remove()`` unregisters the hook."""
+
+    def __init__(self, hooks):
+        self._hooks, self.id = hooks, next(_ids)
+
+    def remove(self):
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+        return False
+
+    def __repr__(self):
+        return f"<RemovableHandle {self.id}>"
+
+
+def add(hooks, hook, where):
+    """Register ``hook`` in the dict ``hooks``; ``where`` names the method for errors."""
+    if not callable(hook):
+        raise TypeError(f"{where}: hook must be callable, got {type(hook).__name__}")
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    return handle
+
+
+def run_grad_hooks(tensor, grad):
+    """Call ``tensor``'s gradient hooks in order; a returned array replaces ``grad``."""
+    from .tensor import Tensor  # here: tensor.py imports this module
+
+    for hook in list(tensor._hooks.values()):
+        result = hook(grad)
+        if result is None:
+            continue
+        if isinstance(result, Tensor):  # a Tensor is taken as its array
+            result = result.data
+        if getattr(result, "shape", None) != grad.shape:
+            raise ValueError(
+                f"register_hook: the hook returned {type(result).__name__} of shape "
+                f"{getattr(result, 'shape', None)}; a gradient of shape {grad.shape} was expected"
+            )
+        if backend.device_of(result) != backend.device_of(grad):
+            raise ValueError(
+                f"register_hook: the hook returned an array on {backend.device_of(result)} "
+                f"for a gradient on {backend.device_of(grad)}"
+            )
+        grad = result.astype(grad.dtype, copy=False)
+    return grad
