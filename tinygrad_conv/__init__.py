@@ -7,5 +7,6 @@ from . import ops
 from .gradcheck import GradcheckError, gradcheck
 from . import cuda, data, functional, nn, optim
 from .serialization import load, save
+from .combine import cat, maximum, minimum, stack, where
 
 __version__ = "0.1.0"
