@@ -5,7 +5,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 import tinygrad_conv as tc
-from tinygrad_conv import ops
+from tinygrad_conv import functional as F, ops
 from test_registry_gradcheck import array, distinct_array, getitem_spec, shape, two_broadcast_shapes
 
 # Values on a grid of 0.1 and bounds half-way between grid points: no value lies
@@ -97,6 +97,29 @@ def mask_getitem_spec(data):
     return (lambda t: t[mask] * 2), [array(data, s)]
 
 
+def pad_spec(data):
+    """Every mode, 1 or 2 padded axes, asymmetric widths (reflect: below the axis length)."""
+    mode = data.draw(st.sampled_from(["constant", "reflect", "replicate"]))
+    s = shape(data, min_dims=2, max_dims=4)
+    n_axes = data.draw(st.sampled_from([1, 2]))
+    pad = []
+    for k in range(n_axes):
+        limit = s[-1 - k] - 1 if mode == "reflect" else 3
+        pad += [data.draw(st.integers(0, limit)), data.draw(st.integers(0, limit))]
+    value = data.draw(st.floats(-1, 1))
+    weights = np.arange(1.0, 1 + np.prod(s[:-n_axes])).reshape(s[:-n_axes] + (1,) * n_axes)
+    return (lambda t: F.pad(t, tuple(pad), mode, value) * weights.astype(t.dtype)), [array(data, s)]
+
+
+def activation_spec(fn, elements=None, distinct=False):
+    def spec(data):
+        s = shape(data)
+        x = distinct_array(data, s) if distinct else array(data, s, elements) if elements is not None else array(data, s)
+        return fn, [x]
+
+    return spec
+
+
 SPECS = {
     "abs": unary(ops.Abs.apply, distinct=True),
     "sqrt": unary(ops.Sqrt.apply, st.floats(0.5, 2)),
@@ -109,4 +132,11 @@ SPECS = {
     "cat": lambda data: split_then_cat(data) if data.draw(st.booleans()) else cat_spec(data),
     "stack": stack_spec,
     "getitem": mask_getitem_spec,
+    "pad": pad_spec,
+    "leaky_relu": activation_spec(lambda t: F.leaky_relu(t, 0.2), distinct=True),
+    "elu": activation_spec(lambda t: F.elu(t, 1.5), distinct=True),
+    "silu": activation_spec(F.silu),
+    "gelu": lambda data: (lambda mode: activation_spec(lambda t: F.gelu(t, mode))(data))(
+        data.draw(st.sampled_from(["none", "tanh"]))
+    ),
 }

@@ -93,3 +93,42 @@ def cross_entropy(logits, target):
     if isinstance(target, Tensor):
         target = target.data
     return ops.CrossEntropy.apply(logits, target=target)
+
+
+# ----- version 2: padding and more activations -------------------------------------------------
+def pad(x, pad, mode="constant", value=0.0):
+    """Pad the last axes: ``pad = (left, right)`` for the last axis or ``(left, right,
+    top, bottom)`` for the last two, as in PyTorch. ``mode``: ``"constant"`` (fill
+    with ``value``), ``"reflect"`` (mirror; each width below the axis length) or
+    ``"replicate"`` (repeat the edge)."""
+    _tensor(x, "input", "pad")
+    if not isinstance(pad, (tuple, list)) or len(pad) not in (2, 4) or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: pad must be (left, right) or (left, right, top, bottom) for a tensor with enough axes, got {pad!r} for shape {x.shape}")
+    pad = tuple(checks.integer(p, "pad", "pad", minimum=0) for p in pad)
+    checks.one_of(mode, ops.padding.PAD_MODES, "mode", "pad")
+    value = checks.finite_number(value, "value", "pad") if mode == "constant" else 0.0
+    return ops.Pad.apply(x, pad=pad, mode=mode, value=value)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    """``x`` where positive, ``negative_slope * x`` elsewhere."""
+    slope = checks.finite_number(negative_slope, "negative_slope", "leaky_relu")
+    return ops.LeakyReLU.apply(_tensor(x, "input", "leaky_relu"), negative_slope=slope)
+
+
+def elu(x, alpha=1.0):
+    """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere."""
+    alpha = checks.finite_number(alpha, "alpha", "elu")
+    return ops.ELU.apply(_tensor(x, "input", "elu"), alpha=alpha)
+
+
+def silu(x):
+    """``x * sigmoid(x)`` (also called swish)."""
+    return ops.SiLU.apply(_tensor(x, "input", "silu"))
+
+
+def gelu(x, approximate="none"):
+    """``x * Phi(x)`` with Phi the standard normal CDF: ``approximate="none"`` is the
+    exact erf form, ``"tanh"`` the tanh approximation, as in PyTorch."""
+    checks.one_of(approximate, ("none", "tanh"), "approximate", "gelu")
+    return ops.GELU.apply(_tensor(x, "input", "gelu"), approximate=approximate)

@@ -15,3 +15,5 @@ from .layers import (
     Tanh,
 )
 from .module import Module, Parameter
+from .activations import ELU, GELU, Identity, LeakyReLU, SiLU
+from .containers import ModuleList

@@ -15,3 +15,5 @@ from .pool import AvgPool2d, MaxPool2d
 from .elementwise import Abs, Clip, Maximum, Minimum, Sqrt, Where
 from .movement import Cat, Stack
 from .reduce import Min, Var
+from .padding import Pad
+from .activation import ELU, GELU, LeakyReLU, SiLU
