@@ -120,6 +120,44 @@ def activation_spec(fn, elements=None, distinct=False):
     return spec
 
 
+def batch_norm_spec(data):
+    """Training (batch statistics, running arrays updated) and eval (running arrays), with
+    and without weight and bias, on (N, C) and (N, C, H, W)."""
+    training = data.draw(st.booleans())
+    c = data.draw(st.integers(1, 3))
+    s = data.draw(st.sampled_from([(data.draw(st.integers(2, 4)), c), (data.draw(st.integers(1, 2)), c, 2, data.draw(st.integers(1, 3)))]))
+    rng = np.random.default_rng(data.draw(st.integers(0, 99)))
+    running = [rng.standard_normal(c), rng.uniform(0.5, 2, c)] if (not training or data.draw(st.booleans())) else [None, None]
+    arrays = [array(data, s, st.floats(-2, 2))]
+    if training:  # batch statistics need spread: an all-equal channel has variance 0
+        arrays[0] = arrays[0] + rng.standard_normal(s)
+    affine = data.draw(st.booleans())
+    if affine:
+        arrays += [array(data, (c,)), array(data, (c,))]
+    weights = np.arange(1.0, 1 + np.prod(s)).reshape(s) / np.prod(s)
+
+    def fn(x, *wb):
+        stats = [None if r is None else r.astype(x.dtype) for r in running]  # fresh copies per call
+        return F.batch_norm(x, *stats, *wb, training=training, momentum=0.3, eps=1e-3) * weights.astype(x.dtype)
+
+    return fn, arrays
+
+
+def dropout_spec(data):
+    """Both kinds of mask, p in [0, 1]; reseeding inside fn gives every evaluation the same mask."""
+    p = data.draw(st.sampled_from([0.0, 0.25, 0.5, 1.0]))
+    seed = data.draw(st.integers(0, 99))
+    channels = data.draw(st.booleans())
+    s = (data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)), 2, 2) if channels else shape(data)
+
+    def fn(t):
+        tc.manual_seed(seed)
+        out = F.dropout2d(t, p) if channels else F.dropout(t, p)
+        return out * 1.0 if p == 0 else out  # p == 0 returns the input itself
+
+    return fn, [array(data, s)]
+
+
 SPECS = {
     "abs": unary(ops.Abs.apply, distinct=True),
     "sqrt": unary(ops.Sqrt.apply, st.floats(0.5, 2)),
@@ -136,6 +174,8 @@ SPECS = {
     "leaky_relu": activation_spec(lambda t: F.leaky_relu(t, 0.2), distinct=True),
     "elu": activation_spec(lambda t: F.elu(t, 1.5), distinct=True),
     "silu": activation_spec(F.silu),
+    "batch_norm": batch_norm_spec,
+    "dropout": dropout_spec,
     "gelu": lambda data: (lambda mode: activation_spec(lambda t: F.gelu(t, mode))(data))(
         data.draw(st.sampled_from(["none", "tanh"]))
     ),

@@ -17,3 +17,5 @@ from .layers import (
 from .module import Module, Parameter
 from .activations import ELU, GELU, Identity, LeakyReLU, SiLU
 from .containers import ModuleList
+from .norm import BatchNorm1d, BatchNorm2d, Dropout, Dropout2d
+from . import utils

@@ -17,3 +17,4 @@ from .movement import Cat, Stack
 from .reduce import Min, Var
 from .padding import Pad
 from .activation import ELU, GELU, LeakyReLU, SiLU
+from .norm import BatchNorm, Dropout
