@@ -115,7 +115,7 @@ def plot_history(history, path):
     plt.close(fig)
 
 
-def main(epochs=30, max_lr=0.01, weight_decay=5e-4, batch_size=64, seed=0, device="cpu", out="out", n_train=None):
+def main(epochs=30, max_lr=0.005, weight_decay=5e-4, batch_size=64, seed=0, device="cpu", out="out", n_train=None):
     """Train and test; return the per-epoch history, the final test accuracy and the figure path."""
     from tqdm import tqdm
 
