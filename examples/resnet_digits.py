@@ -102,11 +102,12 @@ def plot_history(history, path):
     top.plot(epochs, history["loss"], color="tab:blue", label="training loss")
     top.set_ylabel("training loss", color="tab:blue")
     top.set_yscale("log")
-    acc = top.twinx()
-    acc.plot(epochs, 100 * np.array(history["accuracy"]), color="tab:green", label="test accuracy")
-    acc.set_ylabel("test accuracy (%)", color="tab:green")
-    acc.set_ylim(90, 100)
-    top.set_title(f"ResNet on the digits: {100 * history['accuracy'][-1]:.1f}% test accuracy")
+    err = top.twinx()  # error on a log scale: the last epochs' fraction of a percent stays visible
+    n_test = history["n_test"]
+    err.plot(epochs, np.maximum(100 * (1 - np.array(history["accuracy"])), 100 / n_test), color="tab:green")
+    err.set_yscale("log")
+    err.set_ylabel("test error (%)", color="tab:green")
+    top.set_title(f"ResNet on the digits: {100 * history['accuracy'][-1]:.2f}% test accuracy")
     steps = np.arange(1, len(history["lr"]) + 1) / history["steps_per_epoch"]
     bottom.plot(steps, history["lr"], color="tab:red")
     bottom.set(xlabel="epoch", ylabel="learning rate")
@@ -127,7 +128,7 @@ def main(epochs=30, max_lr=0.005, weight_decay=5e-4, batch_size=64, seed=0, devi
     steps_per_epoch = -(-len(X_train) // batch_size)
     sched = optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=epochs * steps_per_epoch)
 
-    history = dict(loss=[], accuracy=[], lr=[], steps_per_epoch=steps_per_epoch)
+    history = dict(loss=[], accuracy=[], lr=[], steps_per_epoch=steps_per_epoch, n_test=len(y_test))
     start = time.perf_counter()
     bar = tqdm(range(epochs), desc="resnet", unit="epoch")
     for epoch in bar:
