@@ -1,4 +1,4 @@
-"""A new op in a few lines: LeakyReLU with its own backward rule.
+"""A new op in a few lines: Softsign, ``x / (1 + |x|)``, with its own backward rule.
 
 Defining the class registers it in ``tc.ops.registry``; ``tc.gradcheck``
 proves its backward against central differences; then it trains in a model.
@@ -13,37 +13,31 @@ from tinygrad_conv import Tensor, nn, optim
 from tinygrad_conv import functional as F
 
 
-class LeakyReLU(tc.ops.Op):
-    """x if x > 0 else slope * x; the gradient is 1 or slope."""
-
-    name = "leaky_relu"
-
-    def forward(self, x, slope=0.01):
-        self.scale = np.where(x > 0, 1.0, slope).astype(x.dtype)  # d out / d x
-        return x * self.scale
-
-    def backward(self, grad):
-        return (grad * self.scale,)
-
-
-class LeakyReLULayer(nn.Module):
-    def __init__(self, slope=0.01):
-        super().__init__()
-        self.slope = slope
+class Softsign(tc.ops.Op):
+    """x / (1 + |x|), a smooth squashing to (-1, 1); the gradient is 1 / (1 + |x|)**2."""
 
     def forward(self, x):
-        return LeakyReLU.apply(x, slope=self.slope)
+        self.denom = 1 + np.abs(x)
+        return x / self.denom
+
+    def backward(self, grad):
+        return (grad / (self.denom * self.denom),)
+
+
+class SoftsignLayer(nn.Module):
+    def forward(self, x):
+        return Softsign.apply(x)
 
 
 def main(steps=100, seed=0):
     """Gradcheck the op, then train a small CNN that uses it. Returns the losses."""
     x = Tensor(np.random.default_rng(seed).standard_normal((4, 5)), requires_grad=True, dtype=np.float64)
-    print("registered as", repr(LeakyReLU.name), "->", tc.ops.registry["leaky_relu"].__name__)
-    print("gradcheck:", tc.gradcheck(lambda t: LeakyReLU.apply(t, slope=0.1), [x]))
+    print("registered as", repr(Softsign.name), "->", tc.ops.registry["softsign"].__name__)
+    print("gradcheck:", tc.gradcheck(Softsign.apply, [x]))
 
     tc.manual_seed(seed)
     X, y = tc.data.make_lines(256, seed=seed)
-    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), LeakyReLULayer(0.1), nn.GlobalAvgPool2d(), nn.Linear(4, 2))
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), SoftsignLayer(), nn.GlobalAvgPool2d(), nn.Linear(4, 2))
     opt = optim.Adam(model.parameters(), lr=0.05)
     losses = []
     for _ in range(steps):

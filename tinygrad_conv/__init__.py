@@ -10,6 +10,7 @@ from . import cuda, data, functional, nn, optim
 from .serialization import load, save
 from . import viz
 from .summary import summary
+from .combine import cat, maximum, minimum, stack, where
 
 __version__ = "0.1.0"
 

@@ -5,7 +5,7 @@ which holds the forward and backward rules and checks its arguments.
 """
 import numpy as np
 
-from . import checks, ops
+from . import backend, checks, ops, random
 from .tensor import Tensor
 
 
@@ -93,3 +93,114 @@ def cross_entropy(logits, target):
     if isinstance(target, Tensor):
         target = target.data
     return ops.CrossEntropy.apply(logits, target=target)
+
+
+# ----- version 2: padding and more activations -------------------------------------------------
+def pad(x, pad, mode="constant", value=0.0):
+    """Pad the last axes: ``pad = (left, right)`` for the last axis or ``(left, right,
+    top, bottom)`` for the last two, as in PyTorch. ``mode``: ``"constant"`` (fill
+    with ``value``), ``"reflect"`` (mirror; each width below the axis length) or
+    ``"replicate"`` (repeat the edge)."""
+    _tensor(x, "input", "pad")
+    if not isinstance(pad, (tuple, list)) or len(pad) not in (2, 4) or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: pad must be (left, right) or (left, right, top, bottom) for a tensor with enough axes, got {pad!r} for shape {x.shape}")
+    pad = tuple(checks.integer(p, "pad", "pad", minimum=0) for p in pad)
+    checks.one_of(mode, ops.padding.PAD_MODES, "mode", "pad")
+    value = checks.finite_number(value, "value", "pad") if mode == "constant" else 0.0
+    return ops.Pad.apply(x, pad=pad, mode=mode, value=value)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    """``x`` where positive, ``negative_slope * x`` elsewhere."""
+    slope = checks.finite_number(negative_slope, "negative_slope", "leaky_relu")
+    return ops.LeakyReLU.apply(_tensor(x, "input", "leaky_relu"), negative_slope=slope)
+
+
+def elu(x, alpha=1.0):
+    """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere."""
+    alpha = checks.finite_number(alpha, "alpha", "elu")
+    return ops.ELU.apply(_tensor(x, "input", "elu"), alpha=alpha)
+
+
+def silu(x):
+    """``x * sigmoid(x)`` (also called swish)."""
+    return ops.SiLU.apply(_tensor(x, "input", "silu"))
+
+
+def gelu(x, approximate="none"):
+    """``x * Phi(x)`` with Phi the standard normal CDF: ``approximate="none"`` is the
+    exact erf form, ``"tanh"`` the tanh approximation, as in PyTorch."""
+    checks.one_of(approximate, ("none", "tanh"), "approximate", "gelu")
+    return ops.GELU.apply(_tensor(x, "input", "gelu"), approximate=approximate)
+
+
+# ----- version 2: batch norm and dropout -------------------------------------------------------
+def _channel_array(a, name, channels, fn):
+    """A per-channel array (or Tensor) as an array of shape ``(channels,)``, or None."""
+    if a is None:
+        return None
+    a = a.data if isinstance(a, Tensor) else a
+    if not hasattr(a, "shape") or not hasattr(a, "dtype"):
+        raise TypeError(f"{fn}: {name} must be an array or Tensor, got {type(a).__name__}")
+    if a.shape != (channels,):
+        raise ValueError(f"{fn}: input has {channels} channels but {name} has shape {a.shape}")
+    return a
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Normalise each channel (axis 1 of ``(N, C)`` or ``(N, C, H, W)``) to zero mean and
+    unit variance, then scale by ``weight`` and shift by ``bias`` (``(C,)`` Tensors).
+
+    ``training=True`` uses the batch statistics (biased variance) and updates
+    ``running_mean``/``running_var`` (arrays, or None) in place with momentum,
+    the variance unbiased, as ``torch.nn.functional.batch_norm``;
+    ``training=False`` normalises with the running arrays."""
+    _tensor(x, "input", "batch_norm")
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: input must be (N, C) or (N, C, ...), got shape {x.shape}")
+    channels = x.shape[1]
+    training = checks.boolean(training, "training", "batch_norm")
+    momentum = checks.finite_number(momentum, "momentum", "batch_norm", minimum=0)
+    eps = checks.finite_number(eps, "eps", "batch_norm", minimum=0)
+    running_mean = _channel_array(running_mean, "running_mean", channels, "batch_norm")
+    running_var = _channel_array(running_var, "running_var", channels, "batch_norm")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None:
+            _channel_array(_tensor(t, name, "batch_norm"), name, channels, "batch_norm")
+    if training and x.size // max(channels, 1) <= 1:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input shape {x.shape}")
+    if not training and (running_mean is None or running_var is None):
+        raise ValueError("batch_norm: running_mean and running_var are needed when not training")
+    affine = ()
+    if weight is not None or bias is not None:  # one without the other: the missing one is neutral
+        xp_ones = np.ones(channels, x.dtype)
+        weight = Tensor(xp_ones, device=x.device) if weight is None else weight
+        bias = Tensor(xp_ones * 0, device=x.device) if bias is None else bias
+        affine = (weight, bias)
+    return ops.BatchNorm.apply(x, *affine, running_mean=running_mean, running_var=running_var,
+                               training=training, momentum=momentum, eps=eps)
+
+
+def _dropout(x, p, training, fn, mask_shape):
+    _tensor(x, "input", fn)
+    p = checks.finite_number(p, "p", fn)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{fn}: p must be a probability in [0, 1], got {p}")
+    training = checks.boolean(training, "training", fn)
+    if not training or p == 0.0:
+        return x
+    keep = random.generator().random(mask_shape, dtype=np.float32) >= p
+    mask = keep.astype(x.dtype) * (1.0 / (1.0 - p) if p < 1.0 else 0.0)
+    return ops.Dropout.apply(x, mask=backend.like(mask, x.data))
+
+
+def dropout(x, p=0.5, training=True):
+    """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``
+    (the identity when not training); masks come from the library's generator."""
+    return _dropout(x, p, training, "dropout", x.shape)
+
+
+def dropout2d(x, p=0.5, training=True):
+    """Zero whole channels of ``(N, C, H, W)`` with probability ``p``, scale the rest by ``1 / (1 - p)``."""
+    checks.ndim(_tensor(x, "input", "dropout2d").data, 4, "dropout2d", layout="(N, C, H, W)")
+    return _dropout(x, p, training, "dropout2d", x.shape[:2] + (1, 1))

@@ -417,6 +417,87 @@ class Tensor:
 
         return functional.conv2d(self, weight, bias, stride, padding, dilation, groups)
 
+    # ----- version 2: more elementwise functions, reductions, comparisons, splitting ------------
+    def abs(self):
+        return _ops.Abs.apply(self)
+
+    def sqrt(self):
+        return _ops.Sqrt.apply(self)
+
+    def clip(self, min=None, max=None):
+        """Limit to ``[min, max]`` (numbers; either may be None), as ``torch.clamp``."""
+        for name, bound in (("min", min), ("max", max)):
+            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, numbers.Real)):
+                raise TypeError(f"clip: {name} must be a number or None, got {type(bound).__name__}")
+        return _ops.Clip.apply(self, min=min, max=max)
+
+    def var(self, axis=None, keepdims=False, correction=1):
+        """Variance, ``sum((x - mean)**2) / (n - correction)``; ``correction=1`` is unbiased."""
+        return _ops.Var.apply(self, axis=axis, keepdims=keepdims, correction=correction)
+
+    def min(self, axis=None, keepdims=False):
+        return _ops.Min.apply(self, axis=axis, keepdims=keepdims)
+
+    def argmax(self, axis=None):
+        """Index of the maximum (of the flattened tensor when ``axis`` is None): an integer
+        array on the tensor's device, not a Tensor (it has no gradient)."""
+        return backend.xp(self.data).asarray(self.data.argmax(axis=axis))
+
+    def split(self, sizes, axis=0):
+        """Pieces along ``axis``: ``sizes`` is a chunk size (the last piece may be smaller)
+        or a list of sizes adding up to the axis length. Returns a tuple of Tensors."""
+        from . import checks
+
+        axis = checks.integer(axis, "axis", "split")
+        if not -self.ndim <= axis < self.ndim:
+            raise ValueError(f"split: axis {axis} is out of range for a {self.ndim}-D tensor of shape {self.shape}")
+        axis %= self.ndim
+        n = self.shape[axis]
+        if isinstance(sizes, (list, tuple)):
+            sizes = [checks.integer(s, "sizes", "split", minimum=0) for s in sizes]
+            if sum(sizes) != n:
+                raise ValueError(f"split: sizes {sizes} add up to {sum(sizes)} but axis {axis} has length {n}")
+        else:
+            chunk = checks.positive_int(sizes, "sizes", "split")
+            sizes = [min(chunk, n - start) for start in range(0, n, chunk)]
+        bounds = np.cumsum([0] + sizes).tolist()
+        lead = (slice(None),) * axis
+        return tuple(self[lead + (slice(lo, hi),)] for lo, hi in zip(bounds, bounds[1:]))
+
+    # Comparisons give boolean arrays (NumPy or CuPy), not Tensors: Tensors hold floats.
+    def _compare_operand(self, other):
+        if isinstance(other, Tensor):
+            return other.data
+        if isinstance(other, numbers.Number) or isinstance(other, np.ndarray) or backend.is_cuda(other):
+            return other
+        return None
+
+    def __lt__(self, other):
+        other = self._compare_operand(other)
+        return NotImplemented if other is None else self.data < other
+
+    def __le__(self, other):
+        other = self._compare_operand(other)
+        return NotImplemented if other is None else self.data <= other
+
+    def __gt__(self, other):
+        other = self._compare_operand(other)
+        return NotImplemented if other is None else self.data > other
+
+    def __ge__(self, other):
+        other = self._compare_operand(other)
+        return NotImplemented if other is None else self.data >= other
+
+    def __eq__(self, other):
+        other = self._compare_operand(other)
+        return NotImplemented if other is None else self.data == other
+
+    def __ne__(self, other):
+        other = self._compare_operand(other)
+        return NotImplemented if other is None else self.data != other
+
+    __hash__ = object.__hash__  # by identity, as before: defining __eq__ would drop it
+
 
 from . import ops as _ops  # noqa: E402  (ops import Tensor, so they come after it)
 from .ops.base import unbroadcast  # noqa: E402

@@ -15,3 +15,7 @@ from .layers import (
     Tanh,
 )
 from .module import Module, Parameter
+from .activations import ELU, GELU, Identity, LeakyReLU, SiLU
+from .containers import ModuleList
+from .norm import BatchNorm1d, BatchNorm2d, Dropout, Dropout2d
+from . import utils

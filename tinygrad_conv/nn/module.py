@@ -2,7 +2,9 @@
 
 A module registers what is assigned to it: ``self.weight = Parameter(...)``
 lists ``weight`` in ``named_parameters()``, ``self.features = Sequential(...)``
-lists ``features`` as a child, in assignment order, as in PyTorch.
+lists ``features`` as a child, in assignment order, as in PyTorch. Arrays that
+are state but not trained (batch norm's running statistics) are registered
+with ``register_buffer``: they are saved in ``state_dict`` and moved by ``to``.
 """
 import numpy as np
 
@@ -49,6 +51,7 @@ class Module:
         # `self.weight` in forward is a plain attribute lookup (no __getattr__).
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "training", True)
 
     # ----- registration ------------------------------------------------------------------
@@ -62,12 +65,17 @@ class Module:
                     f"call super().__init__() first in {type(self).__name__}.__init__"
                 )
             return object.__setattr__(self, name, value)
+        buffers = self.__dict__.get("_buffers", {})
         if isinstance(value, Parameter):
             modules.pop(name, None)
+            buffers.pop(name, None)
             params[name] = value
         elif isinstance(value, Module):
             params.pop(name, None)
+            buffers.pop(name, None)
             modules[name] = value
+        elif name in buffers:
+            buffers[name] = _buffer_array(value, name)
         elif name in params:
             # A registered slot keeps its kind, as in PyTorch (`bias = None` is fine).
             if value is not None:
@@ -88,6 +96,7 @@ class Module:
     def __delattr__(self, name):
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
+        self._buffers.pop(name, None)
         object.__delattr__(self, name)
 
     # ----- running -------------------------------------------------------------------------
@@ -189,6 +198,10 @@ class Module:
             p.data = backend.to_device(p.data, device)
             if p.grad is not None:
                 p.grad = backend.to_device(p.grad, device)
+        for module in self.modules():
+            for name, buf in list(module._buffers.items()):
+                if buf is not None:
+                    setattr(module, name, backend.to_device(buf, device))
         return self
 
     def cpu(self):
@@ -200,12 +213,25 @@ class Module:
         return self.to("cuda" if index is None else f"cuda:{index}")
 
     # ----- checkpoints ---------------------------------------------------------------------
+    def _named_state(self):
+        """``(dotted_name, array)`` for every parameter and buffer, module by module
+        (each module's parameters, then its buffers), in PyTorch's order."""
+        params = {id(p): name for name, p in self.named_parameters()}
+        for prefix, module in self.named_modules():
+            for name, p in module._parameters.items():
+                if p is not None and params.get(id(p)) == (f"{prefix}.{name}" if prefix else name):
+                    yield params[id(p)], p.data
+            for name, buf in module._buffers.items():
+                if buf is not None:
+                    yield (f"{prefix}.{name}" if prefix else name), buf
+
     def state_dict(self):
-        """``{dotted_name: np.ndarray}``: a host copy of every parameter's data, whatever its device."""
-        return {name: backend.to_numpy(p.data, copy=True) for name, p in self.named_parameters()}
+        """``{dotted_name: np.ndarray}``: a host copy of every parameter's and buffer's data,
+        whatever its device (buffers under PyTorch's names, e.g. ``"1.running_mean"``)."""
+        return {name: backend.to_numpy(a, copy=True) for name, a in self._named_state()}
 
     def load_state_dict(self, state_dict):
-        """Copy ``state_dict``'s arrays into the parameters, in place, keeping their dtypes
+        """Copy ``state_dict``'s arrays into the parameters and buffers, in place, keeping their dtypes
         and devices (a NumPy checkpoint loads onto a model on the GPU).
 
         Everything is checked before anything is copied, so a bad dict changes
@@ -214,7 +240,7 @@ class Module:
         """
         if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
             raise TypeError(f"load_state_dict: expected a dict of arrays, got {type(state_dict).__name__}")
-        params = dict(self.named_parameters())
+        params = dict(self._named_state())  # name -> the parameter's data or the buffer
         missing = [k for k in params if k not in state_dict]
         unexpected = [k for k in state_dict.keys() if k not in params]
         if missing or unexpected:
@@ -238,8 +264,33 @@ class Module:
                     f"but {p.shape} in the model"
                 )
             values[name] = value
-        for name, p in params.items():
-            p.data[...] = backend.like(values[name].astype(p.dtype, copy=False), p.data)
+        for name, a in params.items():
+            a[...] = backend.like(values[name].astype(a.dtype, copy=False), a)
+
+    # ----- buffers -----------------------------------------------------------------------------
+    def register_buffer(self, name, array):
+        """Register ``array`` (NumPy/CuPy array, or None) as state that is not trained:
+        readable as ``self.<name>``, listed by ``named_buffers()``, saved in
+        ``state_dict`` and moved by ``to``. Assigning to the name replaces it."""
+        if "_buffers" not in self.__dict__:
+            raise AttributeError(f"cannot register buffer {name!r} before Module.__init__() is called")
+        if not isinstance(name, str) or not name or "." in name:
+            raise TypeError(f"register_buffer: name must be a non-empty string without '.', got {name!r}")
+        if name in self._parameters or name in self._modules or (hasattr(self, name) and name not in self._buffers):
+            raise KeyError(f"register_buffer: attribute {name!r} already exists")
+        self._buffers[name] = _buffer_array(array, name)
+        object.__setattr__(self, name, self._buffers[name])
+
+    def named_buffers(self):
+        """``(dotted_name, array)`` for every buffer, e.g. ``"1.running_mean"``."""
+        for prefix, module in self.named_modules():
+            for name, buf in module._buffers.items():
+                if buf is not None:
+                    yield (f"{prefix}.{name}" if prefix else name), buf
+
+    def buffers(self):
+        for _, buf in self.named_buffers():
+            yield buf
 
     # ----- printing --------------------------------------------------------------------------
     def extra_repr(self):
@@ -257,3 +308,12 @@ class Module:
             return f"{type(self).__name__}({lines[0]})"
         body = "\n  ".join(lines)
         return f"{type(self).__name__}(\n  {body}\n)"
+
+
+def _buffer_array(value, name):
+    """A buffer's value: an array on either device (a Tensor gives its data), or None."""
+    if isinstance(value, Tensor):
+        value = value.data
+    if value is not None and not (isinstance(value, np.ndarray) or backend.is_cuda(value)):
+        raise TypeError(f"buffer {name!r} must be an array or None, got {type(value).__name__}")
+    return value

@@ -11,3 +11,10 @@ from .reduce import Max, Mean, Sum
 from .nn_ops import CrossEntropy, Linear, LogSoftmax, MSELoss, Softmax
 from .conv import Conv2d
 from .pool import AvgPool2d, MaxPool2d
+# version 2: building blocks of real CNNs
+from .elementwise import Abs, Clip, Maximum, Minimum, Sqrt, Where
+from .movement import Cat, Stack
+from .reduce import Min, Var
+from .padding import Pad
+from .activation import ELU, GELU, LeakyReLU, SiLU
+from .norm import BatchNorm, Dropout

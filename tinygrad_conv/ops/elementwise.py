@@ -143,3 +143,92 @@ class ReLU(Op):
         live = self.dead.view(np.int8)
         live -= 1
         return ((grad.view(_SAME_SIZE_INT[grad.dtype.itemsize]) & live).view(grad.dtype),)
+
+
+# ----- more elementwise functions: abs, sqrt, clip, maximum/minimum, where ------------------------
+class Abs(Op):
+    """``|a|``; the gradient at 0 is 0, as in PyTorch (``sign(a)``)."""
+
+    def forward(self, a):
+        self.a = a
+        return backend.xp(a).abs(a)
+
+    def backward(self, grad):
+        return (grad * backend.xp(grad).sign(self.a),)
+
+
+class Sqrt(Op):
+    def forward(self, a):
+        self.out = backend.xp(a).sqrt(a)
+        return self.out
+
+    def backward(self, grad):
+        return (grad / (2 * self.out),)
+
+
+class Clip(Op):
+    """``a`` limited to ``[min, max]`` (either bound may be None); the gradient passes
+    where ``min <= a <= max``, as ``torch.clamp``'s does."""
+
+    def forward(self, a, min=None, max=None):
+        if min is None and max is None:
+            raise ValueError("clip: at least one of min and max must be given")
+        xp, f = backend.xp(a), a.dtype.type
+        self.a, self.min, self.max = a, min, max
+        out = a if min is None else xp.maximum(a, f(min))
+        return out if max is None else xp.minimum(out, f(max))
+
+    def backward(self, grad):
+        inside = True
+        if self.min is not None:
+            inside = self.a >= self.min
+        if self.max is not None:
+            inside = inside & (self.a <= self.max)
+        return (grad * inside,)
+
+
+class Maximum(Op):
+    """Elementwise ``max(a, b)`` (broadcasting); at ties each side gets half the gradient."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        try:
+            return self._pick(backend.xp(a), a, b)
+        except ValueError:
+            raise _broadcast_error(self.name, a, b) from None
+
+    @staticmethod
+    def _pick(xp, a, b):
+        return xp.maximum(a, b)
+
+    def _wins(self):
+        return self.a > self.b
+
+    def backward(self, grad):
+        share = self._wins().astype(grad.dtype)  # 1 where a wins, 1/2 at ties, 0 where b wins
+        share += 0.5 * (self.a == self.b)
+        return grad * share, grad * (1 - share)
+
+
+class Minimum(Maximum):
+    """Elementwise ``min(a, b)`` (broadcasting); at ties each side gets half the gradient."""
+
+    @staticmethod
+    def _pick(xp, a, b):
+        return xp.minimum(a, b)
+
+    def _wins(self):
+        return self.a < self.b
+
+
+class Where(Op):
+    """``condition ? a : b`` elementwise; ``condition`` is a boolean array (not differentiable)."""
+
+    def forward(self, a, b, condition):
+        self.condition = condition
+        return backend.xp(a).where(condition, a, b)
+
+    def backward(self, grad):
+        zero = grad.dtype.type(0)
+        xp = backend.xp(grad)
+        return xp.where(self.condition, grad, zero), xp.where(self.condition, zero, grad)

@@ -44,23 +44,33 @@ class Transpose(Op):
 
 
 def _index_arrays(index, a):
-    """Tensors inside an index become integer arrays on ``a``'s device; report if any
-    array index is present."""
+    """Tensors and lists inside an index become arrays on ``a``'s device. Returns the
+    index and whether integer arrays are in it (their repeats must add up in backward).
+
+    A float index (number, array, or a Tensor holding non-whole values) is a
+    ``TypeError``; boolean arrays (``x[x > 0]``) select by mask.
+    """
     parts = index if isinstance(index, tuple) else (index,)
-    has_array = False
+    has_int_array = False
     out = []
     for p in parts:
-        if isinstance(p, Tensor):
-            p = p.data.astype(np.int64) if p.dtype.kind == "f" else p.data
+        if isinstance(p, Tensor):  # Tensors hold floats: whole values index, others are an error
+            if not bool((p.data == p.data.round()).all()):
+                raise TypeError(f"getitem: a Tensor index must hold whole numbers, got {p.data!r}")
+            p = p.data.astype(np.int64)
+        elif isinstance(p, (float, np.floating)):
+            raise TypeError(f"getitem: indices must be integers, slices or boolean masks, got float {p!r}")
         if isinstance(p, (list, np.ndarray)) or backend.is_cuda(p):
             p = backend.like(p if backend.is_cuda(p) else np.asarray(p), a)
-            has_array = True
+            if p.dtype.kind not in "biu":
+                raise TypeError(f"getitem: index arrays must be integer or boolean, got dtype {p.dtype}")
+            has_int_array = has_int_array or p.dtype.kind != "b"
         out.append(p)
-    return (tuple(out) if isinstance(index, tuple) else out[0]), has_array
+    return (tuple(out) if isinstance(index, tuple) else out[0]), has_int_array
 
 
 class GetItem(Op):
-    """``a[index]`` with basic (ints, slices, None, ...) and integer-array indexing."""
+    """``a[index]`` with basic (ints, slices, None, ...), integer-array and boolean-mask indexing."""
 
     name = "getitem"
 
@@ -75,8 +85,60 @@ class GetItem(Op):
     def backward(self, grad):
         xp = backend.xp(grad)
         g = xp.zeros(self.shape, dtype=self.dtype)
-        if self.advanced:
-            xp.add.at(g, self.index, grad)  # repeated indices must add up
+        if self.advanced:  # repeated integer indices must add up; masks become their positions
+            index = self.index if isinstance(self.index, tuple) else (self.index,)
+            index = tuple(q for p in index for q in (p.nonzero() if getattr(p, "dtype", None) == bool else (p,)))
+            xp.add.at(g, index, grad)
         else:
             g[self.index] = grad
         return (g,)
+
+
+# ----- joining and splitting ------------------------------------------------------------------
+def _check_joinable(arrays, axis, op, same_axis_size):
+    """The shapes of ``arrays`` must agree on every axis except ``axis`` (cat) or on all (stack)."""
+    if not arrays:
+        raise ValueError(f"{op}: expected at least one tensor, got none")
+    first = arrays[0].shape
+    for i, a in enumerate(arrays[1:], 1):
+        rest = [d for k, d in enumerate(a.shape) if same_axis_size or k != axis]
+        rest0 = [d for k, d in enumerate(first) if same_axis_size or k != axis]
+        if a.ndim != len(first) or rest != rest0:
+            what = "all axes" if same_axis_size else f"every axis but {axis}"
+            raise ValueError(f"{op}: tensor {i} has shape {a.shape} but tensor 0 has {first}; they must agree on {what}")
+
+
+def _axis(axis, ndim, op):
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{op}: axis must be an int, got {axis!r}")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{op}: axis {axis} is out of range for {ndim} axes")
+    return int(axis) % ndim
+
+
+class Cat(Op):
+    """Join ``(..., n_i, ...)`` arrays along ``axis`` into ``(..., sum n_i, ...)``;
+    each input gets back its own slice of the gradient."""
+
+    def forward(self, *arrays, axis=0):
+        self.axis = _axis(axis, arrays[0].ndim if arrays else 1, "cat")
+        _check_joinable(arrays, self.axis, "cat", same_axis_size=False)
+        self.bounds = np.cumsum([0] + [a.shape[self.axis] for a in arrays]).tolist()
+        return backend.xp(arrays[0]).concatenate(arrays, axis=self.axis)
+
+    def backward(self, grad):
+        lead = (slice(None),) * self.axis
+        return tuple(grad[lead + (slice(lo, hi),)] for lo, hi in zip(self.bounds, self.bounds[1:]))
+
+
+class Stack(Op):
+    """Join equal-shaped arrays ``S`` along a new ``axis``: ``k x S -> (..., k, ...)``."""
+
+    def forward(self, *arrays, axis=0):
+        self.axis = _axis(axis, arrays[0].ndim + 1 if arrays else 1, "stack")
+        _check_joinable(arrays, None, "stack", same_axis_size=True)
+        return backend.xp(arrays[0]).stack(arrays, axis=self.axis)
+
+    def backward(self, grad):
+        lead = (slice(None),) * self.axis
+        return tuple(grad[lead + (i,)] for i in range(grad.shape[self.axis]))

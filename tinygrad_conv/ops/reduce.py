@@ -59,15 +59,42 @@ class Max(Op):
     """Maximum; tied maxima share the gradient equally (as ``torch.amax``)."""
 
     def forward(self, a, axis=None, keepdims=False):
-        self.axes = _normalize_axes(axis, a.ndim, "max")
+        self.axes = _normalize_axes(axis, a.ndim, self.name)
         if a.size == 0:
-            raise ValueError(f"max: cannot reduce an empty tensor of shape {a.shape}")
+            raise ValueError(f"{self.name}: cannot reduce an empty tensor of shape {a.shape}")
         self.keepdims, self.a = keepdims, a
-        self.out_kept = a.max(axis=self.axes, keepdims=True)
+        self.out_kept = self._extremum(a)
         return self.out_kept if keepdims else self.out_kept.squeeze(axis=self.axes)
+
+    def _extremum(self, a):
+        return a.max(axis=self.axes, keepdims=True)
 
     def backward(self, grad):
         mask = self.a == self.out_kept
         count = mask.sum(axis=self.axes, keepdims=True)
         g = _expand_to_input(grad, self.axes, self.keepdims, self.a.shape)
         return (mask * (g / count),)
+
+
+class Min(Max):
+    """Minimum; tied minima share the gradient equally (as ``torch.amin``)."""
+
+    def _extremum(self, a):
+        return a.min(axis=self.axes, keepdims=True)
+
+
+class Var(Op):
+    """Variance over ``axis``: ``sum((a - mean)**2) / (n - correction)`` (``correction=1``:
+    unbiased, as ``torch.var``); d/da = ``2 (a - mean) / (n - correction)``."""
+
+    def forward(self, a, axis=None, keepdims=False, correction=1):
+        self.axes = _normalize_axes(axis, a.ndim, "var")
+        self.keepdims, self.shape = keepdims, a.shape
+        divisor = math.prod(a.shape[i] for i in self.axes) - correction
+        self.scale = 1.0 / divisor if divisor > 0 else float("nan")  # PyTorch: nan, not an error
+        self.centered = a - a.mean(axis=self.axes, keepdims=True)
+        return (self.centered * self.centered).sum(axis=self.axes, keepdims=keepdims) * self.scale
+
+    def backward(self, grad):
+        g = _expand_to_input(grad, self.axes, self.keepdims, self.shape)
+        return (g * (2 * self.scale) * self.centered,)

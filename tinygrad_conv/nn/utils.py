@@ -1,0 +1,50 @@
+"""Gradient clipping, as ``torch.nn.utils``: call between ``backward()`` and ``step()``."""
+import math
+
+from .. import backend, checks
+from ..tensor import Tensor
+
+
+def _grads(parameters, where):
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    try:
+        parameters = list(parameters)
+    except TypeError:
+        raise TypeError(f"{where}: parameters must be a Tensor or an iterable of Tensors, got {type(parameters).__name__}") from None
+    for i, p in enumerate(parameters):
+        if not isinstance(p, Tensor):
+            raise TypeError(f"{where}: parameter {i} must be a Tensor, got {type(p).__name__}")
+    return [p for p in parameters if p.grad is not None]
+
+
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
+    """Scale all gradients together so that their joint ``norm_type``-norm (the norm of
+    the per-parameter norms) is at most ``max_norm``; returns that norm before clipping
+    as a Python float. Gradients are scaled by ``max_norm / (norm + 1e-6)`` when that is
+    below 1, as in PyTorch. ``norm_type`` may be ``float("inf")`` (largest ``|g|``)."""
+    max_norm = checks.finite_number(max_norm, "max_norm", "clip_grad_norm_", minimum=0)
+    if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float)) or not norm_type > 0:
+        raise ValueError(f"clip_grad_norm_: norm_type must be a positive number or inf, got {norm_type!r}")
+    params = _grads(parameters, "clip_grad_norm_")
+    if not params:
+        return 0.0
+    xp = backend.xp(params[0].grad)
+    if math.isinf(norm_type):
+        total = max(float(xp.abs(p.grad).max()) if p.grad.size else 0.0 for p in params)
+    else:
+        per_param = [float((xp.abs(p.grad.astype(float, copy=False)) ** norm_type).sum()) for p in params]
+        total = math.fsum(per_param) ** (1.0 / norm_type)
+    coefficient = max_norm / (total + 1e-6)
+    if coefficient < 1.0:
+        for p in params:
+            p.grad *= p.grad.dtype.type(coefficient)
+    return total
+
+
+def clip_grad_value_(parameters, clip_value):
+    """Clip every gradient element to ``[-clip_value, clip_value]``, in place."""
+    clip_value = checks.finite_number(clip_value, "clip_value", "clip_grad_value_", minimum=0)
+    for p in _grads(parameters, "clip_grad_value_"):
+        xp = backend.xp(p.grad)
+        xp.clip(p.grad, -clip_value, clip_value, out=p.grad)
