@@ -214,6 +214,7 @@ SPECS = {
     "avg_pool2d": pool_spec("avg_pool2d"),
     "max_pool2d": pool_spec("max_pool2d", distinct=True),
 }
+from specs_conv_family import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702
 
 BUILTIN = sorted(name for name, cls in ops.registry.items() if cls.__module__.startswith("tinygrad_conv."))
 

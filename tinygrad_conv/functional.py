@@ -6,6 +6,7 @@ which holds the forward and backward rules and checks its arguments.
 import numpy as np
 
 from . import checks, ops
+from .ops.pool import adaptive_max, max_pool2d_indices
 from .tensor import Tensor
 
 
@@ -27,14 +28,37 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return ops.Conv2d.apply(x, weight, _tensor(bias, "bias", "conv2d"), **params)
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0):
-    """Mean over each window (zero padding counts). ``(N, C, H, W) -> (N, C, H_out, W_out)``."""
-    return ops.AvgPool2d.apply(_tensor(x, "input", "avg_pool2d"), kernel_size=kernel_size, stride=stride, padding=padding)
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Mean over each window (zero padding counts unless ``count_include_pad=False``).
+    ``(N, C, H, W) -> (N, C, H_out, W_out)``; ``ceil_mode`` rounds the output size up."""
+    return ops.AvgPool2d.apply(
+        _tensor(x, "input", "avg_pool2d"), kernel_size=kernel_size, stride=stride, padding=padding,
+        ceil_mode=ceil_mode, count_include_pad=count_include_pad,
+    )
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0):
-    """Maximum over each window; the gradient goes to the first maximum. ``(N, C, H, W) -> (N, C, H_out, W_out)``."""
-    return ops.MaxPool2d.apply(_tensor(x, "input", "max_pool2d"), kernel_size=kernel_size, stride=stride, padding=padding)
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Maximum over each window; the gradient goes to the first maximum. ``(N, C, H, W) -> (N, C, H_out, W_out)``.
+    With ``return_indices``: ``(out, indices)``, indices the winners' flat positions in each
+    ``H*W`` plane (an int64 array), as PyTorch's."""
+    params = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+    checks.boolean(return_indices, "return_indices", "max_pool2d")
+    out = ops.MaxPool2d.apply(_tensor(x, "input", "max_pool2d"), **params)
+    return (out, max_pool2d_indices(x.data, out.data, **params)) if return_indices else out
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Mean over PyTorch's adaptive windows: ``(N, C, H, W) -> (N, C, *output_size)``
+    (an int or ``(h, w)``; None in a pair keeps that axis)."""
+    return ops.AdaptiveAvgPool2d.apply(_tensor(x, "input", "adaptive_avg_pool2d"), output_size=output_size)
+
+
+def adaptive_max_pool2d(x, output_size, return_indices=False):
+    """Maximum over PyTorch's adaptive windows: ``(N, C, H, W) -> (N, C, *output_size)``;
+    with ``return_indices``: ``(out, indices)`` as for ``max_pool2d``."""
+    checks.boolean(return_indices, "return_indices", "adaptive_max_pool2d")
+    out = ops.AdaptiveMaxPool2d.apply(_tensor(x, "input", "adaptive_max_pool2d"), output_size=output_size)
+    return (out, adaptive_max(x.data, output_size)[1]) if return_indices else out
 
 
 def global_avg_pool2d(x):

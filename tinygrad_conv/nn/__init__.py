@@ -1,6 +1,8 @@
 """Neural-network building blocks: ``Module``, ``Parameter``, layers, losses, ``init``."""
 from . import init
 from .layers import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
     AvgPool2d,
     Conv2d,
     CrossEntropyLoss,

@@ -107,30 +107,80 @@ class Tanh(Module):
 
 # ----- pooling and reshaping ------------------------------------------------------------------
 class _Pool2d(Module):
-    def __init__(self, kernel_size, stride=None, padding=0):
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False):
         super().__init__()
         where = type(self).__name__
         self.kernel_size = checks.pair(kernel_size, "kernel_size", where)
         self.stride = self.kernel_size if stride is None else checks.pair(stride, "stride", where)
         self.padding = checks.pair(padding, "padding", where, minimum=0)
+        self.ceil_mode = checks.boolean(ceil_mode, "ceil_mode", where)
 
     def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        s = f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        return s + (", ceil_mode=True" if self.ceil_mode else "")
 
 
 class AvgPool2d(_Pool2d):
-    """Mean over each ``kernel_size`` window (stride defaults to kernel_size;
-    zero padding counts in the mean)."""
+    """Mean over each ``kernel_size`` window (stride defaults to kernel_size; zero padding
+    counts in the mean unless ``count_include_pad=False``), as ``torch.nn.AvgPool2d``."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.count_include_pad = checks.boolean(count_include_pad, "count_include_pad", "AvgPool2d")
 
     def forward(self, x):
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+
+    def extra_repr(self):
+        return super().extra_repr() + ("" if self.count_include_pad else ", count_include_pad=False")
 
 
 class MaxPool2d(_Pool2d):
-    """Maximum over each ``kernel_size`` window (stride defaults to kernel_size)."""
+    """Maximum over each ``kernel_size`` window (stride defaults to kernel_size), as
+    ``torch.nn.MaxPool2d`` (same argument order); ``return_indices`` makes it return
+    ``(out, indices)``."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.dilation = checks.pair(dilation, "dilation", "MaxPool2d")
+        self.return_indices = checks.boolean(return_indices, "return_indices", "MaxPool2d")
 
     def forward(self, x):
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                            self.return_indices)
+
+    def extra_repr(self):
+        s = super().extra_repr() + (f", dilation={self.dilation}" if self.dilation != (1, 1) else "")
+        return s + (", return_indices=True" if self.return_indices else "")
+
+
+class _AdaptivePool2d(Module):
+    def __init__(self, output_size):
+        super().__init__()
+        where = type(self).__name__
+        if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
+            self.output_size = tuple(None if s is None else checks.positive_int(s, "output_size", where)
+                                     for s in output_size)
+        else:
+            self.output_size = checks.pair(output_size, "output_size", where)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool2d(_AdaptivePool2d):
+    """Mean over PyTorch's adaptive windows: ``(N, C, H, W) -> (N, C, *output_size)``;
+    ``output_size`` is an int or ``(h, w)``, None keeping that axis."""
+
+    def forward(self, x):
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+
+class AdaptiveMaxPool2d(_AdaptivePool2d):
+    """Maximum over PyTorch's adaptive windows: ``(N, C, H, W) -> (N, C, *output_size)``."""
+
+    def forward(self, x):
+        return F.adaptive_max_pool2d(x, self.output_size)
 
 
 class GlobalAvgPool2d(Module):
