@@ -186,3 +186,30 @@ def adaptive_max_pool2d(x, output_size):
                 for c in range(C):
                     out[n, c, i, j], idx[n, c, i, j] = _max_window(x[n, c], h0, w0, h1 - h0, w1 - w0, 1, 1)
     return out, idx
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Every input pixel scatters its kernel-weighted copy into the output, cropped by padding:
+    out[n, group(c) * C_out_g + o, i*sh - ph + kh*dh, j*sw - pw + kw*dw] += x[n, c, i, j] * weight[c, o, kh, kw],
+    with C_out_g = weight.shape[1]; out has (H - 1)*sh - 2*ph + dh*(KH - 1) + oph + 1 rows."""
+    (sh, sw), (ph, pw), (dh, dw), (oph, opw) = _pair(stride), _pair(padding), _pair(dilation), _pair(output_padding)
+    x, weight = np.asarray(x, np.float64), np.asarray(weight, np.float64)
+    N, C, H, W = x.shape
+    _, Og, KH, KW = weight.shape
+    Ho = (H - 1) * sh - 2 * ph + dh * (KH - 1) + oph + 1
+    Wo = (W - 1) * sw - 2 * pw + dw * (KW - 1) + opw + 1
+    Cg = C // groups
+    out = np.zeros((N, Og * groups, Ho, Wo))
+    for c in range(C):
+        first = (c // Cg) * Og  # first output channel of c's group
+        for i in range(H):
+            for j in range(W):
+                for o in range(Og):
+                    for kh in range(KH):
+                        for kw in range(KW):
+                            r, t = i * sh - ph + kh * dh, j * sw - pw + kw * dw
+                            if 0 <= r < Ho and 0 <= t < Wo:
+                                out[:, first + o, r, t] += x[:, c, i, j] * weight[c, o, kh, kw]
+    if bias is not None:
+        out += np.asarray(bias, np.float64).reshape(1, -1, 1, 1)
+    return out

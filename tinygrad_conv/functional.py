@@ -28,6 +28,18 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return ops.Conv2d.apply(x, weight, _tensor(bias, "bias", "conv2d"), **params)
 
 
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 2-D convolution, the adjoint of ``conv2d``. x ``(N, C_in, H, W)``, weight
+    ``(C_in, C_out/groups, K_h, K_w)``, bias ``(C_out,)`` -> ``(N, C_out, H_out, W_out)``,
+    ``H_out = (H - 1)*stride - 2*pad + dil*(K_h - 1) + output_padding + 1``."""
+    _tensor(x, "input", "conv_transpose2d")
+    _tensor(weight, "weight", "conv_transpose2d")
+    params = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
+    if bias is None:
+        return ops.ConvTranspose2d.apply(x, weight, **params)
+    return ops.ConvTranspose2d.apply(x, weight, _tensor(bias, "bias", "conv_transpose2d"), **params)
+
+
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
     """Mean over each window (zero padding counts unless ``count_include_pad=False``).
     ``(N, C, H, W) -> (N, C, H_out, W_out)``; ``ceil_mode`` rounds the output size up."""

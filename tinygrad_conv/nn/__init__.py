@@ -5,6 +5,7 @@ from .layers import (
     AdaptiveMaxPool2d,
     AvgPool2d,
     Conv2d,
+    ConvTranspose2d,
     CrossEntropyLoss,
     Flatten,
     GlobalAvgPool2d,

@@ -58,6 +58,58 @@ class Conv2d(Module):
         return s
 
 
+class ConvTranspose2d(Module):
+    """Transposed 2-D convolution ``(N, C_in, H, W) -> (N, C_out, H_out, W_out)``, the adjoint
+    of Conv2d (a learned upsampling with stride > 1), as ``torch.nn.ConvTranspose2d``.
+
+    ``weight``: ``(C_in, C_out / groups, K_h, K_w)``; weight and bias drawn as PyTorch does,
+    ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` with ``fan_in = C_out / groups * K_h * K_w``
+    (for the weight that is ``kaiming_uniform_(a=sqrt(5))``).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1):
+        super().__init__()
+        where = "ConvTranspose2d"
+        self.in_channels = checks.positive_int(in_channels, "in_channels", where)
+        self.out_channels = checks.positive_int(out_channels, "out_channels", where)
+        self.kernel_size = checks.pair(kernel_size, "kernel_size", where)
+        self.stride = checks.pair(stride, "stride", where)
+        self.padding = checks.pair(padding, "padding", where, minimum=0)
+        self.output_padding = checks.pair(output_padding, "output_padding", where, minimum=0)
+        self.dilation = checks.pair(dilation, "dilation", where)
+        self.groups = checks.positive_int(groups, "groups", where)
+        for name, channels in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if channels % groups:
+                raise ValueError(f"{where}: {name}={channels} must be divisible by groups={groups}")
+        for o, s, d in zip(self.output_padding, self.stride, self.dilation):
+            if o >= s and o >= d:
+                raise ValueError(f"{where}: output_padding {self.output_padding} must be smaller than either "
+                                 f"stride {self.stride} or dilation {self.dilation}")
+        checks.boolean(bias, "bias", where)
+
+        kh, kw = self.kernel_size
+        weight = Parameter(np.empty((in_channels, out_channels // groups, kh, kw), np.float32))
+        self.weight = init.kaiming_uniform_(weight, a=math.sqrt(5))
+        bound = 1 / math.sqrt(out_channels // groups * kh * kw)
+        self.bias = init.uniform_(Parameter(np.empty(out_channels, np.float32)), -bound, bound) if bias else None
+
+    def forward(self, x):
+        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                                  self.groups, self.dilation)
+
+    def extra_repr(self):
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        for name, default in (("padding", (0, 0)), ("output_padding", (0, 0)), ("dilation", (1, 1))):
+            if getattr(self, name) != default:
+                s += f", {name}={getattr(self, name)}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
 class Linear(Module):
     """``x @ weight.T + bias``: ``(..., in_features) -> (..., out_features)``.
 

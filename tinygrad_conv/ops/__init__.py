@@ -10,4 +10,5 @@ from .movement import GetItem, Reshape, ToDevice, Transpose
 from .reduce import Max, Mean, Sum
 from .nn_ops import CrossEntropy, Linear, LogSoftmax, MSELoss, Softmax
 from .conv import Conv2d
+from .conv_transpose import ConvTranspose2d
 from .pool import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d

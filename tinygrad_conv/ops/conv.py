@@ -237,6 +237,22 @@ def grad_columns(grad, geo):
     return gq.reshape(g.groups, g.O // g.groups, -1)
 
 
+def weight_rows(weight, geo):
+    """weight ``(O, C/G, K_h, K_w)`` as GEMM rows in the columns' order: ``(G, O/G, [kh, kw, c])``."""
+    g = geo
+    G, Og, Cg, KK = g.groups, g.O // g.groups, g.C // g.groups, g.KH * g.KW
+    return weight.reshape(G, Og, Cg, KK).transpose(0, 1, 3, 2).reshape(G, Og, KK * Cg)
+
+
+def weight_grad(cols, gq, geo):
+    """dW ``(O, C/G, K_h, K_w)`` from columns ``(G, [kh, kw, c], P)`` and the output gradient
+    ``gq (G, O/G, P)``: dW.T = cols @ grad.T (BLAS runs this orientation faster than grad @ cols.T)."""
+    g = geo
+    G, Og, Cg, KK = g.groups, g.O // g.groups, g.C // g.groups, g.KH * g.KW
+    dw = backend.xp(cols).matmul(cols, gq.transpose(0, 2, 1))  # (G, [kh, kw, c], O/G)
+    return dw.reshape(G, KK, Cg, Og).transpose(0, 3, 2, 1).reshape(g.O, Cg, g.KH, g.KW)
+
+
 def layout_of(x):
     """The module holding im2col, output, grad_columns and col2im for ``x``'s device:
     this one (the flat CPU layout) or ``conv_cuda`` (CUDA kernels)."""
@@ -260,8 +276,7 @@ class Conv2d(Op):
         G, Og, Cg, KK = g.groups, g.O // g.groups, g.C // g.groups, g.KH * g.KW
         xp, layout = self.xp, self.layout = backend.xp(x), layout_of(x)
         cols = layout.im2col(x.astype(dtype, copy=False), g).reshape(G, KK * Cg, -1)
-        # weight rows in the columns' order: (G, O/G, [kh, kw, c])
-        w = weight.astype(dtype, copy=False).reshape(G, Og, Cg, KK).transpose(0, 1, 3, 2).reshape(G, Og, KK * Cg)
+        w = weight_rows(weight.astype(dtype, copy=False), g)
         y = xp.matmul(w, cols)  # (G, O/G, N H_q W_q): one GEMM per group
         out = layout.output(y, None if bias is None else bias.astype(dtype, copy=False), g)
 
@@ -282,10 +297,8 @@ class Conv2d(Op):
         dx = dw = db = None
         if need_b:  # row sums as a matrix-vector product: ~4x faster than .sum(axis=1) on the CPU
             db = (gq.reshape(g.O, -1) @ xp.ones(gq.shape[-1], dtype)).astype(self.dtypes[2], copy=False)
-        if need_w:  # dW.T = cols @ grad.T: BLAS runs this orientation faster than grad @ cols.T
-            dw = xp.matmul(self.cols, gq.transpose(0, 2, 1))  # (G, [kh, kw, c], O/G)
-            dw = dw.reshape(G, KK, Cg, Og).transpose(0, 3, 2, 1).reshape(g.O, Cg, g.KH, g.KW)
-            dw = dw.astype(self.dtypes[1], copy=False)
+        if need_w:
+            dw = weight_grad(self.cols, gq, g).astype(self.dtypes[1], copy=False)
         if need_x:  # dcols = W.T @ grad, written over the saved columns when there are some
             dcols = xp.matmul(self.w.transpose(0, 2, 1), gq, out=self.cols)
             dx = layout.col2im(dcols.reshape(G, KK, -1), g, self.dtypes[0])
