@@ -113,19 +113,56 @@ def softmax(x, axis=-1):
     return ops.Softmax.apply(_tensor(x, "input", "softmax"), axis=axis)
 
 
+def _target(target, like):
+    """A loss target as a Tensor of ``like``'s dtype (arrays and numbers are wrapped)."""
+    return target if isinstance(target, Tensor) else Tensor(target, dtype=like.dtype, device=like.device)
+
+
+def _labels(target):
+    """Class indices or probabilities: a parameter of the loss, as an array."""
+    return target.data if isinstance(target, Tensor) else target
+
+
 def mse_loss(pred, target, reduction="mean"):
     """Squared error, reduced by ``"mean"`` (default), ``"sum"`` or ``"none"``.
     ``pred`` and ``target`` must have equal shapes (never broadcast)."""
     _tensor(pred, "pred", "mse_loss")
-    if not isinstance(target, Tensor):
-        target = Tensor(np.asarray(target), dtype=pred.dtype)
-    return ops.MSELoss.apply(pred, target, reduction=reduction)
+    return ops.MSELoss.apply(pred, _target(target, pred), reduction=reduction)
 
 
-def cross_entropy(logits, target):
-    """Mean cross-entropy of logits ``(N, C)`` against class indices ``(N,)``
-    (a NumPy array or Tensor)."""
+def l1_loss(pred, target, reduction="mean"):
+    """Absolute error ``|pred - target|``, reduced; equal shapes."""
+    _tensor(pred, "pred", "l1_loss")
+    return ops.L1Loss.apply(pred, _target(target, pred), reduction=reduction)
+
+
+def smooth_l1_loss(pred, target, reduction="mean", beta=1.0):
+    """``0.5 d**2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (d = pred - target), reduced."""
+    _tensor(pred, "pred", "smooth_l1_loss")
+    return ops.SmoothL1Loss.apply(pred, _target(target, pred), reduction=reduction, beta=beta)
+
+
+def cross_entropy(logits, target, weight=None, reduction="mean", label_smoothing=0.0, ignore_index=-100):
+    """Cross-entropy of logits ``(N, C)`` or per-pixel ``(N, C, H, W)`` against class indices
+    ``(N,)`` / ``(N, H, W)`` or class probabilities shaped like the logits (array or Tensor),
+    with class ``weight`` ``(C,)`` (the mean is then divided by the targets' summed weights),
+    ``reduction`` and ``label_smoothing``, as ``torch.nn.functional.cross_entropy``."""
     _tensor(logits, "logits", "cross_entropy")
-    if isinstance(target, Tensor):
-        target = target.data
-    return ops.CrossEntropy.apply(logits, target=target)
+    return ops.CrossEntropy.apply(logits, target=_labels(target), weight=_labels(weight), reduction=reduction,
+                                  label_smoothing=label_smoothing, ignore_index=ignore_index)
+
+
+def nll_loss(log_probs, target, weight=None, reduction="mean", ignore_index=-100):
+    """``-weight[t] * log_probs[n, t]`` at class indices t, reduced (the mean divides by the
+    summed weights), as ``torch.nn.functional.nll_loss``."""
+    _tensor(log_probs, "log_probs", "nll_loss")
+    return ops.NLLLoss.apply(log_probs, target=_labels(target), weight=_labels(weight), reduction=reduction,
+                             ignore_index=ignore_index)
+
+
+def binary_cross_entropy_with_logits(logits, target, reduction="mean", pos_weight=None):
+    """Binary cross-entropy on ``sigmoid(logits)``, computed stably from the logits; ``pos_weight``
+    (broadcast along the last axis) weighs the positive term, as in PyTorch."""
+    _tensor(logits, "logits", "binary_cross_entropy_with_logits")
+    return ops.BinaryCrossEntropyWithLogits.apply(logits, _target(target, logits), reduction=reduction,
+                                                  pos_weight=_labels(pos_weight))

@@ -11,7 +11,7 @@ from .. import checks
 from .. import functional as F
 from . import init
 from .module import Module, Parameter
-from ..ops.nn_ops import REDUCTIONS
+from ..ops.losses import REDUCTIONS
 
 
 # ----- layers with parameters -----------------------------------------------------------------
@@ -322,9 +322,65 @@ class MSELoss(Module):
         return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
 
 
+class L1Loss(MSELoss):
+    """``F.l1_loss(pred, target, reduction)``."""
+
+    def forward(self, pred, target):
+        return F.l1_loss(pred, target, self.reduction)
+
+
+class SmoothL1Loss(MSELoss):
+    """``F.smooth_l1_loss(pred, target, reduction, beta)``."""
+
+    def __init__(self, reduction="mean", beta=1.0):
+        super().__init__(reduction)
+        self.beta = checks.finite_number(beta, "beta", "SmoothL1Loss", minimum=0)
+
+    def forward(self, pred, target):
+        return F.smooth_l1_loss(pred, target, self.reduction, self.beta)
+
+
 class CrossEntropyLoss(Module):
-    """``F.cross_entropy(logits, target)``: mean over the batch, logits ``(N, C)``,
-    integer class indices ``(N,)``."""
+    """``F.cross_entropy(logits, target, weight, reduction, label_smoothing, ignore_index)``:
+    logits ``(N, C)`` or ``(N, C, H, W)``, class indices or probabilities; ``weight`` a
+    ``(C,)`` array of class weights (kept as a NumPy array, not a parameter)."""
+
+    def __init__(self, weight=None, reduction="mean", label_smoothing=0.0, ignore_index=-100):
+        super().__init__()
+        self.weight = None if weight is None else np.asarray(weight.data if hasattr(weight, "data") else weight)
+        self.reduction = checks.one_of(reduction, REDUCTIONS, "reduction", "CrossEntropyLoss")
+        self.label_smoothing = checks.finite_number(label_smoothing, "label_smoothing", "CrossEntropyLoss", minimum=0)
+        self.ignore_index = checks.integer(ignore_index, "ignore_index", "CrossEntropyLoss")
 
     def forward(self, logits, target):
-        return F.cross_entropy(logits, target)
+        return F.cross_entropy(logits, target, self.weight, self.reduction, self.label_smoothing, self.ignore_index)
+
+    def extra_repr(self):
+        s = "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
+        return s + (f", label_smoothing={self.label_smoothing}" if self.label_smoothing else "")
+
+
+class NLLLoss(Module):
+    """``F.nll_loss(log_probs, target, weight, reduction, ignore_index)``."""
+
+    def __init__(self, weight=None, reduction="mean", ignore_index=-100):
+        super().__init__()
+        self.weight = None if weight is None else np.asarray(weight.data if hasattr(weight, "data") else weight)
+        self.reduction = checks.one_of(reduction, REDUCTIONS, "reduction", "NLLLoss")
+        self.ignore_index = checks.integer(ignore_index, "ignore_index", "NLLLoss")
+
+    def forward(self, log_probs, target):
+        return F.nll_loss(log_probs, target, self.weight, self.reduction, self.ignore_index)
+
+
+class BCEWithLogitsLoss(Module):
+    """``F.binary_cross_entropy_with_logits(logits, target, reduction, pos_weight)``."""
+
+    def __init__(self, reduction="mean", pos_weight=None):
+        super().__init__()
+        self.reduction = checks.one_of(reduction, REDUCTIONS, "reduction", "BCEWithLogitsLoss")
+        self.pos_weight = None if pos_weight is None else np.asarray(
+            pos_weight.data if hasattr(pos_weight, "data") else pos_weight)
+
+    def forward(self, logits, target):
+        return F.binary_cross_entropy_with_logits(logits, target, self.reduction, self.pos_weight)
