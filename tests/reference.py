@@ -213,3 +213,40 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     if bias is not None:
         out += np.asarray(bias, np.float64).reshape(1, -1, 1, 1)
     return out
+
+
+def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """out[n, c, i, j] pixel by pixel from PyTorch's source-position rules: nearest takes
+    x[floor(i * s_h), floor(j * s_w)] (float32 arithmetic, as ATen; clamped to the last pixel),
+    bilinear mixes the 4 pixels around (src_h(i), src_w(j)); s = in / out, or 1 / scale_factor."""
+    x = np.asarray(x, np.float64)
+    N, C, H, W = x.shape
+    if size is not None:
+        (Ho, Wo), factors = _pair(size), (None, None)
+    else:
+        factors = _pair(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor, scale_factor)
+        Ho, Wo = int(np.floor(H * factors[0])), int(np.floor(W * factors[1]))
+
+    def nearest(i, n_in, n_out, factor):
+        scale = np.float32(1 / factor) if factor is not None else np.float32(n_in) / np.float32(n_out)
+        return min(int(np.floor(np.float32(i) * scale)), n_in - 1)
+
+    def source(i, n_in, n_out, factor):
+        if align_corners:
+            return i * (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+        scale = 1 / factor if factor is not None else n_in / n_out
+        return max((i + 0.5) * scale - 0.5, 0.0)
+
+    out = np.zeros((N, C, Ho, Wo))
+    for i in range(Ho):
+        for j in range(Wo):
+            if mode == "nearest":
+                out[:, :, i, j] = x[:, :, nearest(i, H, Ho, factors[0]), nearest(j, W, Wo, factors[1])]
+                continue
+            r, t = source(i, H, Ho, factors[0]), source(j, W, Wo, factors[1])
+            r0, t0 = min(int(np.floor(r)), H - 1), min(int(np.floor(t)), W - 1)
+            r1, t1 = min(r0 + 1, H - 1), min(t0 + 1, W - 1)
+            fr, ft = r - r0, t - t0
+            out[:, :, i, j] = ((1 - fr) * ((1 - ft) * x[:, :, r0, t0] + ft * x[:, :, r0, t1])
+                               + fr * ((1 - ft) * x[:, :, r1, t0] + ft * x[:, :, r1, t1]))
+    return out

@@ -73,6 +73,13 @@ def adaptive_max_pool2d(x, output_size, return_indices=False):
     return (out, adaptive_max(x.data, output_size)[1]) if return_indices else out
 
 
+def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Resize ``(N, C, H, W)`` to ``size`` or by ``scale_factor`` (exactly one), by ``"nearest"``
+    or ``"bilinear"`` interpolation (``align_corners`` for bilinear only), as PyTorch."""
+    return ops.Interpolate.apply(_tensor(x, "input", "interpolate"), size=size, scale_factor=scale_factor, mode=mode,
+                                 align_corners=align_corners)
+
+
 def global_avg_pool2d(x):
     """Mean over height and width: ``(N, C, H, W) -> (N, C)``."""
     checks.ndim(_tensor(x, "input", "global_avg_pool2d").data, 4, "global_avg_pool2d", layout="(N, C, H, W)")

@@ -20,5 +20,6 @@ from .layers import (
     Sigmoid,
     SmoothL1Loss,
     Tanh,
+    Upsample,
 )
 from .module import Module, Parameter

@@ -235,6 +235,29 @@ class AdaptiveMaxPool2d(_AdaptivePool2d):
         return F.adaptive_max_pool2d(x, self.output_size)
 
 
+class Upsample(Module):
+    """``F.interpolate(x, size, scale_factor, mode, align_corners)``: resize ``(N, C, H, W)``
+    to ``size`` or by ``scale_factor`` (exactly one), ``"nearest"`` or ``"bilinear"``."""
+
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None):
+        super().__init__()
+        where = "Upsample"
+        if (size is None) == (scale_factor is None):
+            raise ValueError(f"{where}: give exactly one of size and scale_factor, got size={size!r}, "
+                             f"scale_factor={scale_factor!r}")
+        self.size = None if size is None else checks.pair(size, "size", where)
+        self.scale_factor = scale_factor
+        self.mode = checks.one_of(mode, ("nearest", "bilinear"), "mode", where)
+        self.align_corners = align_corners
+
+    def forward(self, x):
+        return F.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners)
+
+    def extra_repr(self):
+        what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
+        return what + f", mode={self.mode!r}" + ("" if self.align_corners is None else f", align_corners={self.align_corners}")
+
+
 class GlobalAvgPool2d(Module):
     """Mean over height and width: ``(N, C, H, W) -> (N, C)``."""
 

@@ -12,4 +12,5 @@ from .nn_ops import Linear, LogSoftmax, Softmax
 from .losses import BinaryCrossEntropyWithLogits, CrossEntropy, L1Loss, MSELoss, NLLLoss, SmoothL1Loss
 from .conv import Conv2d
 from .conv_transpose import ConvTranspose2d
+from .interpolate import Interpolate
 from .pool import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d

@@ -37,6 +37,7 @@ import numpy as np
 
 from .. import backend, checks
 from .base import Op
+from .interpolate import Separable
 
 PoolGeometry = namedtuple("PoolGeometry", "N C H W kh kw sh sw ph pw dh dw Ho Wo Hp Wp")
 
@@ -224,7 +225,7 @@ def adaptive_size(x, output_size, op):
     return checks.pair(output_size, "output_size", op)
 
 
-class AdaptiveAvgPool2d(Op):
+class AdaptiveAvgPool2d(Separable, Op):
     """Mean over PyTorch's adaptive windows: ``(N, C, H, W) -> (N, C, H_o, W_o)``.
     ``AdaptiveAvgPool2d.apply(x, output_size=(H_o, W_o))``: ``A_h @ x @ A_w.T``."""
 
@@ -232,18 +233,13 @@ class AdaptiveAvgPool2d(Op):
 
     def forward(self, x, output_size):
         Ho, Wo = adaptive_size(x, output_size, "adaptive_avg_pool2d")
-        H, W = x.shape[2:]
         mats = []
-        for size, n_out in ((H, Ho), (W, Wo)):
-            A = np.zeros((n_out, size), x.dtype)
+        for size, n_out in zip(x.shape[2:], (Ho, Wo)):
+            A = np.zeros((n_out, size))
             for i, (start, end) in enumerate(adaptive_windows(size, n_out)):
                 A[i, start:end] = 1 / (end - start)
-            mats.append(backend.like(A, x))
-        self.Ah, self.Aw = mats
-        return self.Ah @ x @ self.Aw.T
-
-    def backward(self, grad):
-        return (self.Ah.T @ grad @ self.Aw,)
+            mats.append(A)
+        return self.separable(x, *mats)
 
 
 def adaptive_max(x, output_size):
