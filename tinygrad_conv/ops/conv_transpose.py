@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import backend, checks
 from .base import Op
-from .conv import layout, layout_of, weight_grad, weight_rows
+from .conv import layout, layout_of
 
 OP = "conv_transpose2d"
 
@@ -82,9 +82,9 @@ class ConvTranspose2d(Op):
         self.in_hw = x.shape[2:]
         if x.shape[2:] != (g.Ho, g.Wo):  # output_padding >= stride: outputs x does not cover
             x = xp.pad(x, ((0, 0), (0, 0), (0, g.Ho - x.shape[2]), (0, g.Wo - x.shape[3])))
-        w = weight_rows(weight.astype(dtype, copy=False), g)  # (G, C_in/G, [kh, kw, c_out])
+        w = lay.weight_rows(weight.astype(dtype, copy=False), g)  # (G, C_in/G, rows)
         gq = lay.grad_columns(x, g)  # (G, C_in/G, P)
-        dcols = xp.matmul(w.transpose(0, 2, 1), gq)  # (G, [kh, kw, c_out], P)
+        dcols = xp.matmul(w.transpose(0, 2, 1), gq)  # (G, rows, P)
         out = lay.col2im(dcols.reshape(g.groups, g.KH * g.KW, -1), g, dtype)
         if bias is not None:
             out += bias.astype(dtype, copy=False).reshape(1, -1, 1, 1)
@@ -103,9 +103,9 @@ class ConvTranspose2d(Op):
         if need_b:
             db = grad.sum(axis=(0, 2, 3)).astype(self.dtypes[2], copy=False)
         if need_x or need_w:
-            cols = lay.im2col(grad, g).reshape(g.groups, g.KH * g.KW * g.C // g.groups, -1)
+            cols = lay.im2col(grad, g).reshape(g.groups, g.KH * g.KW * g.C // g.groups, -1)  # (G, rows, P)
             if need_w:
-                dw = weight_grad(cols, self.gq, g).astype(self.dtypes[1], copy=False)
+                dw = lay.weight_grad(cols, self.gq, g).astype(self.dtypes[1], copy=False)
             if need_x:
                 dx = lay.output(xp.matmul(self.w, cols), None, g)
                 H, W = self.in_hw

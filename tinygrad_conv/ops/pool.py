@@ -29,6 +29,9 @@ Adaptive pooling gives output (H_o, W_o) whatever the input size: window i spans
 rows ``floor(i H / H_o)`` to ``ceil((i + 1) H / H_o)`` (exclusive), as PyTorch.
 The adaptive mean is two small matrix products, ``A_h @ x @ A_w.T``, with the
 averaging matrices ``A[i, r] = 1 / len(window i)`` on the window's rows.
+
+On a GPU (CuPy arrays) avg_pool2d and max_pool2d run as one kernel per direction
+(``pool_cuda.py``, with the same options); the rest is written once for both devices.
 """
 import math
 from collections import namedtuple
@@ -114,6 +117,14 @@ def scatter(geo, dtype, xp, contributions):
     return xp.ascontiguousarray(dxp[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W])
 
 
+def _cuda():
+    """``pool_cuda``: each direction of a pooling op as ONE CUDA kernel (imported on first use,
+    so the CPU never needs it)."""
+    from . import pool_cuda
+
+    return pool_cuda
+
+
 def _counts(size, k, s, p, n_out, include_pad):
     """Per output position along one axis: how many taps of the window the avg divides by."""
     start = np.arange(n_out) * s - p
@@ -132,7 +143,10 @@ class AvgPool2d(Op):
 
     def forward(self, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
         g = self.geo = pool_geometry(x, kernel_size, stride, padding, "avg_pool2d", ceil_mode=ceil_mode)
-        checks.boolean(count_include_pad, "count_include_pad", "avg_pool2d")
+        self.include_pad = checks.boolean(count_include_pad, "count_include_pad", "avg_pool2d")
+        self.dtype = x.dtype
+        if backend.is_cuda(x):
+            return _cuda().avg_pool2d(x, (g.kh, g.kw), (g.sh, g.sw), (g.ph, g.pw), (g.Ho, g.Wo), count_include_pad)
         xp = backend.xp(x)
         total = None
         for view in window_views(padded(x, g, 0), g):
@@ -143,12 +157,14 @@ class AvgPool2d(Op):
             self.scale = x.dtype.type(1 / (g.kh * g.kw))
         else:
             self.scale = backend.like((1 / np.outer(rows, cols)).astype(x.dtype), x)
-        self.dtype = x.dtype
         total *= self.scale
         return total
 
     def backward(self, grad):
         g = self.geo
+        if backend.is_cuda(grad):
+            shape, k, st, p = (g.N, g.C, g.H, g.W), (g.kh, g.kw), (g.sh, g.sw), (g.ph, g.pw)
+            return (_cuda().avg_pool2d_backward(grad, shape, k, st, p, self.include_pad),)
         share = grad * self.scale  # each tap of a window gets an equal share
         return (scatter(g, self.dtype, backend.xp(grad), (share for _ in range(g.kh * g.kw))),)
 
@@ -198,6 +214,9 @@ class MaxPool2d(Op):
 
     def forward(self, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
         g = self.geo = pool_geometry(x, kernel_size, stride, padding, "max_pool2d", dilation, ceil_mode)
+        if backend.is_cuda(x):  # one kernel, which also records where each maximum is
+            out, self.index = _cuda().max_pool2d(x, (g.kh, g.kw), (g.sh, g.sw), (g.ph, g.pw), (g.dh, g.dw), (g.Ho, g.Wo))
+            return out
         xp = backend.xp(x)
         self.xpad = padded(x, g, -np.inf)
         out = None
@@ -207,7 +226,11 @@ class MaxPool2d(Op):
         return out
 
     def backward(self, grad):
-        g, xpad, out = self.geo, self.xpad, self.out
+        g = self.geo
+        if backend.is_cuda(grad):
+            index, self.index, k, p = self.index, None, (g.kh, g.kw), (g.ph, g.pw)
+            return (_cuda().max_pool2d_backward(grad, index, (g.N, g.C, g.H, g.W), k, (g.sh, g.sw), p, (g.dh, g.dw)),)
+        xpad, out = self.xpad, self.out
         self.xpad = self.out = None
         return (scatter(g, xpad.dtype, backend.xp(xpad), (grad * won for won in winners(xpad, out, g))),)
 
