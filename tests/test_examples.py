@@ -66,3 +66,11 @@ def test_train_digits(plotting, tmp_path):
 def test_custom_op():
     losses = load_example("custom_op").main(steps=20)
     assert losses[-1] < losses[0]
+
+
+def test_segment_lines(plotting, tmp_path):
+    result = load_example("segment_lines").main(epochs=3, n_train=256, n_test=64, out=str(tmp_path))
+    assert_pngs(result["figures"])
+    losses = result["losses"]
+    assert len(losses) == 3 and losses[-1] < 0.7 * losses[0], losses
+    assert 0.3 < result["iou"] <= 1.0, result["iou"]  # always answering "background" scores 0
