@@ -15,6 +15,33 @@ from ..ops.losses import REDUCTIONS
 
 
 # ----- layers with parameters -----------------------------------------------------------------
+def _conv_arguments(layer, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias):
+    """Check and store the arguments Conv2d and ConvTranspose2d share."""
+    where = type(layer).__name__
+    layer.in_channels = checks.positive_int(in_channels, "in_channels", where)
+    layer.out_channels = checks.positive_int(out_channels, "out_channels", where)
+    layer.kernel_size = checks.pair(kernel_size, "kernel_size", where)
+    layer.stride = checks.pair(stride, "stride", where)
+    layer.padding = checks.pair(padding, "padding", where, minimum=0)
+    layer.dilation = checks.pair(dilation, "dilation", where)
+    layer.groups = checks.positive_int(groups, "groups", where)
+    for name, channels in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if channels % groups:
+            raise ValueError(f"{where}: {name}={channels} must be divisible by groups={groups}")
+    checks.boolean(bias, "bias", where)
+
+
+def _conv_repr(layer, *optional):
+    """``in, out, kernel_size=..., stride=...`` and each ``(name, default)`` that differs."""
+    s = f"{layer.in_channels}, {layer.out_channels}, kernel_size={layer.kernel_size}, stride={layer.stride}"
+    for name, default in optional:
+        if getattr(layer, name) != default:
+            s += f", {name}={getattr(layer, name)}"
+    if layer.groups != 1:
+        s += f", groups={layer.groups}"
+    return s + (", bias=False" if layer.bias is None else "")
+
+
 class Conv2d(Module):
     """2-D convolution (cross-correlation) of ``(N, C_in, H, W)`` into ``(N, C_out, H_out, W_out)``.
 
@@ -26,17 +53,7 @@ class Conv2d(Module):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True):
         super().__init__()
-        self.in_channels = checks.positive_int(in_channels, "in_channels", "Conv2d")
-        self.out_channels = checks.positive_int(out_channels, "out_channels", "Conv2d")
-        self.kernel_size = checks.pair(kernel_size, "kernel_size", "Conv2d")
-        self.stride = checks.pair(stride, "stride", "Conv2d")
-        self.padding = checks.pair(padding, "padding", "Conv2d", minimum=0)
-        self.dilation = checks.pair(dilation, "dilation", "Conv2d")
-        self.groups = checks.positive_int(groups, "groups", "Conv2d")
-        for name, channels in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if channels % groups:
-                raise ValueError(f"Conv2d: {name}={channels} must be divisible by groups={groups}")
-        checks.boolean(bias, "bias", "Conv2d")
+        _conv_arguments(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
 
         kh, kw = self.kernel_size
         self.weight = init.xavier_normal_(Parameter(np.empty((out_channels, in_channels // groups, kh, kw), np.float32)))
@@ -46,16 +63,7 @@ class Conv2d(Module):
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
+        return _conv_repr(self, ("padding", (0, 0)), ("dilation", (1, 1)))
 
 
 class ConvTranspose2d(Module):
@@ -70,23 +78,12 @@ class ConvTranspose2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
                  bias=True, dilation=1):
         super().__init__()
-        where = "ConvTranspose2d"
-        self.in_channels = checks.positive_int(in_channels, "in_channels", where)
-        self.out_channels = checks.positive_int(out_channels, "out_channels", where)
-        self.kernel_size = checks.pair(kernel_size, "kernel_size", where)
-        self.stride = checks.pair(stride, "stride", where)
-        self.padding = checks.pair(padding, "padding", where, minimum=0)
-        self.output_padding = checks.pair(output_padding, "output_padding", where, minimum=0)
-        self.dilation = checks.pair(dilation, "dilation", where)
-        self.groups = checks.positive_int(groups, "groups", where)
-        for name, channels in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if channels % groups:
-                raise ValueError(f"{where}: {name}={channels} must be divisible by groups={groups}")
+        _conv_arguments(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
+        self.output_padding = checks.pair(output_padding, "output_padding", "ConvTranspose2d", minimum=0)
         for o, s, d in zip(self.output_padding, self.stride, self.dilation):
             if o >= s and o >= d:
-                raise ValueError(f"{where}: output_padding {self.output_padding} must be smaller than either "
+                raise ValueError(f"ConvTranspose2d: output_padding {self.output_padding} must be smaller than either "
                                  f"stride {self.stride} or dilation {self.dilation}")
-        checks.boolean(bias, "bias", where)
 
         kh, kw = self.kernel_size
         weight = Parameter(np.empty((in_channels, out_channels // groups, kh, kw), np.float32))
@@ -99,15 +96,7 @@ class ConvTranspose2d(Module):
                                   self.groups, self.dilation)
 
     def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        for name, default in (("padding", (0, 0)), ("output_padding", (0, 0)), ("dilation", (1, 1))):
-            if getattr(self, name) != default:
-                s += f", {name}={getattr(self, name)}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
+        return _conv_repr(self, ("padding", (0, 0)), ("output_padding", (0, 0)), ("dilation", (1, 1)))
 
 
 class Linear(Module):

@@ -273,7 +273,7 @@ class Conv2d(Op):
     def forward(self, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         dtype = self.dtype = np.result_type(x, weight) if bias is None else np.result_type(x, weight, bias)
         g = self.geo = geometry(x, weight, bias, stride, padding, dilation, groups, dtype)
-        G, Og, Cg, KK = g.groups, g.O // g.groups, g.C // g.groups, g.KH * g.KW
+        G, Cg, KK = g.groups, g.C // g.groups, g.KH * g.KW
         xp, layout = self.xp, self.layout = backend.xp(x), layout_of(x)
         cols = layout.im2col(x.astype(dtype, copy=False), g).reshape(G, KK * Cg, -1)
         w = weight_rows(weight.astype(dtype, copy=False), g)
@@ -289,7 +289,7 @@ class Conv2d(Op):
 
     def backward(self, grad):
         g, dtype, xp, layout = self.geo, self.dtype, self.xp, self.layout
-        G, Og, Cg, KK = g.groups, g.O // g.groups, g.C // g.groups, g.KH * g.KW
+        G, KK = g.groups, g.KH * g.KW
         need_x, need_w = self.needs_input_grad[:2]
         need_b = self.has_bias and self.needs_input_grad[2]
         gq = layout.grad_columns(grad.astype(dtype, copy=False), g)  # (G, O/G, N H_q W_q)

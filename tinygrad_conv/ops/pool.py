@@ -33,7 +33,6 @@ averaging matrices ``A[i, r] = 1 / len(window i)`` on the window's rows.
 On a GPU (CuPy arrays) avg_pool2d and max_pool2d run as one kernel per direction
 (``pool_cuda.py``, with the same options); the rest is written once for both devices.
 """
-import math
 from collections import namedtuple
 
 import numpy as np
