@@ -30,8 +30,13 @@ def option_cases(draw, op, max_side=9):
     else:
         params["count_include_pad"] = draw(st.booleans())
     span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
-    h = draw(st.integers(max(1, span_h - 2 * params["padding"][0]), max(max_side, span_h)))
-    w = draw(st.integers(max(1, span_w - 2 * params["padding"][1]), max(max_side, span_w)))
+    # the dilated kernel fits the padded input; with ceil_mode, PyTorch also takes a smaller
+    # input as long as the output has a pixel
+    small = params["ceil_mode"] and draw(st.booleans())
+    h = draw(st.integers(1 if small else max(1, span_h - 2 * params["padding"][0]), max(max_side, span_h)))
+    w = draw(st.integers(1 if small else max(1, span_w - 2 * params["padding"][1]), max(max_side, span_w)))
+    (ph, pw), (sh, sw) = params["padding"], params["stride"] or (kh, kw)
+    assume(reference._pool_out(h, kh, sh, ph, dh, True) >= 1 and reference._pool_out(w, kw, sw, pw, dw, True) >= 1)
     return (draw(st.integers(1, 2)), draw(st.integers(1, 3)), h, w), params
 
 
@@ -116,6 +121,12 @@ def test_a_nan_wins_its_window_and_takes_the_gradient_as_in_pytorch():
     np.testing.assert_array_equal(dx[0, 0], [[0, 1, 0, 2], [0, 0, 0, 0]])
 
 
+def test_ceil_mode_takes_a_kernel_larger_than_the_input_as_pytorch():
+    x = np.arange(4.0).reshape(1, 1, 2, 2)
+    assert F.max_pool2d(Tensor(x), 3, 2, ceil_mode=True).item() == 3.0
+    assert F.avg_pool2d(Tensor(x), 3, 2, ceil_mode=True).item() == 1.5  # the window is cut at the input
+
+
 def test_ceil_mode_keeps_the_partial_last_window():
     x = np.arange(25.0).reshape(1, 1, 5, 5)
     assert F.max_pool2d(Tensor(x), 2).shape == (1, 1, 2, 2)
@@ -159,6 +170,7 @@ def test_float32_stays_float32():
         (lambda x: F.max_pool2d(x, 2, dilation=0), ValueError, r"max_pool2d: dilation must be >= 1, got 0"),
         (lambda x: F.max_pool2d(x, 3, dilation=3), ValueError,
          r"max_pool2d: kernel \(3, 3\) \(dilated to \(7, 7\)\) is larger than the padded input \(4, 4\)"),
+        (lambda x: F.max_pool2d(x, 5, stride=1, ceil_mode=True), ValueError, r"output size \(0, 0\)"),
         (lambda x: F.max_pool2d(x, 2, ceil_mode=1), TypeError, r"max_pool2d: ceil_mode must be a bool, got int 1"),
         (lambda x: F.max_pool2d(x, 2, return_indices="yes"), TypeError, r"return_indices must be a bool"),
         (lambda x: F.avg_pool2d(x, 2, count_include_pad=None), TypeError, r"count_include_pad must be a bool"),

@@ -68,13 +68,13 @@ def pool_geometry(x, kernel_size, stride, padding, op, dilation=1, ceil_mode=Fal
         )
     N, C, H, W = x.shape
     span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
-    if span_h > H + 2 * ph or span_w > W + 2 * pw:
+    Ho, Wo = _out_size(H, kh, sh, ph, dh, ceil_mode), _out_size(W, kw, sw, pw, dw, ceil_mode)
+    if Ho < 1 or Wo < 1:  # (ceil_mode lets one window run past the input, as PyTorch)
         dilated = f" (dilated to ({span_h}, {span_w}))" if (dh, dw) != (1, 1) else ""
         raise ValueError(
             f"{op}: kernel ({kh}, {kw}){dilated} is larger than the padded input ({H + 2 * ph}, {W + 2 * pw}) "
-            f"(input ({H}, {W}), padding ({ph}, {pw}))"
+            f"(input ({H}, {W}), padding ({ph}, {pw})): output size ({Ho}, {Wo})"
         )
-    Ho, Wo = _out_size(H, kh, sh, ph, dh, ceil_mode), _out_size(W, kw, sw, pw, dw, ceil_mode)
     # the padded buffer: x, its padding, and whatever the last (ceil_mode) window runs past it
     Hp, Wp = max(H + 2 * ph, (Ho - 1) * sh + span_h), max(W + 2 * pw, (Wo - 1) * sw + span_w)
     return PoolGeometry(N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, Hp, Wp)
