@@ -38,8 +38,8 @@ def _reduce(loss, reduction, denominator=None):
     total = loss.sum()
     if reduction == "sum":
         return total
-    with np.errstate(invalid="ignore", divide="ignore"):  # every target ignored: NaN, as PyTorch
-        return total / (loss.size if denominator is None else denominator)
+    denominator = loss.size if denominator is None else denominator
+    return total / denominator if denominator else total * float("nan")  # all ignored: NaN, as PyTorch
 
 
 def _scale(grad, reduction, denominator):
@@ -101,9 +101,9 @@ class SmoothL1Loss(_Pointwise, Op):
 
 
 def class_weights(weight, C, ref, op):
-    """The per-class weight array ``(C,)`` on ``ref``'s device and dtype (ones when None)."""
+    """The per-class weight array ``(C,)`` on ``ref``'s device and dtype (None stays None: all 1)."""
     if weight is None:
-        return backend.xp(ref).ones(C, ref.dtype)
+        return None
     weight = weight if backend.is_cuda(weight) else np.asarray(weight)
     if weight.shape != (C,):
         raise ValueError(f"{op}: weight shape {weight.shape} must be ({C},), one per class")
@@ -112,7 +112,8 @@ def class_weights(weight, C, ref, op):
 
 def class_indices(target, scores, op, ignore_index):
     """``target`` checked as integer class indices for ``scores (N, C, ...)``: shape ``(N, ...)``,
-    each in ``[0, C)`` or equal to ``ignore_index``; returned as int64 on the scores' device."""
+    each in ``[0, C)`` or equal to ``ignore_index``. Returns it as int64 on the scores' device,
+    and whether some entry is ``ignore_index``."""
     target = backend.like(target if backend.is_cuda(target) else np.asarray(target), scores)
     expected = scores.shape[:1] + scores.shape[2:]
     if target.shape != expected:
@@ -124,26 +125,35 @@ def class_indices(target, scores, op, ignore_index):
     elif target.dtype.kind not in "iu":
         raise TypeError(f"{op}: target must hold integer class indices, got dtype {target.dtype}")
     C = scores.shape[1]
-    bad = ((target < 0) | (target >= C)) & (target != ignore_index)
-    if bool(bad.any()):
-        raise ValueError(
-            f"{op}: class index {int(target[bad][0])} is out of range for {C} classes (expected 0..{C - 1}"
-            f" or ignore_index={ignore_index})"
-        )
-    return target
+    lo, hi = int(target.min()), int(target.max())
+    if lo < 0 or hi >= C:
+        bad = ((target < 0) | (target >= C)) & (target != ignore_index)
+        if bool(bad.any()):
+            raise ValueError(
+                f"{op}: class index {int(target[bad][0])} is out of range for {C} classes (expected 0..{C - 1}"
+                f" or ignore_index={ignore_index})"
+            )
+    return target.astype(np.int64, copy=False), lo <= ignore_index <= hi and bool((target == ignore_index).any())
 
 
-def index_coefficients(target, weight, eps, C, ndim, ignore_index):
-    """A for class-index targets (see the module docstring) and the "mean" denominator."""
-    xp = backend.xp(weight)
-    keep = target != ignore_index
-    safe = xp.where(keep, target, 0)
-    w_t = weight[safe] * keep.astype(weight.dtype)  # (N, ...): 0 where ignored
-    shape = (1, C) + (1,) * (ndim - 2)  # classes on axis 1
-    onehot = xp.arange(C).reshape(shape) == xp.expand_dims(safe, 1)
-    A = onehot * xp.expand_dims(w_t * weight.dtype.type(1 - eps), 1)
+def index_coefficients(target, ignore_index, ignored, weight, eps, shape, dtype):
+    """A for class-index targets (see the module docstring) and the "mean" denominator.
+    ``shape``: the scores'; ``ignored``: whether some target is ``ignore_index`` (its row of A is 0)."""
+    xp = backend.xp(target)
+    C = shape[1]
+    classes = (1, C) + (1,) * (len(shape) - 2)  # classes on axis 1
+    if ignored:
+        keep = target != ignore_index
+        target = xp.where(keep, target, 0)
+    onehot = xp.arange(C).reshape(classes) == xp.expand_dims(target, 1)
+    if weight is None and not ignored and not eps:  # the common case: A is the one-hot
+        return onehot.astype(dtype), target.size
+    w = xp.ones(C, dtype) if weight is None else weight
+    w_t = w[target] * keep if ignored else w[target]  # (N, ...)
+    A = onehot * xp.expand_dims(w_t * dtype.type(1 - eps), 1)
     if eps:
-        A = A + weight.reshape(shape) * xp.expand_dims(keep, 1) * weight.dtype.type(eps / C)
+        smooth = w.reshape(classes) * dtype.type(eps / C)
+        A = A + (smooth * xp.expand_dims(keep, 1) if ignored else smooth)
     return A, w_t.sum()
 
 
@@ -183,18 +193,20 @@ class CrossEntropy(Op):
             target = target.astype(logits.dtype, copy=False)
             if eps:
                 target = target * logits.dtype.type(1 - eps) + logits.dtype.type(eps / C)
-            A = target * w.reshape((1, C) + (1,) * (logits.ndim - 2))
-            denominator = logits.size // C
+            A = target if w is None else target * w.reshape((1, C) + (1,) * (logits.ndim - 2))
+            denominator, self.unit_rows = logits.size // C, False
         else:
-            target = class_indices(target, logits, op, ignore_index)
-            A, denominator = index_coefficients(target, w, eps, C, logits.ndim, ignore_index)
+            target, ignored = class_indices(target, logits, op, ignore_index)
+            A, denominator = index_coefficients(target, ignore_index, ignored, w, eps, logits.shape, logits.dtype)
+            self.unit_rows = w is None and not ignored  # every row of A sums to 1
         self.log_probs, self.A, self.reduction = _log_softmax(logits, axis=1), A, reduction
         self.denominator = denominator
         return _reduce(-(A * self.log_probs).sum(axis=1), reduction, denominator)
 
     def backward(self, grad):
         xp, A = backend.xp(self.A), self.A
-        g = xp.exp(self.log_probs) * A.sum(axis=1, keepdims=True) - A
+        softmax = xp.exp(self.log_probs)
+        g = softmax - A if self.unit_rows else softmax * A.sum(axis=1, keepdims=True) - A
         if self.reduction == "none":
             return (g * xp.expand_dims(grad, 1),)
         return (g * xp.asarray(_scale(grad, self.reduction, self.denominator), g.dtype),)
@@ -213,8 +225,9 @@ class NLLLoss(Op):
         _check_classes(log_probs, op, reduction)
         C = log_probs.shape[1]
         w = class_weights(weight, C, log_probs, op)
-        target = class_indices(target, log_probs, op, ignore_index)
-        self.A, self.denominator = index_coefficients(target, w, 0.0, C, log_probs.ndim, ignore_index)
+        target, ignored = class_indices(target, log_probs, op, ignore_index)
+        self.A, self.denominator = index_coefficients(target, ignore_index, ignored, w, 0.0, log_probs.shape,
+                                                      log_probs.dtype)
         self.reduction = reduction
         return _reduce(-(self.A * log_probs).sum(axis=1), reduction, self.denominator)
 
