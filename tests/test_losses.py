@@ -95,6 +95,13 @@ def test_cross_entropy_and_nll_match_torch(case, seed):
         mine.backward(g)
         np.testing.assert_allclose(mine.data, theirs.detach().numpy(), rtol=1e-10, atol=1e-12, equal_nan=True)
         np.testing.assert_allclose(ours.grad, lt.grad.numpy(), rtol=1e-10, atol=1e-12)
+        zt, ours = torch.tensor(z, requires_grad=True), Tensor(z, requires_grad=True)  # cross_entropy ignores too
+        params["label_smoothing"] = case["label_smoothing"]
+        theirs, mine = TF.cross_entropy(zt, torch.tensor(t), tw, **params), F.cross_entropy(ours, t, w, **params)
+        theirs.backward(torch.tensor(g))
+        mine.backward(g)
+        np.testing.assert_allclose(mine.data, theirs.detach().numpy(), rtol=1e-10, atol=1e-12, equal_nan=True)
+        np.testing.assert_allclose(ours.grad, zt.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_per_pixel_cross_entropy_is_the_cross_entropy_of_every_pixel():
