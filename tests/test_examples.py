@@ -92,3 +92,11 @@ def test_resnet_digits(plotting, tmp_path):
     buffers = dict(result["model"].named_buffers())
     assert int(buffers["stem.1.num_batches_tracked"]) == 15
     assert not np.allclose(buffers["stem.1.running_var"], 1.0)  # the running statistics were updated
+
+
+def test_segment_lines(plotting, tmp_path):
+    result = load_example("segment_lines").main(epochs=3, n_train=256, n_test=64, out=str(tmp_path))
+    assert_pngs(result["figures"])
+    losses = result["losses"]
+    assert len(losses) == 3 and losses[-1] < 0.7 * losses[0], losses
+    assert 0.3 < result["iou"] <= 1.0, result["iou"]  # always answering "background" scores 0

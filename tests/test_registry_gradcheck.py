@@ -203,6 +203,7 @@ SPECS = {
     "max_pool2d": pool_spec("max_pool2d", distinct=True),
 }
 from specs_building_blocks import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue 11)
+from specs_conv_family import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702
 
 BUILTIN = sorted(name for name, cls in ops.registry.items() if cls.__module__.startswith("tinygrad_conv."))
 

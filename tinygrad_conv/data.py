@@ -9,20 +9,23 @@ from . import checks, random
 from .tensor import Tensor
 
 
-def make_lines(n, size=16, noise=0.1, seed=None):
+def make_lines(n, size=16, noise=0.1, seed=None, return_masks=False):
     """``n`` images of one 3-pixel wide line of +1 on ``noise * N(0, 1)`` background.
 
     Returns ``X`` float32 ``(n, 1, size, size)`` and ``y`` int64 ``(n,)``,
     1 for a vertical line, 0 for a horizontal one (each with probability 1/2).
     The line's centre row or column is uniform in ``[2, size - 2)``, as in the
     seed notebook. ``seed`` (an int) makes the set reproducible; None draws
-    from the library generator.
+    from the library generator. With ``return_masks`` it returns ``(X, y, masks)``,
+    ``masks`` int64 ``(n, size, size)``: 1 on the line's pixels, 0 elsewhere (targets
+    for per-pixel segmentation); X and y are the same as without it.
     """
     n = checks.positive_int(n, "n", "make_lines")
     size = checks.positive_int(size, "size", "make_lines")
     if size < 5:
         raise ValueError(f"make_lines: size must be >= 5 for a 3-pixel line to fit away from the border, got {size}")
     noise = checks.finite_number(noise, "noise", "make_lines", minimum=0)
+    return_masks = checks.boolean(return_masks, "return_masks", "make_lines")
     rng = random.generator(seed, "make_lines")
 
     X = rng.standard_normal((n, size, size), dtype=np.float32)
@@ -35,8 +38,9 @@ def make_lines(n, size=16, noise=0.1, seed=None):
     vertical = y[:, None, None] == 1
     # A vertical line fills the same columns in every row: the profile along
     # the last (width) axis; a horizontal one along the height axis.
-    X += np.where(vertical, profile[:, None, :], profile[:, :, None])
-    return X[:, None], y
+    line = np.where(vertical, profile[:, None, :], profile[:, :, None])  # (n, size, size)
+    X += line
+    return (X[:, None], y, line.astype(np.int64)) if return_masks else (X[:, None], y)
 
 
 def batches(X, y, batch_size, shuffle=True, seed=None):

@@ -6,6 +6,7 @@ which holds the forward and backward rules and checks its arguments.
 import numpy as np
 
 from . import backend, checks, ops, random
+from .ops.pool import adaptive_max, max_pool2d_indices
 from .tensor import Tensor
 
 
@@ -27,14 +28,56 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return ops.Conv2d.apply(x, weight, _tensor(bias, "bias", "conv2d"), **params)
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0):
-    """Mean over each window (zero padding counts). ``(N, C, H, W) -> (N, C, H_out, W_out)``."""
-    return ops.AvgPool2d.apply(_tensor(x, "input", "avg_pool2d"), kernel_size=kernel_size, stride=stride, padding=padding)
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 2-D convolution, the adjoint of ``conv2d``. x ``(N, C_in, H, W)``, weight
+    ``(C_in, C_out/groups, K_h, K_w)``, bias ``(C_out,)`` -> ``(N, C_out, H_out, W_out)``,
+    ``H_out = (H - 1)*stride - 2*pad + dil*(K_h - 1) + output_padding + 1``."""
+    _tensor(x, "input", "conv_transpose2d")
+    _tensor(weight, "weight", "conv_transpose2d")
+    params = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
+    if bias is None:
+        return ops.ConvTranspose2d.apply(x, weight, **params)
+    return ops.ConvTranspose2d.apply(x, weight, _tensor(bias, "bias", "conv_transpose2d"), **params)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0):
-    """Maximum over each window; the gradient goes to the first maximum. ``(N, C, H, W) -> (N, C, H_out, W_out)``."""
-    return ops.MaxPool2d.apply(_tensor(x, "input", "max_pool2d"), kernel_size=kernel_size, stride=stride, padding=padding)
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Mean over each window (zero padding counts unless ``count_include_pad=False``).
+    ``(N, C, H, W) -> (N, C, H_out, W_out)``; ``ceil_mode`` rounds the output size up."""
+    return ops.AvgPool2d.apply(
+        _tensor(x, "input", "avg_pool2d"), kernel_size=kernel_size, stride=stride, padding=padding,
+        ceil_mode=ceil_mode, count_include_pad=count_include_pad,
+    )
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Maximum over each window; the gradient goes to the first maximum. ``(N, C, H, W) -> (N, C, H_out, W_out)``.
+    With ``return_indices``: ``(out, indices)``, indices the winners' flat positions in each
+    ``H*W`` plane (an int64 array), as PyTorch's."""
+    params = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+    checks.boolean(return_indices, "return_indices", "max_pool2d")
+    out = ops.MaxPool2d.apply(_tensor(x, "input", "max_pool2d"), **params)
+    return (out, max_pool2d_indices(x.data, out.data, **params)) if return_indices else out
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Mean over PyTorch's adaptive windows: ``(N, C, H, W) -> (N, C, *output_size)``
+    (an int or ``(h, w)``; None in a pair keeps that axis)."""
+    return ops.AdaptiveAvgPool2d.apply(_tensor(x, "input", "adaptive_avg_pool2d"), output_size=output_size)
+
+
+def adaptive_max_pool2d(x, output_size, return_indices=False):
+    """Maximum over PyTorch's adaptive windows: ``(N, C, H, W) -> (N, C, *output_size)``;
+    with ``return_indices``: ``(out, indices)`` as for ``max_pool2d``."""
+    checks.boolean(return_indices, "return_indices", "adaptive_max_pool2d")
+    out = ops.AdaptiveMaxPool2d.apply(_tensor(x, "input", "adaptive_max_pool2d"), output_size=output_size)
+    return (out, adaptive_max(x.data, output_size)[1]) if return_indices else out
+
+
+def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Resize ``(N, C, H, W)`` to ``size`` or by ``scale_factor`` (exactly one), by ``"nearest"``
+    or ``"bilinear"`` interpolation (``align_corners`` for bilinear only), as PyTorch."""
+    return ops.Interpolate.apply(_tensor(x, "input", "interpolate"), size=size, scale_factor=scale_factor, mode=mode,
+                                 align_corners=align_corners)
 
 
 def global_avg_pool2d(x):
@@ -77,22 +120,59 @@ def softmax(x, axis=-1):
     return ops.Softmax.apply(_tensor(x, "input", "softmax"), axis=axis)
 
 
+def _target(target, like):
+    """A loss target as a Tensor of ``like``'s dtype (arrays and numbers are wrapped)."""
+    return target if isinstance(target, Tensor) else Tensor(target, dtype=like.dtype, device=like.device)
+
+
+def _labels(target):
+    """Class indices or probabilities: a parameter of the loss, as an array."""
+    return target.data if isinstance(target, Tensor) else target
+
+
 def mse_loss(pred, target, reduction="mean"):
     """Squared error, reduced by ``"mean"`` (default), ``"sum"`` or ``"none"``.
     ``pred`` and ``target`` must have equal shapes (never broadcast)."""
     _tensor(pred, "pred", "mse_loss")
-    if not isinstance(target, Tensor):
-        target = Tensor(target, dtype=pred.dtype, device=pred.device)
-    return ops.MSELoss.apply(pred, target, reduction=reduction)
+    return ops.MSELoss.apply(pred, _target(target, pred), reduction=reduction)
 
 
-def cross_entropy(logits, target):
-    """Mean cross-entropy of logits ``(N, C)`` against class indices ``(N,)``
-    (a NumPy array or Tensor)."""
+def l1_loss(pred, target, reduction="mean"):
+    """Absolute error ``|pred - target|``, reduced; equal shapes."""
+    _tensor(pred, "pred", "l1_loss")
+    return ops.L1Loss.apply(pred, _target(target, pred), reduction=reduction)
+
+
+def smooth_l1_loss(pred, target, reduction="mean", beta=1.0):
+    """``0.5 d**2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (d = pred - target), reduced."""
+    _tensor(pred, "pred", "smooth_l1_loss")
+    return ops.SmoothL1Loss.apply(pred, _target(target, pred), reduction=reduction, beta=beta)
+
+
+def cross_entropy(logits, target, weight=None, reduction="mean", label_smoothing=0.0, ignore_index=-100):
+    """Cross-entropy of logits ``(N, C)`` or per-pixel ``(N, C, H, W)`` against class indices
+    ``(N,)`` / ``(N, H, W)`` or class probabilities shaped like the logits (array or Tensor),
+    with class ``weight`` ``(C,)`` (the mean is then divided by the targets' summed weights),
+    ``reduction`` and ``label_smoothing``, as ``torch.nn.functional.cross_entropy``."""
     _tensor(logits, "logits", "cross_entropy")
-    if isinstance(target, Tensor):
-        target = target.data
-    return ops.CrossEntropy.apply(logits, target=target)
+    return ops.CrossEntropy.apply(logits, target=_labels(target), weight=_labels(weight), reduction=reduction,
+                                  label_smoothing=label_smoothing, ignore_index=ignore_index)
+
+
+def nll_loss(log_probs, target, weight=None, reduction="mean", ignore_index=-100):
+    """``-weight[t] * log_probs[n, t]`` at class indices t, reduced (the mean divides by the
+    summed weights), as ``torch.nn.functional.nll_loss``."""
+    _tensor(log_probs, "log_probs", "nll_loss")
+    return ops.NLLLoss.apply(log_probs, target=_labels(target), weight=_labels(weight), reduction=reduction,
+                             ignore_index=ignore_index)
+
+
+def binary_cross_entropy_with_logits(logits, target, reduction="mean", pos_weight=None):
+    """Binary cross-entropy on ``sigmoid(logits)``, computed stably from the logits; ``pos_weight``
+    (broadcast along the last axis) weighs the positive term, as in PyTorch."""
+    _tensor(logits, "logits", "binary_cross_entropy_with_logits")
+    return ops.BinaryCrossEntropyWithLogits.apply(logits, _target(target, logits), reduction=reduction,
+                                                  pos_weight=_labels(pos_weight))
 
 
 # ----- version 2: padding and more activations -------------------------------------------------

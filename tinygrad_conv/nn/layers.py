@@ -11,10 +11,37 @@ from .. import checks
 from .. import functional as F
 from . import init
 from .module import Module, Parameter
-from ..ops.nn_ops import REDUCTIONS
+from ..ops.losses import REDUCTIONS
 
 
 # ----- layers with parameters -----------------------------------------------------------------
+def _conv_arguments(layer, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias):
+    """Check and store the arguments Conv2d and ConvTranspose2d share."""
+    where = type(layer).__name__
+    layer.in_channels = checks.positive_int(in_channels, "in_channels", where)
+    layer.out_channels = checks.positive_int(out_channels, "out_channels", where)
+    layer.kernel_size = checks.pair(kernel_size, "kernel_size", where)
+    layer.stride = checks.pair(stride, "stride", where)
+    layer.padding = checks.pair(padding, "padding", where, minimum=0)
+    layer.dilation = checks.pair(dilation, "dilation", where)
+    layer.groups = checks.positive_int(groups, "groups", where)
+    for name, channels in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if channels % groups:
+            raise ValueError(f"{where}: {name}={channels} must be divisible by groups={groups}")
+    checks.boolean(bias, "bias", where)
+
+
+def _conv_repr(layer, *optional):
+    """``in, out, kernel_size=..., stride=...`` and each ``(name, default)`` that differs."""
+    s = f"{layer.in_channels}, {layer.out_channels}, kernel_size={layer.kernel_size}, stride={layer.stride}"
+    for name, default in optional:
+        if getattr(layer, name) != default:
+            s += f", {name}={getattr(layer, name)}"
+    if layer.groups != 1:
+        s += f", groups={layer.groups}"
+    return s + (", bias=False" if layer.bias is None else "")
+
+
 class Conv2d(Module):
     """2-D convolution (cross-correlation) of ``(N, C_in, H, W)`` into ``(N, C_out, H_out, W_out)``.
 
@@ -26,17 +53,7 @@ class Conv2d(Module):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True):
         super().__init__()
-        self.in_channels = checks.positive_int(in_channels, "in_channels", "Conv2d")
-        self.out_channels = checks.positive_int(out_channels, "out_channels", "Conv2d")
-        self.kernel_size = checks.pair(kernel_size, "kernel_size", "Conv2d")
-        self.stride = checks.pair(stride, "stride", "Conv2d")
-        self.padding = checks.pair(padding, "padding", "Conv2d", minimum=0)
-        self.dilation = checks.pair(dilation, "dilation", "Conv2d")
-        self.groups = checks.positive_int(groups, "groups", "Conv2d")
-        for name, channels in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if channels % groups:
-                raise ValueError(f"Conv2d: {name}={channels} must be divisible by groups={groups}")
-        checks.boolean(bias, "bias", "Conv2d")
+        _conv_arguments(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
 
         kh, kw = self.kernel_size
         self.weight = init.xavier_normal_(Parameter(np.empty((out_channels, in_channels // groups, kh, kw), np.float32)))
@@ -46,16 +63,40 @@ class Conv2d(Module):
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
+        return _conv_repr(self, ("padding", (0, 0)), ("dilation", (1, 1)))
+
+
+class ConvTranspose2d(Module):
+    """Transposed 2-D convolution ``(N, C_in, H, W) -> (N, C_out, H_out, W_out)``, the adjoint
+    of Conv2d (a learned upsampling with stride > 1), as ``torch.nn.ConvTranspose2d``.
+
+    ``weight``: ``(C_in, C_out / groups, K_h, K_w)``; weight and bias drawn as PyTorch does,
+    ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` with ``fan_in = C_out / groups * K_h * K_w``
+    (for the weight that is ``kaiming_uniform_(a=sqrt(5))``).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1):
+        super().__init__()
+        _conv_arguments(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
+        self.output_padding = checks.pair(output_padding, "output_padding", "ConvTranspose2d", minimum=0)
+        for o, s, d in zip(self.output_padding, self.stride, self.dilation):
+            if o >= s and o >= d:
+                raise ValueError(f"ConvTranspose2d: output_padding {self.output_padding} must be smaller than either "
+                                 f"stride {self.stride} or dilation {self.dilation}")
+
+        kh, kw = self.kernel_size
+        weight = Parameter(np.empty((in_channels, out_channels // groups, kh, kw), np.float32))
+        self.weight = init.kaiming_uniform_(weight, a=math.sqrt(5))
+        bound = 1 / math.sqrt(out_channels // groups * kh * kw)
+        self.bias = init.uniform_(Parameter(np.empty(out_channels, np.float32)), -bound, bound) if bias else None
+
+    def forward(self, x):
+        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                                  self.groups, self.dilation)
+
+    def extra_repr(self):
+        return _conv_repr(self, ("padding", (0, 0)), ("output_padding", (0, 0)), ("dilation", (1, 1)))
 
 
 class Linear(Module):
@@ -107,30 +148,103 @@ class Tanh(Module):
 
 # ----- pooling and reshaping ------------------------------------------------------------------
 class _Pool2d(Module):
-    def __init__(self, kernel_size, stride=None, padding=0):
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False):
         super().__init__()
         where = type(self).__name__
         self.kernel_size = checks.pair(kernel_size, "kernel_size", where)
         self.stride = self.kernel_size if stride is None else checks.pair(stride, "stride", where)
         self.padding = checks.pair(padding, "padding", where, minimum=0)
+        self.ceil_mode = checks.boolean(ceil_mode, "ceil_mode", where)
 
     def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        s = f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        return s + (", ceil_mode=True" if self.ceil_mode else "")
 
 
 class AvgPool2d(_Pool2d):
-    """Mean over each ``kernel_size`` window (stride defaults to kernel_size;
-    zero padding counts in the mean)."""
+    """Mean over each ``kernel_size`` window (stride defaults to kernel_size; zero padding
+    counts in the mean unless ``count_include_pad=False``), as ``torch.nn.AvgPool2d``."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.count_include_pad = checks.boolean(count_include_pad, "count_include_pad", "AvgPool2d")
 
     def forward(self, x):
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+
+    def extra_repr(self):
+        return super().extra_repr() + ("" if self.count_include_pad else ", count_include_pad=False")
 
 
 class MaxPool2d(_Pool2d):
-    """Maximum over each ``kernel_size`` window (stride defaults to kernel_size)."""
+    """Maximum over each ``kernel_size`` window (stride defaults to kernel_size), as
+    ``torch.nn.MaxPool2d`` (same argument order); ``return_indices`` makes it return
+    ``(out, indices)``."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.dilation = checks.pair(dilation, "dilation", "MaxPool2d")
+        self.return_indices = checks.boolean(return_indices, "return_indices", "MaxPool2d")
 
     def forward(self, x):
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                            self.return_indices)
+
+    def extra_repr(self):
+        s = super().extra_repr() + (f", dilation={self.dilation}" if self.dilation != (1, 1) else "")
+        return s + (", return_indices=True" if self.return_indices else "")
+
+
+class _AdaptivePool2d(Module):
+    def __init__(self, output_size):
+        super().__init__()
+        where = type(self).__name__
+        if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
+            self.output_size = tuple(None if s is None else checks.positive_int(s, "output_size", where)
+                                     for s in output_size)
+        else:
+            self.output_size = checks.pair(output_size, "output_size", where)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool2d(_AdaptivePool2d):
+    """Mean over PyTorch's adaptive windows: ``(N, C, H, W) -> (N, C, *output_size)``;
+    ``output_size`` is an int or ``(h, w)``, None keeping that axis."""
+
+    def forward(self, x):
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+
+class AdaptiveMaxPool2d(_AdaptivePool2d):
+    """Maximum over PyTorch's adaptive windows: ``(N, C, H, W) -> (N, C, *output_size)``."""
+
+    def forward(self, x):
+        return F.adaptive_max_pool2d(x, self.output_size)
+
+
+class Upsample(Module):
+    """``F.interpolate(x, size, scale_factor, mode, align_corners)``: resize ``(N, C, H, W)``
+    to ``size`` or by ``scale_factor`` (exactly one), ``"nearest"`` or ``"bilinear"``."""
+
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None):
+        super().__init__()
+        where = "Upsample"
+        if (size is None) == (scale_factor is None):
+            raise ValueError(f"{where}: give exactly one of size and scale_factor, got size={size!r}, "
+                             f"scale_factor={scale_factor!r}")
+        self.size = None if size is None else checks.pair(size, "size", where)
+        self.scale_factor = scale_factor
+        self.mode = checks.one_of(mode, ("nearest", "bilinear"), "mode", where)
+        self.align_corners = align_corners
+
+    def forward(self, x):
+        return F.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners)
+
+    def extra_repr(self):
+        what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
+        return what + f", mode={self.mode!r}" + ("" if self.align_corners is None else f", align_corners={self.align_corners}")
 
 
 class GlobalAvgPool2d(Module):
@@ -220,9 +334,65 @@ class MSELoss(Module):
         return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
 
 
+class L1Loss(MSELoss):
+    """``F.l1_loss(pred, target, reduction)``."""
+
+    def forward(self, pred, target):
+        return F.l1_loss(pred, target, self.reduction)
+
+
+class SmoothL1Loss(MSELoss):
+    """``F.smooth_l1_loss(pred, target, reduction, beta)``."""
+
+    def __init__(self, reduction="mean", beta=1.0):
+        super().__init__(reduction)
+        self.beta = checks.finite_number(beta, "beta", "SmoothL1Loss", minimum=0)
+
+    def forward(self, pred, target):
+        return F.smooth_l1_loss(pred, target, self.reduction, self.beta)
+
+
 class CrossEntropyLoss(Module):
-    """``F.cross_entropy(logits, target)``: mean over the batch, logits ``(N, C)``,
-    integer class indices ``(N,)``."""
+    """``F.cross_entropy(logits, target, weight, reduction, label_smoothing, ignore_index)``:
+    logits ``(N, C)`` or ``(N, C, H, W)``, class indices or probabilities; ``weight`` a
+    ``(C,)`` array of class weights (kept as a NumPy array, not a parameter)."""
+
+    def __init__(self, weight=None, reduction="mean", label_smoothing=0.0, ignore_index=-100):
+        super().__init__()
+        self.weight = None if weight is None else np.asarray(weight.data if hasattr(weight, "data") else weight)
+        self.reduction = checks.one_of(reduction, REDUCTIONS, "reduction", "CrossEntropyLoss")
+        self.label_smoothing = checks.finite_number(label_smoothing, "label_smoothing", "CrossEntropyLoss", minimum=0)
+        self.ignore_index = checks.integer(ignore_index, "ignore_index", "CrossEntropyLoss")
 
     def forward(self, logits, target):
-        return F.cross_entropy(logits, target)
+        return F.cross_entropy(logits, target, self.weight, self.reduction, self.label_smoothing, self.ignore_index)
+
+    def extra_repr(self):
+        s = "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
+        return s + (f", label_smoothing={self.label_smoothing}" if self.label_smoothing else "")
+
+
+class NLLLoss(Module):
+    """``F.nll_loss(log_probs, target, weight, reduction, ignore_index)``."""
+
+    def __init__(self, weight=None, reduction="mean", ignore_index=-100):
+        super().__init__()
+        self.weight = None if weight is None else np.asarray(weight.data if hasattr(weight, "data") else weight)
+        self.reduction = checks.one_of(reduction, REDUCTIONS, "reduction", "NLLLoss")
+        self.ignore_index = checks.integer(ignore_index, "ignore_index", "NLLLoss")
+
+    def forward(self, log_probs, target):
+        return F.nll_loss(log_probs, target, self.weight, self.reduction, self.ignore_index)
+
+
+class BCEWithLogitsLoss(Module):
+    """``F.binary_cross_entropy_with_logits(logits, target, reduction, pos_weight)``."""
+
+    def __init__(self, reduction="mean", pos_weight=None):
+        super().__init__()
+        self.reduction = checks.one_of(reduction, REDUCTIONS, "reduction", "BCEWithLogitsLoss")
+        self.pos_weight = None if pos_weight is None else np.asarray(
+            pos_weight.data if hasattr(pos_weight, "data") else pos_weight)
+
+    def forward(self, logits, target):
+        return F.binary_cross_entropy_with_logits(logits, target, self.reduction, self.pos_weight)

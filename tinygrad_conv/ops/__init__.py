@@ -8,9 +8,12 @@ from .elementwise import Add, Div, Exp, Log, Mul, Neg, Pow, ReLU, Sigmoid, Sub, 
 from .matmul import MatMul
 from .movement import GetItem, Reshape, ToDevice, Transpose
 from .reduce import Max, Mean, Sum
-from .nn_ops import CrossEntropy, Linear, LogSoftmax, MSELoss, Softmax
+from .nn_ops import Linear, LogSoftmax, Softmax
+from .losses import BinaryCrossEntropyWithLogits, CrossEntropy, L1Loss, MSELoss, NLLLoss, SmoothL1Loss
 from .conv import Conv2d
-from .pool import AvgPool2d, MaxPool2d
+from .conv_transpose import ConvTranspose2d
+from .interpolate import Interpolate
+from .pool import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
 # version 2: building blocks of real CNNs
 from .elementwise import Abs, Clip, Maximum, Minimum, Sqrt, Where
 from .movement import Cat, Stack

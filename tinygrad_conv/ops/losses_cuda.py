@@ -1,4 +1,5 @@
-"""Cross-entropy on the GPU in two launches: the mirror of ``CrossEntropy`` in nn_ops.py.
+"""Cross-entropy on the GPU in two launches: the common case of ``CrossEntropy`` in losses.py
+(logits ``(N, C)``, class indices, no weights, no smoothing, the mean).
 
 As a chain of CuPy calls (max, subtract, exp, sum, log, subtract, gather, mean,
 then exp, scatter, multiply) it is a dozen launches of ~10-30 us of Python
@@ -7,7 +8,7 @@ each, more than the whole rest of a small network's step. Here:
 - forward: one block; each thread takes rows ``r``, computes the stable
   ``log_softmax`` of the row (shift by its maximum) and ``-log_probs[r, target[r]]``;
   the block adds the rows' losses and writes their mean.
-- backward: ``(softmax - onehot(target)) * grad / N``, a thread per element.
+- backward: ``softmax * g - onehot(target) * g`` with ``g = grad / N``, a thread per element.
 """
 import functools
 
@@ -47,7 +48,8 @@ extern "C" __global__ void cross_entropy_backward(const T* log_probs, const long
     const int i = blockIdx.x * blockDim.x + threadIdx.x;  // over (r, c)
     if (i >= N * C) return;
     const int r = i / C, c = i % C;
-    out[i] = (exp(log_probs[i]) - (c == target[r] ? (T)1 : (T)0)) * (grad[0] / N);
+    const T scale = grad[0] / N;  // softmax * scale - onehot * scale: PyTorch's order (inf - inf = NaN)
+    out[i] = exp(log_probs[i]) * scale - (c == target[r] ? scale : (T)0);
 }
 """
 

@@ -1,16 +1,10 @@
-"""Layer ops that are one fused step each: linear, softmax, losses.
+"""Layer ops that are one fused step each: linear, softmax (the losses are in losses.py).
 
 Fusing them (instead of composing matmul, add, exp, ...) gives one graph node
-per layer, which is what keeps small models fast in Python, and lets the
-losses use the numerically stable form of their gradients.
+per layer, which is what keeps small models fast in Python.
 """
-import numpy as np
-
 from .. import backend, checks
-from . import losses_cuda
 from .base import Op
-
-REDUCTIONS = ("mean", "sum", "none")  # of mse_loss
 
 
 class Linear(Op):
@@ -72,69 +66,3 @@ class Softmax(Op):
     def backward(self, grad):
         s = self.out
         return (s * (grad - (grad * s).sum(axis=self.axis, keepdims=True)),)
-
-
-class MSELoss(Op):
-    """``(pred - target)**2`` reduced by ``"mean"``, ``"sum"`` or ``"none"``; equal shapes only."""
-
-    name = "mse_loss"
-
-    def forward(self, pred, target, reduction="mean"):
-        checks.one_of(reduction, REDUCTIONS, "reduction", "mse_loss")
-        checks.same_shape(pred, target, "mse_loss", ("pred", "target"))
-        self.diff, self.reduction = pred - target, reduction
-        sq = self.diff * self.diff
-        if reduction == "none":
-            return sq
-        total = sq.sum()
-        return total / sq.size if reduction == "mean" else total
-
-    def backward(self, grad):
-        scale = 2.0 / self.diff.size if self.reduction == "mean" else 2.0
-        g = self.diff * (grad * scale).astype(self.diff.dtype)
-        return g, (-g if self.needs_input_grad[1] else None)
-
-
-class CrossEntropy(Op):
-    """Mean over the batch of ``-log_softmax(logits)[n, target[n]]``.
-
-    logits ``(N, C)``; ``target`` integer class indices ``(N,)``, a parameter
-    (not differentiable).
-    """
-
-    def forward(self, logits, target):
-        checks.ndim(logits, 2, "cross_entropy", "logits", "(N, C)")
-        n, c = logits.shape
-        xp = backend.xp(logits)
-        target = target if backend.is_cuda(target) else np.asarray(target)  # checked where it is
-        if target.shape != (n,):
-            raise ValueError(f"cross_entropy: target shape {target.shape} must be ({n},) for logits shape {logits.shape}")
-        if target.dtype.kind == "f":
-            if not bool((target == target.round()).all()):
-                raise ValueError("cross_entropy: target must hold integer class indices")
-            target = target.astype(np.int64)
-        elif target.dtype.kind not in "iu":
-            raise TypeError(f"cross_entropy: target must hold integer class indices, got dtype {target.dtype}")
-        if n and (int(target.min()) < 0 or int(target.max()) >= c):
-            bad = int(target[(target < 0) | (target >= c)][0])
-            raise ValueError(f"cross_entropy: class index {bad} is out of range for {c} classes (expected 0..{c - 1})")
-        if n == 0:
-            raise ValueError("cross_entropy: the batch is empty")
-        self.target = target = backend.like(target.astype(np.int64, copy=False), logits)
-        if backend.is_cuda(logits):  # two launches instead of a dozen
-            loss, self.log_probs = losses_cuda.cross_entropy(logits, target)
-            return loss
-        self.log_probs = _log_softmax(logits, axis=1)
-        return -self.log_probs[xp.arange(n), target].mean()
-
-    def backward(self, grad):
-        if backend.is_cuda(grad):
-            return (losses_cuda.cross_entropy_backward(self.log_probs, self.target, grad),)
-        n = len(self.target)
-        xp = backend.xp(self.log_probs)
-        scale = (grad / n).astype(self.log_probs.dtype)
-        # softmax * scale, minus scale at the targets: in PyTorch's order, so an inf
-        # upstream gradient gives NaN at the targets as it does there, not -inf.
-        g = xp.exp(self.log_probs) * scale
-        g[xp.arange(n), self.target] -= scale
-        return (g,)

@@ -8,7 +8,7 @@ launch, with PyTorch's semantics:
 - forward: a thread per output element walks its window (dilation ``d``,
   ``-inf`` padding for max, the ``count_include_pad`` divisor for average, windows
   clipped at ``H + p`` as ``ceil_mode`` needs). Max pooling also writes the flat
-  index ``h W + w`` of each window's first maximum (the first NaN if it holds one).
+  index ``h W + w`` of each window's first maximum (the last NaN if it holds one).
 - backward: a gather. A thread per input pixel visits the windows that contain it
   and sums their gradients (max: where the index names this pixel; average: the
   window's gradient over its divisor), so no atomics are needed.
@@ -38,8 +38,8 @@ extern "C" __global__ void max_pool_forward(const T* x, T* out, int* index) {
             const int w = j * SW - PW + b * DW;
             if (w < 0 || w >= W) continue;
             const T v = plane[h * W + w];
-            // the first maximum; a NaN beats every number and the first NaN stays
-            if (arg < 0 || v > best || (v != v && best == best)) { best = v; arg = h * W + w; }
+            // the first maximum; a NaN beats every number, and the last NaN wins (as PyTorch)
+            if (arg < 0 || v > best || v != v) { best = v; arg = h * W + w; }
         }
     }
     out[t] = best;

@@ -1,0 +1,45 @@
+"""Time steps of ours and PyTorch's side by side, as bench_conv.py does: interleaved in
+one process, alternating order, BENCH_PAUSE seconds idle before each ~60 ms block of
+calls (so the other framework's spinning worker threads sleep), median over repeats.
+
+``compare(cases, repeats, title)`` takes ``(label, ours_step, torch_step or None)`` and
+prints one row per case and the geometric mean of the ratios; it returns the ratios.
+"""
+import math
+import os
+import statistics
+import time
+
+PAUSE = float(os.environ.get("BENCH_PAUSE", "0.2"))
+
+
+def timed(fn, inner, pause=0.0):
+    time.sleep(pause)
+    fn()  # untimed warm-up
+    t0 = time.perf_counter()
+    for _ in range(inner):
+        fn()
+    return (time.perf_counter() - t0) / inner
+
+
+def compare(cases, repeats, title):
+    inner = [max(3, int(0.06 / timed(ours, 1))) for _, ours, _ in cases]
+    times = [([], []) for _ in cases]
+    for r in range(repeats):
+        for i, (_, ours, theirs) in enumerate(cases):
+            runs = [(ours, times[i][0])] + ([(theirs, times[i][1])] if theirs is not None else [])
+            for fn, out in runs if r % 2 == 0 else runs[::-1]:
+                out.append(timed(fn, inner[i], PAUSE))
+    print(f"{title}, median of {repeats} interleaved repeats, {PAUSE} s idle before each")
+    width = max(len(label) for label, _, _ in cases) + 2
+    print(f"{'case':<{width}}{'ours ms':>10}{'torch ms':>10}{'ours/torch':>12}")
+    ratios = []
+    for (label, _, theirs), (ours_t, torch_t) in zip(cases, times):
+        row = f"{label:<{width}}{statistics.median(ours_t) * 1e3:>10.3f}"
+        if theirs is not None:
+            ratios.append(statistics.median(ours_t) / statistics.median(torch_t))
+            row += f"{statistics.median(torch_t) * 1e3:>10.3f}{ratios[-1]:>12.2f}"
+        print(row)
+    if ratios:
+        print(f"geometric mean ours/torch: {math.exp(sum(map(math.log, ratios)) / len(ratios)):.2f}")
+    return ratios

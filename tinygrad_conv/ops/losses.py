@@ -1,0 +1,292 @@
+"""Losses, each one fused op with PyTorch's semantics and its stable gradient.
+
+Reductions: ``"mean"``, ``"sum"`` or ``"none"`` (the per-element losses).
+
+Regression losses on ``d = pred - target`` (equal shapes, never broadcast), one
+pointwise rule each, reduced by the shared ``_Pointwise``:
+
+    mse_loss        d**2                                   d' = 2 d
+    l1_loss         |d|                                    d' = sign(d)
+    smooth_l1_loss  d**2 / (2 beta) if |d| < beta          d' = d / beta
+                    else |d| - beta / 2                         sign(d)
+
+Classification losses with logits z ``(N, C)`` or ``(N, C, d1, ...)`` (classes on axis 1)
+and log-probabilities ``L = log_softmax(z, axis=1)``: every form of cross-entropy is
+``loss[n, ...] = -sum_c A[n, c, ...] L[n, c, ...]`` for a coefficient array A, and its
+gradient is ``dz = softmax(z) * sum_c A - A`` (times the reduction's scale):
+
+    class indices t:  A = (1 - eps) w[t] onehot(t) + eps / C * w     mean: / sum of w[t]
+    probabilities p:  A = w ((1 - eps) p + eps / C)                   mean: / (size / C)
+
+with class weights w (ones by default) and label smoothing eps, exactly as ATen's
+``cross_entropy`` (targets equal to ``ignore_index`` count nowhere). ``nll_loss`` is
+the same with the log-probabilities given: ``loss = -sum_c A L``, ``dL = -A``.
+"""
+import numpy as np
+
+from .. import backend, checks
+from . import losses_cuda
+from .base import Op
+from .nn_ops import _log_softmax
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduce(loss, reduction, denominator=None):
+    """Per-element ``loss`` reduced: summed, divided by ``denominator`` (default: its size) for "mean"."""
+    if reduction == "none":
+        return loss
+    total = loss.sum()
+    if reduction == "sum":
+        return total
+    denominator = loss.size if denominator is None else denominator
+    return total / denominator if denominator else total * float("nan")  # all ignored: NaN, as PyTorch
+
+
+def _scale(grad, reduction, denominator):
+    """dL/d(per-element loss) for a reduced loss: grad / denominator for "mean" (0 when nothing
+    counted, as PyTorch's gradient then), grad for "sum"."""
+    if reduction != "mean":
+        return grad
+    return grad / denominator if denominator else grad * 0
+
+
+class _Pointwise:
+    """A regression loss of ``d = pred - target``: ops mixing this in give ``rule(d) -> (loss,
+    dloss/dd)``. (Not an Op itself, so the registry lists only the real losses.)"""
+
+    def forward(self, pred, target, reduction="mean", **params):
+        checks.one_of(reduction, REDUCTIONS, "reduction", self.name)
+        checks.same_shape(pred, target, self.name, ("pred", "target"))
+        loss, self.slope = self.rule(pred - target, **params)
+        self.reduction = reduction
+        return _reduce(loss, reduction)
+
+    def backward(self, grad):
+        scale = _scale(grad, self.reduction, self.slope.size)
+        g = self.slope * backend.xp(self.slope).asarray(scale, self.slope.dtype)
+        return g, (-g if self.needs_input_grad[1] else None)
+
+
+class MSELoss(_Pointwise, Op):
+    """``(pred - target)**2``, reduced; equal shapes only."""
+
+    name = "mse_loss"
+
+    def rule(self, d):
+        return d * d, d * d.dtype.type(2)
+
+
+class L1Loss(_Pointwise, Op):
+    """``|pred - target|``, reduced; the gradient at 0 is 0, as PyTorch's."""
+
+    name = "l1_loss"
+
+    def rule(self, d):
+        return abs(d), backend.xp(d).sign(d)
+
+
+class SmoothL1Loss(_Pointwise, Op):
+    """Huber-like: ``d**2 / (2 beta)`` where ``|d| < beta``, else ``|d| - beta / 2`` (beta=0: L1)."""
+
+    name = "smooth_l1_loss"
+
+    def rule(self, d, beta=1.0):
+        beta = checks.finite_number(beta, "beta", "smooth_l1_loss", minimum=0)
+        xp, a = backend.xp(d), abs(d)
+        if beta == 0:
+            return a, xp.sign(d)
+        small = a < beta
+        loss = xp.where(small, d * d * d.dtype.type(0.5 / beta), a - d.dtype.type(beta / 2))
+        return loss, xp.where(small, d * d.dtype.type(1 / beta), xp.sign(d))
+
+
+def class_weights(weight, C, ref, op):
+    """The per-class weight array ``(C,)`` on ``ref``'s device and dtype (None stays None: all 1)."""
+    if weight is None:
+        return None
+    weight = weight if backend.is_cuda(weight) else np.asarray(weight)
+    if weight.shape != (C,):
+        raise ValueError(f"{op}: weight shape {weight.shape} must be ({C},), one per class")
+    return backend.like(weight, ref).astype(ref.dtype, copy=False)
+
+
+def class_indices(target, scores, op, ignore_index):
+    """``target`` checked as integer class indices for ``scores (N, C, ...)``: shape ``(N, ...)``,
+    each in ``[0, C)`` or equal to ``ignore_index``. Returns it as int64 on the scores' device,
+    and whether some entry is ``ignore_index``."""
+    target = target if backend.is_cuda(target) else np.asarray(target)  # checked where it is
+    expected = scores.shape[:1] + scores.shape[2:]
+    if target.shape != expected:
+        raise ValueError(f"{op}: target shape {target.shape} must be {expected} for input shape {scores.shape}")
+    if target.dtype.kind == "f":
+        if not bool((target == target.round()).all()):
+            raise ValueError(f"{op}: target must hold integer class indices (or probabilities shaped like the input)")
+        target = target.astype(np.int64)
+    elif target.dtype.kind not in "iu":
+        raise TypeError(f"{op}: target must hold integer class indices, got dtype {target.dtype}")
+    C = scores.shape[1]
+    lo, hi = int(target.min()), int(target.max())
+    if lo < 0 or hi >= C:
+        bad = ((target < 0) | (target >= C)) & (target != ignore_index)
+        if bool(bad.any()):
+            raise ValueError(
+                f"{op}: class index {int(target[bad][0])} is out of range for {C} classes (expected 0..{C - 1}"
+                f" or ignore_index={ignore_index})"
+            )
+    ignored = lo <= ignore_index <= hi and bool((target == ignore_index).any())
+    return backend.like(target.astype(np.int64, copy=False), scores), ignored
+
+
+def index_coefficients(target, ignore_index, ignored, weight, eps, shape, dtype):
+    """A for class-index targets (see the module docstring) and the "mean" denominator.
+    ``shape``: the scores'; ``ignored``: whether some target is ``ignore_index`` (its row of A is 0)."""
+    xp = backend.xp(target)
+    C = shape[1]
+    classes = (1, C) + (1,) * (len(shape) - 2)  # classes on axis 1
+    if ignored:
+        keep = target != ignore_index
+        target = xp.where(keep, target, 0)
+    onehot = xp.arange(C).reshape(classes) == xp.expand_dims(target, 1)
+    if weight is None and not ignored and not eps:  # the common case: A is the one-hot
+        return onehot.astype(dtype), target.size
+    w = xp.ones(C, dtype) if weight is None else weight
+    w_t = w[target] * keep if ignored else w[target]  # (N, ...)
+    A = onehot * xp.expand_dims(w_t * dtype.type(1 - eps), 1)
+    if eps:
+        smooth = w.reshape(classes) * dtype.type(eps / C)
+        A = A + (smooth * xp.expand_dims(keep, 1) if ignored else smooth)
+    return A, w_t.sum()
+
+
+def _check_classes(scores, op, reduction, label_smoothing=0.0):
+    checks.one_of(reduction, REDUCTIONS, "reduction", op)
+    if scores.ndim < 2:
+        raise ValueError(f"{op}: input must be (N, C) or (N, C, d1, ...), got shape {scores.shape}")
+    if scores.shape[0] == 0:
+        raise ValueError(f"{op}: the batch is empty")
+    eps = checks.finite_number(label_smoothing, "label_smoothing", op, minimum=0)
+    if eps > 1:
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {eps}")
+    return eps
+
+
+class CrossEntropy(Op):
+    """Cross-entropy of logits ``(N, C)`` or ``(N, C, d1, ...)`` against class indices
+    ``(N, d1, ...)`` or class probabilities shaped like the logits (parameters, not
+    differentiated), as ``torch.nn.functional.cross_entropy``:
+    ``CrossEntropy.apply(logits, target=t, weight=None, reduction="mean",
+    label_smoothing=0.0, ignore_index=-100)``."""
+
+    def forward(self, logits, target, weight=None, reduction="mean", label_smoothing=0.0, ignore_index=-100):
+        op = "cross_entropy"
+        eps = _check_classes(logits, op, reduction, label_smoothing)
+        C = logits.shape[1]
+        w = class_weights(weight, C, logits, op)
+        target_ndim = getattr(target, "ndim", np.ndim(target))
+        if target_ndim == logits.ndim:  # class probabilities
+            target = backend.like(target if backend.is_cuda(target) else np.asarray(target), logits)
+            if target.shape != logits.shape:
+                raise ValueError(
+                    f"{op}: a probability target must have the logits' shape {logits.shape}, got {target.shape}"
+                )
+            if target.dtype.kind != "f":
+                raise TypeError(f"{op}: a probability target must be floating point, got dtype {target.dtype}")
+            target = target.astype(logits.dtype, copy=False)
+            if eps:
+                target = target * logits.dtype.type(1 - eps) + logits.dtype.type(eps / C)
+            A = target if w is None else target * w.reshape((1, C) + (1,) * (logits.ndim - 2))
+            denominator, self.unit_rows, self.onehot = logits.size // C, False, False
+        else:
+            target, ignored = class_indices(target, logits, op, ignore_index)
+            if backend.is_cuda(logits) and logits.ndim == 2 and w is None and not (ignored or eps) \
+                    and reduction == "mean":  # the common case in two launches instead of a dozen
+                self.target = target
+                loss, self.log_probs = losses_cuda.cross_entropy(logits, target)
+                return loss
+            A, denominator = index_coefficients(target, ignore_index, ignored, w, eps, logits.shape, logits.dtype)
+            self.unit_rows = w is None and not ignored  # every row of A sums to 1
+            self.onehot = self.unit_rows and not eps
+        self.log_probs, self.A, self.reduction = _log_softmax(logits, axis=1), A, reduction
+        self.denominator = denominator
+        return _reduce(-(A * self.log_probs).sum(axis=1), reduction, denominator)
+
+    def backward(self, grad):
+        if getattr(self, "A", None) is None:  # the CUDA kernel's case
+            return (losses_cuda.cross_entropy_backward(self.log_probs, self.target, grad),)
+        xp, A = backend.xp(self.A), self.A
+        softmax = xp.exp(self.log_probs)
+        if self.reduction == "none":
+            scale = xp.expand_dims(grad, 1)
+        else:
+            scale = xp.asarray(_scale(grad, self.reduction, self.denominator), softmax.dtype)
+        # In PyTorch's order, so an inf upstream gradient gives what it gives there: for a
+        # one-hot A, softmax * scale minus scale at the targets only (inf - inf = NaN there).
+        if self.onehot:
+            s = softmax * scale
+            return (xp.where(A != 0, s - scale, s),)
+        if not self.unit_rows:
+            softmax = softmax * A.sum(axis=1, keepdims=True)
+        return (softmax * scale - A * scale,)
+
+
+class NLLLoss(Op):
+    """Negative log-likelihood of log-probabilities ``(N, C)`` or ``(N, C, d1, ...)`` at class
+    indices ``(N, d1, ...)``, as ``torch.nn.functional.nll_loss``: ``-w[t] L[n, t]``, the mean
+    divided by the summed weights. ``NLLLoss.apply(log_probs, target=t, weight=None,
+    reduction="mean", ignore_index=-100)``."""
+
+    name = "nll_loss"
+
+    def forward(self, log_probs, target, weight=None, reduction="mean", ignore_index=-100):
+        op = "nll_loss"
+        _check_classes(log_probs, op, reduction)
+        C = log_probs.shape[1]
+        w = class_weights(weight, C, log_probs, op)
+        target, ignored = class_indices(target, log_probs, op, ignore_index)
+        self.A, self.denominator = index_coefficients(target, ignore_index, ignored, w, 0.0, log_probs.shape,
+                                                      log_probs.dtype)
+        self.reduction = reduction
+        return _reduce(-(self.A * log_probs).sum(axis=1), reduction, self.denominator)
+
+    def backward(self, grad):
+        xp = backend.xp(self.A)
+        if self.reduction == "none":
+            return (-self.A * xp.expand_dims(grad, 1),)
+        return (self.A * xp.asarray(-_scale(grad, self.reduction, self.denominator), self.A.dtype),)
+
+
+class BinaryCrossEntropyWithLogits(Op):
+    """``-[pw y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))]`` per element, reduced, with
+    ``pos_weight`` pw (broadcast along the last axis, default 1), as
+    ``torch.nn.functional.binary_cross_entropy_with_logits``. Stable for any x:
+    ``(1 - y) x + (1 + (pw - 1) y) softplus(-x)``, ``softplus(-x) = max(-x, 0) + log1p(exp(-|x|))``.
+    ``BinaryCrossEntropyWithLogits.apply(logits, target, reduction="mean", pos_weight=None)``."""
+
+    name = "binary_cross_entropy_with_logits"
+
+    def forward(self, x, y, reduction="mean", pos_weight=None):
+        op = self.name
+        checks.one_of(reduction, REDUCTIONS, "reduction", op)
+        checks.same_shape(x, y, op, ("logits", "target"))
+        xp, one = backend.xp(x), x.dtype.type(1)
+        pw_1 = x.dtype.type(0)  # pw - 1
+        if pos_weight is not None:
+            pw = backend.like(pos_weight if backend.is_cuda(pos_weight) else np.asarray(pos_weight), x)
+            if pw.ndim > x.ndim or any(a not in (1, b) for a, b in zip(pw.shape[::-1], x.shape[::-1])):
+                raise ValueError(f"{op}: pos_weight shape {pw.shape} does not broadcast to the logits' shape {x.shape}")
+            pw_1 = pw.astype(x.dtype, copy=False) - one
+        e = xp.exp(-abs(x))
+        softplus = xp.maximum(-x, 0) + xp.log1p(e)  # softplus(-x) = -log sigmoid(x)
+        lw = pw_1 * y + one  # 1 + (pw - 1) y
+        self.x, self.y, self.lw, self.pw_1, self.softplus = x, y, lw, pw_1, softplus
+        self.sig_neg = xp.where(x >= 0, e, one) / (one + e)  # sigmoid(-x), no overflow
+        self.reduction = reduction
+        return _reduce((one - y) * x + lw * softplus, reduction)
+
+    def backward(self, grad):
+        x, one = self.x, self.x.dtype.type(1)
+        scale = backend.xp(x).asarray(_scale(grad, self.reduction, x.size), x.dtype)
+        dx = (one - self.y - self.lw * self.sig_neg) * scale
+        dy = (self.pw_1 * self.softplus - x) * scale if self.needs_input_grad[1] else None
+        return dx, dy
