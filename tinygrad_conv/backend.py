@@ -241,7 +241,7 @@ def synchronize():
         _cupy.cuda.get_current_stream().synchronize()
 
 
-_kernels = {}
+_kernels = {}  # compiled CUDA kernels by source
 
 
 def raw_kernel(source, name):
@@ -280,13 +280,3 @@ def fused(expression, *arrays):
     out = cp.empty(arrays[0].shape, arrays[0].dtype)
     launch(raw_kernel(source, "fused"), out.size, *[cp.ascontiguousarray(a) for a in arrays], out, np.int64(out.size))
     return out
-
-
-def elementwise_kernel(in_params, out_params, body, name, **kwargs):
-    """A compiled (and cached) ``cupy.ElementwiseKernel``: the GPU half of an op that a
-    chain of NumPy-style calls would run as many launches (im2col, a fused optimizer step)."""
-    key = (in_params, out_params, body, name)
-    kernel = _kernels.get(key)
-    if kernel is None:
-        kernel = _kernels[key] = cupy().ElementwiseKernel(in_params, out_params, body, name, **kwargs)
-    return kernel

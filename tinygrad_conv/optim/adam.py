@@ -1,6 +1,8 @@
 """``Adam``, as ``torch.optim.Adam`` (with a one-launch CUDA step)."""
 import math
 
+import numpy as np
+
 from .. import backend
 from ..checks import finite_number
 from .optimizer import Optimizer
@@ -65,10 +67,10 @@ class Adam(Optimizer):
             step_size, bias2 = lr / (1.0 - beta1**t), math.sqrt(1.0 - beta2**t)
             if backend.is_cuda(p.data):  # the same update as below, in one launch instead of ten
                 f = p.dtype.type
-                kernel = backend.elementwise_kernel(
-                    "T g, T b1, T c1, T b2, T c2, T bias2, T eps, T step_size", "T p, T m, T v", _ADAM_CUDA, "tc_adam"
-                )
-                kernel(g, f(beta1), f(1.0 - beta1), f(beta2), f(1.0 - beta2), f(bias2), f(eps), f(step_size), p.data, m, v)
+                kernel = backend.raw_kernel(f"typedef {backend.c_type(p.dtype)} T;\n" + _ADAM_CUDA, "adam")
+                backend.launch(kernel, p.size, p.data, m, v, g if g.flags.c_contiguous else g.copy(),
+                               f(beta1), f(1.0 - beta1), f(beta2), f(1.0 - beta2), f(bias2), f(eps), f(step_size),
+                               np.int64(p.size))
                 continue
             m *= beta1
             m += (1.0 - beta1) * g
@@ -80,9 +82,14 @@ class Adam(Optimizer):
             p.data -= step_size * m / denom
 
 
-# Adam's step for one element on the GPU (g already holds any L2 weight decay).
+# Adam's step on the GPU, a thread per element (g already holds any L2 weight decay).
 _ADAM_CUDA = """
-m = b1 * m + c1 * g;
-v = b2 * v + c2 * (g * g);
-p -= step_size * m / (sqrt(v) / bias2 + eps);
+extern "C" __global__ void adam(T* p, T* m, T* v, const T* g, T b1, T c1, T b2, T c2, T bias2, T eps,
+                                T step_size, long long n) {
+    const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    m[i] = b1 * m[i] + c1 * g[i];
+    v[i] = b2 * v[i] + c2 * (g[i] * g[i]);
+    p[i] -= step_size * m[i] / (sqrt(v[i]) / bias2 + eps);
+}
 """
