@@ -263,7 +263,10 @@ _CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
 def c_type(dtype):
     """The CUDA C name of a float dtype (``float``/``double``)."""
-    return _CTYPES[np.dtype(dtype)]
+    name = _CTYPES.get(np.dtype(dtype))
+    if name is None:
+        raise TypeError(f"the CUDA kernels take float32 or float64 arrays, got {np.dtype(dtype)}")
+    return name
 
 
 def fused(expression, *arrays):

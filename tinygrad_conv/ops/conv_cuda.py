@@ -26,12 +26,9 @@ shapes, so it compiles a handful of kernels once (CuPy caches them on disk).
 import functools
 from collections import namedtuple
 
-import numpy as np
-
 from .. import backend
 
 _Sizes = namedtuple("_Sizes", "N C H W O KH KW sh sw ph pw dh dw groups Ho Wo")
-_CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double", np.dtype(np.float16): "__half"}
 _INT_MAX = 2**31 - 1
 
 
@@ -43,9 +40,8 @@ def _header(g, dtype):
     # columns, which can be larger, are computed in 64 bits.
     if max(g.C * sizes["P"], g.N * g.C * g.H * g.W, g.N * g.O * g.Ho * g.Wo) > _INT_MAX:
         raise ValueError(f"conv2d: input {(g.N, g.C, g.H, g.W)} is too large for the CUDA kernels (2**31 elements)")
-    half = "#include <cuda_fp16.h>\n" if np.dtype(dtype) == np.float16 else ""
     consts = "".join(f"const int {k} = {v};\n" for k, v in sizes.items())
-    return f"{half}typedef {_CTYPES[np.dtype(dtype)]} T;\n{consts}"
+    return f"typedef {backend.c_type(dtype)} T;\n{consts}"
 
 
 # In each kernel, t is the flat index of the element the thread computes.

@@ -12,8 +12,6 @@ each, more than the whole rest of a small network's step. Here:
 """
 import functools
 
-import numpy as np
-
 from .. import backend
 
 _THREADS = 256

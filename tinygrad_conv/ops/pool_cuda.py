@@ -21,7 +21,6 @@ import numpy as np
 
 from .. import backend
 
-_CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
 _MAX_FORWARD = """
 extern "C" __global__ void max_pool_forward(const T* x, T* out, int* index) {
@@ -124,7 +123,7 @@ extern "C" __global__ void avg_pool_backward(const T* grad, T* dx) {
 @functools.lru_cache(maxsize=256)
 def _kernel(name, source, dtype, **sizes):
     consts = "".join(f"const int {k} = {v};\n" for k, v in sizes.items())
-    return backend.raw_kernel(f"typedef {_CTYPES[np.dtype(dtype)]} T;\n{consts}{source}", name)
+    return backend.raw_kernel(f"typedef {backend.c_type(dtype)} T;\n{consts}{source}", name)
 
 
 def _sizes(x, kernel_size, stride, padding, dilation, out_size):
