@@ -295,3 +295,13 @@ def test_gradcheck_runs_on_cuda_tensors():
     x = Tensor(np.random.default_rng(0).standard_normal((2, 1, 5, 5)), requires_grad=True, device="cuda")
     w = Tensor(np.random.default_rng(1).standard_normal((3, 1, 3, 3)), requires_grad=True, device="cuda")
     assert tc.gradcheck(lambda a, b: F.max_pool2d(F.conv2d(a, b, padding=1).tanh(), 2), [x, w])
+
+
+@requires_cuda
+def test_batch_norm_running_statistics_must_share_the_inputs_device():
+    x = Tensor(np.ones((4, 3)), device="cuda")
+    with pytest.raises(ValueError, match="input is on cuda:0 but running_mean on cpu"):
+        F.batch_norm(x, np.zeros(3), np.ones(3), training=True)
+    bn = nn.BatchNorm1d(3).to("cuda")  # buffers move with the module
+    bn(Tensor(np.random.default_rng(0).standard_normal((4, 3)), dtype=np.float32, device="cuda"))
+    assert int(bn.num_batches_tracked) == 1 and tc.backend.is_cuda(bn.running_mean)

@@ -215,15 +215,18 @@ def gelu(x, approximate="none"):
 
 
 # ----- version 2: batch norm and dropout -------------------------------------------------------
-def _channel_array(a, name, channels, fn):
-    """A per-channel array (or Tensor) as an array of shape ``(channels,)``, or None."""
+def _channel_array(a, name, x, fn):
+    """A per-channel array (or Tensor) as an array of shape ``(C,)`` on ``x``'s device, or None."""
     if a is None:
         return None
     a = a.data if isinstance(a, Tensor) else a
     if not hasattr(a, "shape") or not hasattr(a, "dtype"):
         raise TypeError(f"{fn}: {name} must be an array or Tensor, got {type(a).__name__}")
+    channels = x.shape[1]
     if a.shape != (channels,):
         raise ValueError(f"{fn}: input has {channels} channels but {name} has shape {a.shape}")
+    if backend.device_of(a) != x.device:  # updated in place: it cannot be a copy on x's device
+        raise ValueError(f"{fn}: input is on {x.device} but {name} on {backend.device_of(a)}")
     return a
 
 
@@ -242,11 +245,11 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     training = checks.boolean(training, "training", "batch_norm")
     momentum = checks.finite_number(momentum, "momentum", "batch_norm", minimum=0)
     eps = checks.finite_number(eps, "eps", "batch_norm", minimum=0)
-    running_mean = _channel_array(running_mean, "running_mean", channels, "batch_norm")
-    running_var = _channel_array(running_var, "running_var", channels, "batch_norm")
+    running_mean = _channel_array(running_mean, "running_mean", x, "batch_norm")
+    running_var = _channel_array(running_var, "running_var", x, "batch_norm")
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None:
-            _channel_array(_tensor(t, name, "batch_norm"), name, channels, "batch_norm")
+            _channel_array(_tensor(t, name, "batch_norm"), name, x, "batch_norm")
     if training and x.size // max(channels, 1) <= 1:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input shape {x.shape}")
     if not training and (running_mean is None or running_var is None):
