@@ -286,7 +286,7 @@ def test_pooling_on_cuda_matches_the_cpu_with_ties_and_overlaps(op):
             g = np.random.default_rng(1).standard_normal(y.shape) if g is None else g
             y.backward(Tensor(g, dtype=np.float64, device=device))
             results.append((y.numpy(), tc.backend.to_numpy(t.grad)))
-        np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12)
+        np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-12, atol=1e-12)
 
 

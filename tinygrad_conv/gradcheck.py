@@ -51,7 +51,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
         flat = t.data.reshape(-1)  # a view: perturbing it perturbs the input
         numeric = np.empty(flat.size)
         for j in range(flat.size):
-            orig = flat[j]
+            orig = flat[j].item()  # a number: CuPy's flat[j] is a view that the writes below would change
             flat[j] = orig + eps
             plus = value()
             flat[j] = orig - eps
