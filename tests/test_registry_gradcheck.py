@@ -139,33 +139,12 @@ def mse_spec(data):
     return (lambda p, t: ops.MSELoss.apply(p, t, reduction=reduction)), [array(data, s), array(data, s)]
 
 
-def cross_entropy_spec(data):
-    n, c = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
-    target = np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
-    return (lambda z: ops.CrossEntropy.apply(z, target=target)), [array(data, (n, c))]
-
-
 def conv2d_spec(data):
     g = data.draw(testing.conv2d_geometries())
     arrays = [array(data, g.input_shape), array(data, g.weight_shape)]
     if data.draw(st.booleans()):
         arrays.append(array(data, g.bias_shape))
     return (lambda *t: ops.registry["conv2d"].apply(*t, **g.params)), arrays
-
-
-def pool_spec(name, distinct=False):
-    def spec(data):
-        op = ops.registry[name]
-        kh, kw = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
-        stride = data.draw(st.one_of(st.none(), st.tuples(st.integers(1, 2), st.integers(1, 2))))
-        padding = (data.draw(st.integers(0, kh // 2)), data.draw(st.integers(0, kw // 2)))
-        h = data.draw(st.integers(max(1, kh - 2 * padding[0]), 5))
-        w = data.draw(st.integers(max(1, kw - 2 * padding[1]), 5))
-        s = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2)), h, w)
-        x = distinct_array(data, s) if distinct else array(data, s)
-        return (lambda t: op.apply(t, kernel_size=(kh, kw), stride=stride, padding=padding)), [x]
-
-    return spec
 
 
 def to_device_spec(data):
@@ -197,10 +176,7 @@ SPECS = {
     "log_softmax": softmax_spec(ops.LogSoftmax),
     "softmax": softmax_spec(ops.Softmax),
     "mse_loss": mse_spec,
-    "cross_entropy": cross_entropy_spec,
     "conv2d": conv2d_spec,
-    "avg_pool2d": pool_spec("avg_pool2d"),
-    "max_pool2d": pool_spec("max_pool2d", distinct=True),
 }
 from specs_building_blocks import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue 11)
 from specs_conv_family import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702
