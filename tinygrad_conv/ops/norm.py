@@ -1,6 +1,11 @@
 """Normalisation and regularisation: batch norm (one fused op) and dropout."""
+import numpy as np
+
 from .. import backend
 from .base import Op
+
+
+_CANCELLATION = 1e-5  # the relative error of var allowed to the one-pass formula (else two passes)
 
 
 class BatchNorm(Op):
@@ -22,7 +27,9 @@ class BatchNorm(Op):
         d x    = weight * invstd * g                                            (eval)
 
     Fast path: every per-channel sum is one pass (``einsum``), the statistics use
-    ``var = sum(x**2) / n - mean**2``, and the full-size arrays are touched only by
+    ``var = sum(x**2) / n - mean**2`` (two passes, ``sum((x - mean)**2)``, for a channel
+    whose mean is so large against its spread that this would cancel), and the
+    full-size arrays are touched only by
     ``out = x * scale + shift`` and ``dx = g * a - x * b + c`` with per-channel
     ``scale, shift, a, b, c`` (computed in float64): the elementwise passes are the cost.
     """
@@ -38,22 +45,35 @@ class BatchNorm(Op):
         if training:
             mean = xp.einsum("ncl->c", x3).astype(float) / n
             var = xp.maximum(xp.einsum("ncl,ncl->c", x3, x3).astype(float) / n - mean * mean, 0)
+        else:
+            mean, var = running_mean.astype(float), running_var.astype(float)
+        origin = 0.0  # the point the saved x3 is measured from
+        if bool((mean * mean > _CANCELLATION / np.finfo(x.dtype).eps * var).any()):
+            # |mean| >> spread: E[x^2] - mean^2 and x * scale - mean * scale would cancel in
+            # x's precision, so work with x - mean (nearly exact), in two passes.
+            origin = mean.astype(x.dtype)
+            x3 = x3 - origin.reshape(-1, 1)
+            origin = origin.astype(float)
+            if training:
+                rest = xp.einsum("ncl->c", x3).astype(float) / n  # what the first sum rounded off
+                var = xp.maximum(xp.einsum("ncl,ncl->c", x3, x3).astype(float) / n - rest * rest, 0)
+                mean = origin + rest
+        if training:
             if running_mean is not None:
                 running_mean *= 1 - momentum
                 running_mean += (momentum * mean).astype(running_mean.dtype, copy=False)
             if running_var is not None:
                 running_var *= 1 - momentum
                 running_var += (momentum * n / (n - 1) * var).astype(running_var.dtype, copy=False)
-        else:
-            mean, var = running_mean.astype(float), running_var.astype(float)
+        mean = mean - origin  # from here on, relative to x3's origin
         invstd = 1 / xp.sqrt(var + eps)
         scale = invstd if weight is None else invstd * weight
         shift = -mean * scale if bias is None else bias - mean * scale
-        out = x * scale.astype(x.dtype).reshape(self.view)
-        out += shift.astype(x.dtype).reshape(self.view)
+        out = x3 * scale.astype(x.dtype).reshape(-1, 1)
+        out += shift.astype(x.dtype).reshape(-1, 1)
         self.x3, self.n, self.training = x3, n, training
         self.mean, self.invstd, self.scale, self.has_weight = mean, invstd, scale, weight is not None
-        return out
+        return out.reshape(self.shape)
 
     def backward(self, grad):
         xp, x3, n, view, dtype = backend.xp(grad), self.x3, self.n, self.view, grad.dtype
