@@ -37,6 +37,27 @@ def test_batch_norm_matches_the_written_out_rule(shape, training):
     np.testing.assert_allclose(rv, rv2, rtol=1e-14)
 
 
+@pytest.mark.parametrize("offset", [1e3, 1e6])
+def test_batch_norm_statistics_stay_accurate_when_the_mean_dwarfs_the_spread(offset):
+    x = np.random.default_rng(5).standard_normal((16, 2, 8, 8)) + offset
+    rv = np.ones(2, np.float32)
+    out = F.batch_norm(Tensor(x.astype(np.float32)), np.zeros(2, np.float32), rv, training=True, momentum=1.0)
+    xs = x.astype(np.float32).astype(np.float64)  # what float32 can hold
+    np.testing.assert_allclose(rv, xs.var(axis=(0, 2, 3), ddof=1), rtol=1e-3)
+    np.testing.assert_allclose(out.data.std(axis=(0, 2, 3)), 1.0, rtol=1e-3)
+    g = np.random.default_rng(6).standard_normal(x.shape)
+    grads = []
+    for dtype in (np.float32, np.float64):  # float64 takes the one-pass route, float32 the two-pass one
+        for training in (True, False):
+            t, w = Tensor(xs.astype(dtype), requires_grad=True), Tensor(np.array([1.5, 0.5], dtype), requires_grad=True)
+            rm = xs.mean(axis=(0, 2, 3)).astype(np.float32).astype(dtype)  # the same values in both
+            F.batch_norm(t, rm, np.full(2, 0.9, dtype), w, Tensor(np.zeros(2, dtype)), training=training).backward(g.astype(dtype))
+            grads.append((t.grad, w.grad))
+    for (a, b), (c, d) in ((grads[0], grads[2]), (grads[1], grads[3])):
+        np.testing.assert_allclose(a, c, rtol=1e-2, atol=1e-3)
+        np.testing.assert_allclose(b, d, rtol=1e-2, atol=1e-2)
+
+
 @pytest.mark.parametrize("kind, shape", [("2d", (4, 3, 5, 5)), ("1d", (6, 3)), ("1d", (4, 3, 7))])
 @pytest.mark.parametrize("momentum", [0.1, None])
 def test_modules_match_torch_over_train_and_eval_steps(kind, shape, momentum):

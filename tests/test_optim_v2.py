@@ -123,6 +123,8 @@ def test_param_groups_hold_every_hyperparameter_and_attributes_read_and_write_th
     assert [g["lr"] for g in opt.param_groups] == [0.01, 0.01]
     single = optim.Adam([a])
     assert len(single.param_groups) == 1 and single.param_groups[0]["params"] == [a]
+    from_generator = optim.SGD(({"params": [p]} for p in (a, b)), lr=0.1)
+    assert [g["params"] for g in from_generator.param_groups] == [[a], [b]]
 
 
 @pytest.mark.parametrize("change, error", [

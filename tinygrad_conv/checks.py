@@ -82,3 +82,12 @@ def finite_number(value, name, where, minimum=None):
     if minimum is not None and value < minimum:
         raise ValueError(f"{where}: {name} must be >= {minimum}, got {value}")
     return value
+
+
+def axis(value, ndim, where):
+    """Check that ``value`` is an int axis of an ``ndim``-D array (negative counts from
+    the end) and return it as a non-negative int."""
+    value = integer(value, "axis", where)
+    if not -ndim <= value < ndim:
+        raise ValueError(f"{where}: axis {value} is out of range for {ndim} axes")
+    return value % ndim

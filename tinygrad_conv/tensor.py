@@ -448,10 +448,7 @@ class Tensor:
         or a list of sizes adding up to the axis length. Returns a tuple of Tensors."""
         from . import checks
 
-        axis = checks.integer(axis, "axis", "split")
-        if not -self.ndim <= axis < self.ndim:
-            raise ValueError(f"split: axis {axis} is out of range for a {self.ndim}-D tensor of shape {self.shape}")
-        axis %= self.ndim
+        axis = checks.axis(axis, self.ndim, "split")
         n = self.shape[axis]
         if isinstance(sizes, (list, tuple)):
             sizes = [checks.integer(s, "sizes", "split", minimum=0) for s in sizes]

@@ -1,7 +1,7 @@
 """Ops that move data without arithmetic: reshape, transpose, indexing, device copies."""
 import numpy as np
 
-from .. import backend
+from .. import backend, checks
 from .base import Op
 from ..tensor import Tensor
 
@@ -108,20 +108,12 @@ def _check_joinable(arrays, axis, op, same_axis_size):
             raise ValueError(f"{op}: tensor {i} has shape {a.shape} but tensor 0 has {first}; they must agree on {what}")
 
 
-def _axis(axis, ndim, op):
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-        raise TypeError(f"{op}: axis must be an int, got {axis!r}")
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"{op}: axis {axis} is out of range for {ndim} axes")
-    return int(axis) % ndim
-
-
 class Cat(Op):
     """Join ``(..., n_i, ...)`` arrays along ``axis`` into ``(..., sum n_i, ...)``;
     each input gets back its own slice of the gradient."""
 
     def forward(self, *arrays, axis=0):
-        self.axis = _axis(axis, arrays[0].ndim if arrays else 1, "cat")
+        self.axis = checks.axis(axis, arrays[0].ndim if arrays else 1, "cat")
         _check_joinable(arrays, self.axis, "cat", same_axis_size=False)
         self.bounds = np.cumsum([0] + [a.shape[self.axis] for a in arrays]).tolist()
         return backend.xp(arrays[0]).concatenate(arrays, axis=self.axis)
@@ -135,7 +127,7 @@ class Stack(Op):
     """Join equal-shaped arrays ``S`` along a new ``axis``: ``k x S -> (..., k, ...)``."""
 
     def forward(self, *arrays, axis=0):
-        self.axis = _axis(axis, arrays[0].ndim + 1 if arrays else 1, "stack")
+        self.axis = checks.axis(axis, arrays[0].ndim + 1 if arrays else 1, "stack")
         _check_joinable(arrays, None, "stack", same_axis_size=True)
         return backend.xp(arrays[0]).stack(arrays, axis=self.axis)
 

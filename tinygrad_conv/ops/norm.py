@@ -1,6 +1,11 @@
 """Normalisation and regularisation: batch norm (one fused op) and dropout."""
+import numpy as np
+
 from .. import backend
 from .base import Op
+
+
+_CANCELLATION = 1e-5  # the relative error of var allowed to the one-pass formula (else two passes)
 
 
 class BatchNorm(Op):
@@ -20,6 +25,13 @@ class BatchNorm(Op):
         d bias = sum(g)      d weight = sum(g * xhat)
         d x    = weight * invstd * (g - sum(g) / n - xhat * sum(g * xhat) / n)   (training)
         d x    = weight * invstd * g                                            (eval)
+
+    Fast path: every per-channel sum is one pass (``einsum``), the statistics use
+    ``var = sum(x**2) / n - mean**2`` (two passes, ``sum((x - mean)**2)``, for a channel
+    whose mean is so large against its spread that this would cancel), and the
+    full-size arrays are touched only by
+    ``out = x * scale + shift`` and ``dx = g * a - x * b + c`` with per-channel
+    ``scale, shift, a, b, c`` (computed in float64): the elementwise passes are the cost.
     """
 
     name = "batch_norm"
@@ -27,47 +39,64 @@ class BatchNorm(Op):
     def forward(self, x, weight=None, bias=None, running_mean=None, running_var=None,
                 training=False, momentum=0.1, eps=1e-5):
         xp = backend.xp(x)
-        axes = (0,) + tuple(range(2, x.ndim))
-        view = (1, x.shape[1]) + (1,) * (x.ndim - 2)  # a per-channel array as a broadcastable view
-        n = x.size // x.shape[1]
-        f = x.dtype.type
+        self.shape, self.view = x.shape, (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        x3 = x.reshape(x.shape[0], x.shape[1], -1)  # (N, C, L): per-channel sums are over n and l
+        n = x3.shape[0] * x3.shape[2]
         if training:
-            mean = x.mean(axis=axes)
-            centered = x - mean.reshape(view)
-            var = (centered * centered).mean(axis=axes)
+            mean = xp.einsum("ncl->c", x3).astype(float) / n
+            var = xp.maximum(xp.einsum("ncl,ncl->c", x3, x3).astype(float) / n - mean * mean, 0)
+        else:
+            mean, var = running_mean.astype(float), running_var.astype(float)
+        origin = 0.0  # the point the saved x3 is measured from
+        if bool((mean * mean > _CANCELLATION / np.finfo(x.dtype).eps * var).any()):
+            # |mean| >> spread: E[x^2] - mean^2 and x * scale - mean * scale would cancel in
+            # x's precision, so work with x - mean (nearly exact), in two passes.
+            origin = mean.astype(x.dtype)
+            x3 = x3 - origin.reshape(-1, 1)
+            origin = origin.astype(float)
+            if training:
+                rest = xp.einsum("ncl->c", x3).astype(float) / n  # what the first sum rounded off
+                var = xp.maximum(xp.einsum("ncl,ncl->c", x3, x3).astype(float) / n - rest * rest, 0)
+                mean = origin + rest
+        if training:
             if running_mean is not None:
                 running_mean *= 1 - momentum
                 running_mean += (momentum * mean).astype(running_mean.dtype, copy=False)
             if running_var is not None:
                 running_var *= 1 - momentum
                 running_var += (momentum * n / (n - 1) * var).astype(running_var.dtype, copy=False)
-        else:
-            mean, var = running_mean.astype(x.dtype, copy=False), running_var.astype(x.dtype, copy=False)
-            centered = x - mean.reshape(view)
-        invstd = 1 / xp.sqrt(var + f(eps))
+        mean = mean - origin  # from here on, relative to x3's origin
+        invstd = 1 / xp.sqrt(var + eps)
         scale = invstd if weight is None else invstd * weight
-        out = centered * scale.reshape(view)
-        if bias is not None:
-            out += bias.reshape(view)
-        self.training, self.axes, self.view, self.n = training, axes, view, n
-        self.centered, self.invstd, self.weight = centered, invstd, weight
-        return out
+        shift = -mean * scale if bias is None else bias - mean * scale
+        out = x3 * scale.astype(x.dtype).reshape(-1, 1)
+        out += shift.astype(x.dtype).reshape(-1, 1)
+        self.x3, self.n, self.training = x3, n, training
+        self.mean, self.invstd, self.scale, self.has_weight = mean, invstd, scale, weight is not None
+        return out.reshape(self.shape)
 
     def backward(self, grad):
-        axes, view, invstd, xc = self.axes, self.view, self.invstd, self.centered
-        sum_g = grad.sum(axis=axes)
-        need_x, need_w = self.needs_input_grad[0], len(self.needs_input_grad) > 1 and self.needs_input_grad[1]
-        sum_gxc = (grad * xc).sum(axis=axes) if (self.training and need_x) or need_w else None
-        scale = invstd if self.weight is None else invstd * self.weight
+        xp, x3, n, view, dtype = backend.xp(grad), self.x3, self.n, self.view, grad.dtype
+        g3 = grad.reshape(x3.shape)
+        sum_g = xp.einsum("ncl->c", g3).astype(float)
+        need_x = self.needs_input_grad[0]
+        need_w = self.has_weight and self.needs_input_grad[1]
+        sum_gxhat = None
+        if need_w or (need_x and self.training):  # sum(g * xhat) = invstd * (sum(g x) - mean sum(g))
+            sum_gxhat = self.invstd * (xp.einsum("ncl,ncl->c", g3, x3).astype(float) - self.mean * sum_g)
         dx = None
         if need_x:
-            dx = grad * scale.reshape(view)
+            a = self.scale  # d out / d x with the statistics held fixed
+            dx = grad * a.astype(dtype).reshape(view)
             if self.training:  # minus the parts that flow through the batch mean and variance
-                dx -= xc * (scale * invstd * invstd * sum_gxc / self.n).reshape(view)
-                dx -= (scale * sum_g / self.n).reshape(view)
-        if self.weight is None:
+                b = a * self.invstd * sum_gxhat / n  # times (x - mean) ...
+                c = b * self.mean - a * sum_g / n  # ... and the constant part
+                dx -= (x3 * b.astype(dtype).reshape(b.shape[0], 1)).reshape(self.shape)
+                dx += c.astype(dtype).reshape(view)
+        if not self.has_weight:
             return (dx,)
-        return dx, (invstd * sum_gxc if need_w else None), sum_g
+        dw = sum_gxhat.astype(dtype) if need_w else None
+        return dx, dw, sum_g.astype(dtype)
 
 
 class Dropout(Op):

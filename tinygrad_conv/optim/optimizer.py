@@ -84,9 +84,12 @@ class Optimizer:
     def __init__(self, params, **defaults):
         where = type(self).__name__
         checked = self._check_hyperparameters(**defaults)
-        is_groups = not isinstance(params, Tensor) and isinstance(params, (list, tuple)) and params and all(
-            isinstance(g, dict) for g in params
-        )
+        if not isinstance(params, Tensor):  # (a single Tensor: _check_params explains)
+            try:
+                params = list(params)
+            except TypeError:
+                raise TypeError(f"{where}: params must be an iterable of Tensors, got {type(params).__name__}") from None
+        is_groups = isinstance(params, list) and params and all(isinstance(g, dict) for g in params)
         groups = [dict(g) for g in params] if is_groups else [{"params": params}]
         param_groups, flat, seen = [], [], {}
         for gi, group in enumerate(groups):
