@@ -23,7 +23,6 @@ from tinygrad_conv import Tensor, nn, optim
 from tinygrad_conv import functional as F
 
 
-
 def load_data(seed=0):
     """train_digits.py's split (imported by path: examples/ is not a package)."""
     import importlib.util
