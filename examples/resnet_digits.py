@@ -5,8 +5,9 @@ Three basic blocks (conv, batch norm, ReLU, conv, batch norm, add the input,
 ReLU); the second halves the resolution and doubles the channels, so its
 shortcut is a strided 1x1 convolution with batch norm. Global average pooling
 and dropout feed the linear head. Each training image is shifted by up to one
-pixel (pad by one, crop a random 8x8 window). The split is the one of
-train_digits.py (a stratified quarter held out). Writes a figure of the loss
+pixel (pad by one, crop a random 8x8 window), and the loss uses label
+smoothing 0.1 (without it, seeds ended between 98.9% and 99.6%). The split is
+the one of train_digits.py (a stratified quarter held out). Writes a figure of the loss
 and test accuracy per epoch with the learning rate under them.
 
 Run: python examples/resnet_digits.py [--epochs N] [--seed S] [--device cpu|cuda] [--out DIR]
@@ -20,7 +21,6 @@ import numpy as np
 import tinygrad_conv as tc
 from tinygrad_conv import Tensor, nn, optim
 from tinygrad_conv import functional as F
-
 
 
 def load_data(seed=0):
@@ -100,7 +100,7 @@ def plot_history(history, path):
     epochs = np.arange(1, len(history["loss"]) + 1)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 4.6), sharex=True, gridspec_kw=dict(height_ratios=[2, 1]))
     top.plot(epochs, history["loss"], color="tab:blue", label="training loss")
-    top.set_ylabel("training loss", color="tab:blue")
+    top.set_ylabel("training loss (label-smoothed)", color="tab:blue")
     top.set_yscale("log")
     err = top.twinx()  # error on a log scale: the last epochs' fraction of a percent stays visible
     n_test = history["n_test"]
@@ -116,14 +116,15 @@ def plot_history(history, path):
     plt.close(fig)
 
 
-def main(epochs=30, max_lr=0.005, weight_decay=5e-4, batch_size=64, seed=0, device="cpu", out="out", n_train=None):
+def main(epochs=30, max_lr=0.005, weight_decay=5e-4, label_smoothing=0.1, dropout=0.2, batch_size=64, seed=0,
+         device="cpu", out="out", n_train=None):
     """Train and test; return the per-epoch history, the final test accuracy and the figure path."""
     from tqdm import tqdm
 
     X_train, X_test, y_train, y_test = load_data(0)  # the split of train_digits.py
     X_train, y_train = X_train[:n_train], y_train[:n_train]
     tc.manual_seed(seed)
-    model = ResNet().to(device)
+    model = ResNet(dropout=dropout).to(device)
     opt = optim.AdamW(model.parameters(), lr=max_lr, weight_decay=weight_decay)
     steps_per_epoch = -(-len(X_train) // batch_size)
     sched = optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=epochs * steps_per_epoch)
@@ -134,7 +135,10 @@ def main(epochs=30, max_lr=0.005, weight_decay=5e-4, batch_size=64, seed=0, devi
     for epoch in bar:
         losses = []
         for xb, yb in tc.data.batches(X_train, y_train, batch_size, seed=seed * 1000 + epoch):
-            loss = F.cross_entropy(model(random_shift(Tensor(xb, device=device))), yb)
+            logits = model(random_shift(Tensor(xb, device=device)))
+            loss = F.cross_entropy(logits, yb)
+            if label_smoothing:  # mix in the cross-entropy against the uniform distribution
+                loss = (1 - label_smoothing) * loss - label_smoothing * F.log_softmax(logits).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
