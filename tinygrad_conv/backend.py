@@ -20,11 +20,12 @@ INSTALL_HINT = (
 _cupy = None  # the CuPy module, once CUDA has been asked for and works
 _cupy_error = None  # why CuPy could not be used (an exception), once known
 _one_gpu = False  # True when CuPy sees exactly one GPU: every CuPy array is on cuda:0
+cuda_loaded = False  # True once CuPy is in use: until then every array is a NumPy one
 
 
 def _load_cupy():
     """CuPy, imported on first use; None (with the reason in ``_cupy_error``) when it cannot run."""
-    global _cupy, _cupy_error, _one_gpu
+    global _cupy, _cupy_error, _one_gpu, cuda_loaded
     if _cupy is None and _cupy_error is None:
         try:
             import cupy
@@ -32,7 +33,7 @@ def _load_cupy():
             count = cupy.cuda.runtime.getDeviceCount()
             if count < 1:
                 raise RuntimeError("CuPy sees no GPU")
-            _cupy, _one_gpu = cupy, count == 1
+            _cupy, _one_gpu, cuda_loaded = cupy, count == 1, True
         except Exception as e:  # ImportError, CUDARuntimeError (no driver), ...
             _cupy_error = e
     return _cupy
@@ -128,11 +129,13 @@ def cast(array, dtype):
 def check_same_device(arrays, op):
     """Raise ``ValueError`` naming both devices if ``arrays`` live on different devices.
 
-    NumPy scalars (numbers wrapped by arithmetic) go with any device. Cheap in
-    the common case: arrays of one kind, on the CPU or the only GPU.
+    NumPy scalars (numbers wrapped by arithmetic) go with any device. Free until
+    CUDA is asked for, and cheap for arrays of one kind on the only GPU.
     """
+    if _cupy is None:  # CUDA never asked for: every array is a NumPy one
+        return
     first = type(arrays[0])
-    if (first is np.ndarray or _one_gpu) and all(type(a) is first for a in arrays):
+    if _one_gpu and all(type(a) is first for a in arrays):
         return
     seen = None
     for a in arrays:
@@ -224,14 +227,17 @@ def sum_rows(m):
     """Sums along the last axis of a matrix ``(r, c) -> (r,)`` (a transposed view sums columns),
     as a matrix-vector product: ~4x faster than ``.sum(axis=1)`` in NumPy, and on the GPU
     one cuBLAS call instead of a reduction kernel costing tens of microseconds of Python."""
-    key = (m.shape[1], m.dtype, device_of(m))
+    cpu = type(m) is np.ndarray
+    if cpu and m.size <= 4096:  # NumPy's own sum is quicker to call on a few numbers
+        return m.sum(axis=1)
+    key = (m.shape[1], m.dtype, CPU if cpu else device_of(m))
     ones = _ones.get(key)
     if ones is None:
         if len(_ones) > 64:  # a few shapes per network: forget old ones rather than grow
             _ones.clear()
-        ones = _ones[key] = xp(m).ones((m.shape[1], 1), m.dtype)
-    if key[2] == CPU:
-        return m @ ones[:, 0]  # a vector: NumPy calls BLAS's gemv
+        ones = _ones[key] = xp(m).ones(m.shape[1] if cpu else (m.shape[1], 1), m.dtype)
+    if cpu:
+        return m @ ones  # a vector: NumPy calls BLAS's gemv
     return matmul(m, ones).reshape(-1)
 
 

@@ -308,9 +308,13 @@ class Tensor:
         if isinstance(other, Tensor):
             return other
         if isinstance(other, numbers.Number) and not isinstance(other, bool):
-            # Numbers take the tensor's dtype so float32 stays float32; a NumPy
-            # scalar goes with arrays of either device.
-            return Tensor._make(self.data.dtype.type(other), None)
+            # Numbers take the tensor's dtype so float32 stays float32: a 0-d array on the
+            # CPU (NumPy multiplies by it faster than by a scalar), a NumPy scalar on the
+            # GPU (CuPy takes scalars, not NumPy arrays).
+            data = self.data
+            if type(data) is np.ndarray:
+                return Tensor._make(np.asarray(other, dtype=data.dtype), None)
+            return Tensor._make(data.dtype.type(other), None)
         if isinstance(other, (list, tuple)):  # like numbers, lists follow the tensor's device
             kind = np.asarray(other).dtype.kind
             return Tensor(other, dtype=None if kind == "f" else self.data.dtype, device=self.device)

@@ -80,7 +80,7 @@ class Op:
         needs = tuple([t.requires_grad for t in inputs])
         record = True in needs and (not threads_without_grad or get_ident() not in threads_without_grad)
         arrays = [t.data for t in inputs]
-        if len(arrays) > 1:
+        if backend.cuda_loaded and len(arrays) > 1:  # (before CUDA is used, all are NumPy)
             backend.check_same_device(arrays, cls.name)
         op = cls()
         op.needs_input_grad = needs if record else (False,) * len(needs)

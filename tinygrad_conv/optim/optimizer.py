@@ -135,8 +135,12 @@ class Optimizer:
     # ----- stepping --------------------------------------------------------------------------
     def step(self):
         """Update every parameter that has a gradient (all hyperparameters are checked first)."""
-        for group in self.param_groups:  # every group before any parameter moves
-            group.update(self._check_hyperparameters(**{k: group[k] for k in self.hyperparameters}))
+        checked = self.__dict__.setdefault("_checked", {})  # group index -> values that passed
+        for i, group in enumerate(self.param_groups):  # every group before any parameter moves
+            values = tuple(group[k] for k in self.hyperparameters)
+            if values != checked.get(i):  # only what changed since the last step (NaN always does)
+                group.update(self._check_hyperparameters(**dict(zip(self.hyperparameters, values))))
+                checked[i] = tuple(group[k] for k in self.hyperparameters)
         offset = 0
         for group in self.param_groups:
             self._update_group(group, self._gradients(group, offset))
