@@ -136,9 +136,7 @@ def main(epochs=30, max_lr=0.005, weight_decay=5e-4, label_smoothing=0.1, dropou
         losses = []
         for xb, yb in tc.data.batches(X_train, y_train, batch_size, seed=seed * 1000 + epoch):
             logits = model(random_shift(Tensor(xb, device=device)))
-            loss = F.cross_entropy(logits, yb)
-            if label_smoothing:  # mix in the cross-entropy against the uniform distribution
-                loss = (1 - label_smoothing) * loss - label_smoothing * F.log_softmax(logits).mean()
+            loss = F.cross_entropy(logits, yb, label_smoothing=label_smoothing)
             opt.zero_grad()
             loss.backward()
             opt.step()
