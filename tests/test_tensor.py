@@ -118,7 +118,9 @@ def test_shape_ops_match_numpy(a):
     np.testing.assert_array_equal(t.T.data, a.T)
     np.testing.assert_array_equal(t[1, :, ::2].data, a[1, :, ::2])
     np.testing.assert_array_equal(t[[0, 0, 1]].data, a[[0, 0, 1]])
-    np.testing.assert_array_equal(t[..., Tensor([3, 1])].data, a[..., [3, 1]])
+    np.testing.assert_array_equal(t[..., np.array([3, 1])].data, a[..., [3, 1]])
+    with pytest.raises(TypeError, match="a Tensor index holds floats"):  # API.md: a float index is a TypeError
+        t[..., Tensor([3, 1])]
 
 
 @given(data=st.data())

@@ -47,18 +47,19 @@ def _index_arrays(index, a):
     """Tensors and lists inside an index become arrays on ``a``'s device. Returns the
     index and whether integer arrays are in it (their repeats must add up in backward).
 
-    A float index (number, array, or a Tensor holding non-whole values) is a
+    A float index (a number, a float array, or a Tensor, which holds floats) is a
     ``TypeError``; boolean arrays (``x[x > 0]``) select by mask.
     """
     parts = index if isinstance(index, tuple) else (index,)
     has_int_array = False
     out = []
     for p in parts:
-        if isinstance(p, Tensor):  # Tensors hold floats: whole values index, others are an error
-            if not bool((p.data == p.data.round()).all()):
-                raise TypeError(f"getitem: a Tensor index must hold whole numbers, got {p.data!r}")
-            p = p.data.astype(np.int64)
-        elif isinstance(p, (float, np.floating)):
+        if isinstance(p, Tensor):
+            raise TypeError(
+                f"getitem: a Tensor index holds floats (shape {p.shape}); index with an integer or "
+                "boolean array instead, e.g. t.argmax(...) or t > 0"
+            )
+        if isinstance(p, (float, np.floating)):
             raise TypeError(f"getitem: indices must be integers, slices or boolean masks, got float {p!r}")
         if isinstance(p, (list, np.ndarray)) or backend.is_cuda(p):
             p = backend.like(p if backend.is_cuda(p) else np.asarray(p), a)
