@@ -91,3 +91,15 @@ def axis(value, ndim, where):
     if not -ndim <= value < ndim:
         raise ValueError(f"{where}: axis {value} is out of range for {ndim} axes")
     return value % ndim
+
+
+def axes(value, ndim, where):
+    """``value`` (None for all, an int, or a tuple or list of ints) as a sorted tuple of
+    distinct non-negative axes of an ``ndim``-D array (a 0-d array has the one axis 0)."""
+    if value is None:
+        return tuple(range(ndim))
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    out = sorted(axis(v, max(ndim, 1), where) for v in items)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{where}: repeated axis in {value!r}")
+    return tuple(out)

@@ -1,27 +1,8 @@
 """Reductions: sum, mean, max over an axis, several axes or everything."""
 import math
 
-import numpy as np
-
-from .. import backend
+from .. import backend, checks
 from .base import Op
-
-
-def _normalize_axes(axis, ndim, op):
-    """``axis`` (None, int or tuple) as a sorted tuple of non-negative ints."""
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
-    out = []
-    for ax in axes:
-        if isinstance(ax, bool) or not isinstance(ax, (int, np.integer)):
-            raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
-        if not -ndim <= ax < max(ndim, 1):
-            raise ValueError(f"{op}: axis {ax} is out of range for a {ndim}-D tensor")
-        out.append(int(ax) % max(ndim, 1))
-    if len(set(out)) != len(out):
-        raise ValueError(f"{op}: repeated axis in {axis!r}")
-    return tuple(sorted(out))
 
 
 def _expand_to_input(grad, axes, keepdims, shape):
@@ -33,7 +14,7 @@ def _expand_to_input(grad, axes, keepdims, shape):
 
 class Sum(Op):
     def forward(self, a, axis=None, keepdims=False):
-        self.axes = _normalize_axes(axis, a.ndim, "sum")
+        self.axes = checks.axes(axis, a.ndim, "sum")
         self.keepdims, self.shape = keepdims, a.shape
         return a.sum(axis=self.axes, keepdims=keepdims)
 
@@ -44,7 +25,7 @@ class Sum(Op):
 
 class Mean(Op):
     def forward(self, a, axis=None, keepdims=False):
-        self.axes = _normalize_axes(axis, a.ndim, "mean")
+        self.axes = checks.axes(axis, a.ndim, "mean")
         self.keepdims, self.shape = keepdims, a.shape
         self.count = math.prod(a.shape[i] for i in self.axes)
         return a.mean(axis=self.axes, keepdims=keepdims)
@@ -59,7 +40,7 @@ class Max(Op):
     """Maximum; tied maxima share the gradient equally (as ``torch.amax``)."""
 
     def forward(self, a, axis=None, keepdims=False):
-        self.axes = _normalize_axes(axis, a.ndim, self.name)
+        self.axes = checks.axes(axis, a.ndim, self.name)
         if a.size == 0:
             raise ValueError(f"{self.name}: cannot reduce an empty tensor of shape {a.shape}")
         self.keepdims, self.a = keepdims, a
@@ -88,7 +69,7 @@ class Var(Op):
     unbiased, as ``torch.var``); d/da = ``2 (a - mean) / (n - correction)``."""
 
     def forward(self, a, axis=None, keepdims=False, correction=1):
-        self.axes = _normalize_axes(axis, a.ndim, "var")
+        self.axes = checks.axes(axis, a.ndim, "var")
         self.keepdims, self.shape = keepdims, a.shape
         divisor = math.prod(a.shape[i] for i in self.axes) - correction
         self.scale = 1.0 / divisor if divisor > 0 else float("nan")  # PyTorch: nan, not an error
