@@ -76,18 +76,18 @@ class ConvTranspose2d(Op):
     def forward(self, x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
         dtype = self.dtype = np.result_type(x, weight) if bias is None else np.result_type(x, weight, bias)
         g = self.geo = transpose_geometry(x, weight, bias, stride, padding, output_padding, groups, dilation, dtype)
-        xp, lay = self.xp, self.layout = backend.xp(x), layout_of(x)
+        xp, lay = backend.xp(x), layout_of(x)
+        self.layout = lay
         self.dtypes = (x.dtype, weight.dtype, None if bias is None else bias.dtype)
-        x = x.astype(dtype, copy=False)
+        x = backend.cast(x, dtype)
         self.in_hw = x.shape[2:]
         if x.shape[2:] != (g.Ho, g.Wo):  # output_padding >= stride: outputs x does not cover
             x = xp.pad(x, ((0, 0), (0, 0), (0, g.Ho - x.shape[2]), (0, g.Wo - x.shape[3])))
-        w = lay.weight_rows(weight.astype(dtype, copy=False), g)  # (G, C_in/G, rows)
+        w = lay.weight_rows(backend.cast(weight, dtype), g)  # (G, C_in/G, rows)
         gq = lay.grad_columns(x, g)  # (G, C_in/G, P)
-        dcols = xp.matmul(w.transpose(0, 2, 1), gq)  # (G, rows, P)
-        out = lay.col2im(dcols.reshape(g.groups, g.KH * g.KW, -1), g, dtype)
+        out = lay.col2im(backend.matmul(w.transpose(0, 2, 1), gq), g, dtype)  # dcols (G, rows, P)
         if bias is not None:
-            out += bias.astype(dtype, copy=False).reshape(1, -1, 1, 1)
+            out += backend.cast(bias, dtype).reshape(1, -1, 1, 1)
 
         self.has_bias = bias is not None
         self.gq = gq if self.needs_input_grad[1] else None
@@ -95,22 +95,22 @@ class ConvTranspose2d(Op):
         return out
 
     def backward(self, grad):
-        g, xp, lay = self.geo, self.xp, self.layout
+        g, lay = self.geo, self.layout
         need_x, need_w = self.needs_input_grad[:2]
         need_b = self.has_bias and self.needs_input_grad[2]
-        grad = grad.astype(self.dtype, copy=False)
+        grad = backend.cast(grad, self.dtype)
         dx = dw = db = None
         if need_b:
-            db = grad.sum(axis=(0, 2, 3)).astype(self.dtypes[2], copy=False)
+            db = backend.cast(grad.sum(axis=(0, 2, 3)), self.dtypes[2])
         if need_x or need_w:
-            cols = lay.im2col(grad, g).reshape(g.groups, g.KH * g.KW * g.C // g.groups, -1)  # (G, rows, P)
+            cols = lay.im2col(grad, g)  # (G, rows, P)
             if need_w:
-                dw = lay.weight_grad(cols, self.gq, g).astype(self.dtypes[1], copy=False)
+                dw = backend.cast(lay.weight_grad(cols, self.gq, g), self.dtypes[1])
             if need_x:
-                dx = lay.output(xp.matmul(self.w, cols), None, g)
+                dx = lay.output(backend.matmul(self.w, cols), None, g)
                 H, W = self.in_hw
                 if dx.shape[2:] != (H, W):
-                    dx = xp.ascontiguousarray(dx[:, :, :H, :W])
-                dx = dx.astype(self.dtypes[0], copy=False)
+                    dx = backend.xp(dx).ascontiguousarray(dx[:, :, :H, :W])
+                dx = backend.cast(dx, self.dtypes[0])
         self.gq = self.w = None
         return (dx, dw, db) if self.has_bias else (dx, dw)
