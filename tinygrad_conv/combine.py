@@ -29,19 +29,13 @@ def stack(tensors, axis=0):
 
 
 def _pair(a, b, fn):
-    """``a`` and ``b`` as Tensors: a number takes the other side's dtype and device."""
-    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        a = Tensor(a) if isinstance(a, numbers.Number) else a
-    out = []
-    for x, other in ((a, b), (b, a)):
-        if isinstance(x, Tensor):
-            out.append(x)
-        elif isinstance(x, numbers.Number) and not isinstance(x, bool):
-            ref = other if isinstance(other, Tensor) else a
-            out.append(Tensor._make(ref.data.dtype.type(x), None))
-        else:
+    """``a`` and ``b`` as Tensors: a number takes the other side's dtype and device, as in
+    arithmetic (``Tensor._wrap``)."""
+    for x in (a, b):
+        if not isinstance(x, Tensor) and (isinstance(x, bool) or not isinstance(x, numbers.Number)):
             raise TypeError(f"{fn}: expected Tensors or numbers, got {type(x).__name__}")
-    return out
+    ref = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else Tensor(a)
+    return ref._wrap(a), ref._wrap(b)
 
 
 def where(condition, a, b):

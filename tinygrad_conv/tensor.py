@@ -5,11 +5,12 @@ Tensors (``_op.parents``): together they form the graph that ``backward`` walks
 from the loss back to the leaves.
 """
 import numbers
+import operator
 import sys
 
 import numpy as np
 
-from . import anomaly, backend, hooks
+from . import anomaly, backend, checks, hooks
 
 
 _FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
@@ -450,8 +451,6 @@ class Tensor:
     def split(self, sizes, axis=0):
         """Pieces along ``axis``: ``sizes`` is a chunk size (the last piece may be smaller)
         or a list of sizes adding up to the axis length. Returns a tuple of Tensors."""
-        from . import checks
-
         axis = checks.axis(axis, self.ndim, "split")
         n = self.shape[axis]
         if isinstance(sizes, (list, tuple)):
@@ -466,36 +465,30 @@ class Tensor:
         return tuple(self[lead + (slice(lo, hi),)] for lo, hi in zip(bounds, bounds[1:]))
 
     # Comparisons give boolean arrays (NumPy or CuPy), not Tensors: Tensors hold floats.
-    def _compare_operand(self, other):
+    def _compare(self, other, compare):
         if isinstance(other, Tensor):
-            return other.data
-        if isinstance(other, numbers.Number) or isinstance(other, np.ndarray) or backend.is_cuda(other):
-            return other
-        return None
+            other = other.data
+        elif not (isinstance(other, (numbers.Number, np.ndarray)) or backend.is_cuda(other)):
+            return NotImplemented
+        return compare(self.data, other)
 
     def __lt__(self, other):
-        other = self._compare_operand(other)
-        return NotImplemented if other is None else self.data < other
+        return self._compare(other, operator.lt)
 
     def __le__(self, other):
-        other = self._compare_operand(other)
-        return NotImplemented if other is None else self.data <= other
+        return self._compare(other, operator.le)
 
     def __gt__(self, other):
-        other = self._compare_operand(other)
-        return NotImplemented if other is None else self.data > other
+        return self._compare(other, operator.gt)
 
     def __ge__(self, other):
-        other = self._compare_operand(other)
-        return NotImplemented if other is None else self.data >= other
+        return self._compare(other, operator.ge)
 
     def __eq__(self, other):
-        other = self._compare_operand(other)
-        return NotImplemented if other is None else self.data == other
+        return self._compare(other, operator.eq)
 
     def __ne__(self, other):
-        other = self._compare_operand(other)
-        return NotImplemented if other is None else self.data != other
+        return self._compare(other, operator.ne)
 
     __hash__ = object.__hash__  # by identity, as before: defining __eq__ would drop it
 
