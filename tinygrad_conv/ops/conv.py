@@ -55,9 +55,11 @@ Stride s > 1 becomes stride 1 by splitting the padded image into s_h s_w phases,
 offset (kh, kw) reads phase ``(kh d_h % s_h, kw d_w % s_w)`` shifted by
 ``(kh d_h // s_h, kw d_w // s_w)`` phase pixels, again one flat slice.
 
-On a GPU (CuPy arrays) the same four steps, im2col, output, grad_columns and
-col2im, are CUDA kernels in ``conv_cuda.py``, on the plain ``H_o x W_o`` grid;
-``Conv2d`` below is written once for both.
+``Conv2d`` below is written once for both devices: ``layout_of(x)`` gives it the
+module that holds the layout steps (im2col, weight_rows, output, grad_columns,
+weight_grad, col2im): this one, or ``conv_cuda.py``, whose CUDA kernels use the
+plain ``H_o x W_o`` grid and the weight's own row order. The GEMMs between the
+steps are the same ``backend.matmul`` calls on both.
 """
 import functools
 import math
