@@ -58,7 +58,7 @@ def min_spec(data):
     s = shape(data)
     axis = data.draw(st.one_of(st.none(), st.integers(0, len(s) - 1))) if s else None
     keepdims = data.draw(st.booleans())
-    return (lambda t: t.min(axis=axis, keepdims=keepdims)), [distinct_array(data, s)]
+    return (lambda t: t.amin(dim=axis, keepdim=keepdims)), [distinct_array(data, s)]
 
 
 def cat_spec(data):

@@ -128,7 +128,7 @@ def softmax_spec(op):
     def spec(data):
         s = shape(data, min_dims=1)
         axis = data.draw(st.integers(-len(s), len(s) - 1))
-        return (lambda t: op.apply(t, axis=axis) * np.arange(t.size).reshape(t.shape)), [array(data, s)]
+        return (lambda t: op.apply(t, axis=axis) * np.arange(t.numel()).reshape(t.shape)), [array(data, s)]
 
     return spec
 
@@ -180,6 +180,7 @@ SPECS = {
 }
 from specs_building_blocks import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue 11)
 from specs_conv_family import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702
+from specs_tensor_v3 import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue 16)
 
 BUILTIN = sorted(name for name, cls in ops.registry.items() if cls.__module__.startswith("tinygrad_conv."))
 
@@ -204,6 +205,6 @@ def test_op_keeps_float32(name, data):
     inputs = [tc.Tensor(a.astype(np.float32), requires_grad=True) for a in arrays]
     out = fn(*inputs)
     assert out.dtype == np.float32
-    (out if out.size == 1 else out.sum()).backward()
+    (out if out.numel() == 1 else out.sum()).backward()
     for t in inputs:
         assert t.grad is not None and t.grad.dtype == np.float32 and t.grad.shape == t.shape

@@ -23,6 +23,45 @@ _one_gpu = False  # True when CuPy sees exactly one GPU: every CuPy array is on 
 cuda_loaded = False  # True once CuPy is in use: until then every array is a NumPy one
 
 
+class Device(str):
+    """``tc.device``: a device name that is also a string (``"cpu"``, ``"cuda"``, ``"cuda:1"``),
+    with PyTorch's ``.type`` and ``.index``. ``tc.device("cuda", 1) == "cuda:1"``.
+    Making one checks only the spelling, as ``torch.device`` does, not that the GPU exists."""
+
+    _cache = {}
+
+    def __new__(cls, type, index=None):
+        key = (type, index)
+        cached = cls._cache.get(key)
+        if cached is not None:
+            return cached
+        if not isinstance(type, str):
+            raise TypeError(f"device: expected a string such as 'cpu' or 'cuda:0', got {type.__class__.__name__} {type!r}")
+        kind, _, number = type.strip().lower().partition(":")
+        if index is not None:
+            if number:
+                raise ValueError(f"device: {type!r} already names an index; do not also pass index={index!r}")
+            number = str(index)
+        if kind not in (CPU, "cuda") or (number and not number.isdigit()) or (kind == CPU and number not in ("", "0")):
+            raise ValueError(f"unknown device {type!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+        name = CPU if kind == CPU else f"cuda:{number}" if number else "cuda"
+        self = cls._cache[key] = super().__new__(cls, name)
+        return self
+
+    @property
+    def type(self):
+        return str.__str__(self).partition(":")[0]  # a plain str (partition may return self)
+
+    @property
+    def index(self):
+        number = str.__str__(self).partition(":")[2]
+        return int(number) if number else None
+
+    def __repr__(self):
+        index = "" if self.index is None else f", index={self.index}"
+        return f"device(type={self.type!r}{index})"
+
+
 def _load_cupy():
     """CuPy, imported on first use; None (with the reason in ``_cupy_error``) when it cannot run."""
     global _cupy, _cupy_error, _one_gpu, cuda_loaded

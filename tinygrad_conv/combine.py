@@ -3,8 +3,8 @@ import numbers
 
 import numpy as np
 
-from . import backend, ops
-from .tensor import Tensor
+from . import backend, dtypes, ops
+from .tensor import Tensor, _promoted
 
 
 def _tensors(tensors, fn):
@@ -18,38 +18,55 @@ def _tensors(tensors, fn):
     return tensors
 
 
-def cat(tensors, axis=0):
-    """Join tensors along an existing ``axis`` (``torch.cat``)."""
-    return ops.Cat.apply(*_tensors(tensors, "cat"), axis=axis)
+def _common_dtype(tensors):
+    """The tensors cast to the dtype PyTorch's promotion gives them all."""
+    first = tensors[0].array
+    if all(t.array.dtype == first.dtype for t in tensors):
+        return tensors
+    dtype = first.dtype
+    for t in tensors[1:]:
+        dtype = dtypes.result_type(np.empty((1,), dtype), np.empty((1,), t.dtype))
+    return [t._cast(dtype) for t in tensors]
 
 
-def stack(tensors, axis=0):
-    """Join equal-shaped tensors along a new ``axis`` (``torch.stack``)."""
-    return ops.Stack.apply(*_tensors(tensors, "stack"), axis=axis)
+def cat(tensors, dim=0, *, axis=None):
+    """Join tensors along an existing ``dim`` (``torch.cat``)."""
+    tensors = _common_dtype(_tensors(tensors, "cat"))
+    return ops.Cat.apply(*tensors, axis=dim if axis is None else axis)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0, *, axis=None):
+    """Join equal-shaped tensors along a new ``dim`` (``torch.stack``)."""
+    tensors = _common_dtype(_tensors(tensors, "stack"))
+    return ops.Stack.apply(*tensors, axis=dim if axis is None else axis)
 
 
 def _pair(a, b, fn):
-    """``a`` and ``b`` as Tensors: a number takes the other side's dtype and device, as in
-    arithmetic (``Tensor._wrap``)."""
+    """``a`` and ``b`` as Tensors of their common dtype (PyTorch's promotion, as arithmetic's):
+    a number takes the other side's dtype and device."""
     for x in (a, b):
         if not isinstance(x, Tensor) and (isinstance(x, bool) or not isinstance(x, numbers.Number)):
             raise TypeError(f"{fn}: expected Tensors or numbers, got {type(x).__name__}")
-    ref = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else Tensor(a)
-    return ref._wrap(a), ref._wrap(b)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = Tensor(a)
+    return _promoted(a, b)
 
 
 def where(condition, a, b):
-    """``a`` where ``condition`` (a boolean array) is True, else ``b``; ``a`` and ``b`` are
-    Tensors or numbers, broadcast together with ``condition``."""
+    """``a`` where ``condition`` (a bool tensor or array) is True, else ``b``; ``a`` and ``b``
+    are Tensors or numbers, broadcast together with ``condition``."""
     a, b = _pair(a, b, "where")
     if isinstance(condition, Tensor):
-        raise TypeError("where: condition must be a boolean array (e.g. x > 0), got a Tensor")
+        condition = condition.array
     if isinstance(condition, (list, tuple, bool, np.bool_)):
         condition = np.asarray(condition)
     if not (isinstance(condition, np.ndarray) or backend.is_cuda(condition)) or condition.dtype != bool:
         what = f"array of dtype {condition.dtype}" if hasattr(condition, "dtype") else type(condition).__name__
         raise TypeError(f"where: condition must be a boolean array, got {what}")
-    reference = b.data if isinstance(a.data, np.generic) else a.data
+    reference = b.array if isinstance(a.array, np.generic) else a.array
     return ops.Where.apply(a, b, condition=backend.like(condition, reference))
 
 

@@ -50,8 +50,8 @@ def batches(X, y, batch_size, shuffle=True, seed=None):
     With ``shuffle`` the order is a random permutation (from ``seed``, or the
     library generator when None), drawn when ``batches`` is called.
     """
-    X = X.data if isinstance(X, Tensor) else np.asarray(X)
-    y = y.data if isinstance(y, Tensor) else np.asarray(y)
+    X = X.array if isinstance(X, Tensor) else np.asarray(X)
+    y = y.array if isinstance(y, Tensor) else np.asarray(y)
     if X.ndim == 0 or y.ndim == 0:
         raise ValueError(f"batches: X and y must have a sample axis, got shapes {X.shape} and {y.shape}")
     if len(X) != len(y):

@@ -16,12 +16,24 @@ def _tensor(x, name, fn):
     return x
 
 
+def _same_dtype(fn, x, *others):
+    """Convolutions and matrix products take one float dtype, as PyTorch's: a float64 input to
+    a float32 layer is a ``TypeError`` naming both (no silent promotion)."""
+    for name, t in others:
+        if t is not None and t.dtype != x.dtype:
+            raise TypeError(f"{fn}: input dtype {x.dtype} and {name} dtype {t.dtype} must be the same "
+                            f"(convert one with .to({t.dtype}) or .to({x.dtype}))")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{fn}: expected a floating point input, got {x.dtype} (convert it with .float())")
+
+
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D cross-correlation. x ``(N, C_in, H, W)``, weight ``(C_out, C_in/groups, K_h, K_w)``,
     bias ``(C_out,)`` -> ``(N, C_out, H_out, W_out)``,
     ``H_out = floor((H + 2*pad - dil*(K_h - 1) - 1) / stride) + 1``."""
     _tensor(x, "input", "conv2d")
     _tensor(weight, "weight", "conv2d")
+    _same_dtype("conv2d", x, ("weight", weight), ("bias", bias))
     params = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     if bias is None:
         return ops.Conv2d.apply(x, weight, **params)
@@ -34,6 +46,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     ``H_out = (H - 1)*stride - 2*pad + dil*(K_h - 1) + output_padding + 1``."""
     _tensor(x, "input", "conv_transpose2d")
     _tensor(weight, "weight", "conv_transpose2d")
+    _same_dtype("conv_transpose2d", x, ("weight", weight), ("bias", bias))
     params = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
     if bias is None:
         return ops.ConvTranspose2d.apply(x, weight, **params)
@@ -56,7 +69,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     params = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
     checks.boolean(return_indices, "return_indices", "max_pool2d")
     out = ops.MaxPool2d.apply(_tensor(x, "input", "max_pool2d"), **params)
-    return (out, max_pool2d_indices(x.data, out.data, **params)) if return_indices else out
+    return (out, max_pool2d_indices(x.array, out.array, **params)) if return_indices else out
 
 
 def adaptive_avg_pool2d(x, output_size):
@@ -70,7 +83,7 @@ def adaptive_max_pool2d(x, output_size, return_indices=False):
     with ``return_indices``: ``(out, indices)`` as for ``max_pool2d``."""
     checks.boolean(return_indices, "return_indices", "adaptive_max_pool2d")
     out = ops.AdaptiveMaxPool2d.apply(_tensor(x, "input", "adaptive_max_pool2d"), output_size=output_size)
-    return (out, adaptive_max(x.data, output_size)[1]) if return_indices else out
+    return (out, adaptive_max(x.array, output_size)[1]) if return_indices else out
 
 
 def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
@@ -82,7 +95,7 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
 
 def global_avg_pool2d(x):
     """Mean over height and width: ``(N, C, H, W) -> (N, C)``."""
-    checks.ndim(_tensor(x, "input", "global_avg_pool2d").data, 4, "global_avg_pool2d", layout="(N, C, H, W)")
+    checks.ndim(_tensor(x, "input", "global_avg_pool2d").array, 4, "global_avg_pool2d", layout="(N, C, H, W)")
     return x.mean(axis=(2, 3))
 
 
@@ -90,6 +103,7 @@ def linear(x, weight, bias=None):
     """``x @ weight.T + bias``: x ``(..., in)``, weight ``(out, in)``, bias ``(out,)``."""
     _tensor(x, "input", "linear")
     _tensor(weight, "weight", "linear")
+    _same_dtype("linear", x, ("weight", weight), ("bias", bias))
     if bias is None:
         return ops.Linear.apply(x, weight)
     return ops.Linear.apply(x, weight, _tensor(bias, "bias", "linear"))
@@ -110,14 +124,27 @@ def tanh(x):
     return ops.Tanh.apply(_tensor(x, "input", "tanh"))
 
 
-def log_softmax(x, axis=-1):
-    """``x - logsumexp(x, axis)``."""
-    return ops.LogSoftmax.apply(_tensor(x, "input", "log_softmax"), axis=axis)
+def _softmax_dim(x, dim, axis, fn):
+    """``dim`` (or its alias ``axis``); without either, PyTorch's legacy choice: 0 for
+    0-, 1- and 3-D input, else 1."""
+    _tensor(x, "input", fn)
+    if axis is not None:
+        if dim is not None:
+            raise TypeError(f"{fn}: got both dim={dim!r} and its alias axis={axis!r}")
+        return axis
+    return dim if dim is not None else (0 if x.ndim in (0, 1, 3) else 1)
 
 
-def softmax(x, axis=-1):
-    """``exp(x) / sum(exp(x), axis)``."""
-    return ops.Softmax.apply(_tensor(x, "input", "softmax"), axis=axis)
+def log_softmax(x, dim=None, *, axis=None, dtype=None):
+    """``x - logsumexp(x, dim)``."""
+    x = x if dtype is None else x.to(dtype)
+    return ops.LogSoftmax.apply(x, axis=_softmax_dim(x, dim, axis, "log_softmax"))
+
+
+def softmax(x, dim=None, *, axis=None, dtype=None):
+    """``exp(x) / sum(exp(x), dim)``."""
+    x = x if dtype is None else x.to(dtype)
+    return ops.Softmax.apply(x, axis=_softmax_dim(x, dim, axis, "softmax"))
 
 
 def _target(target, like):
@@ -127,7 +154,7 @@ def _target(target, like):
 
 def _labels(target):
     """Class indices or probabilities: a parameter of the loss, as an array."""
-    return target.data if isinstance(target, Tensor) else target
+    return target.array if isinstance(target, Tensor) else target
 
 
 def mse_loss(pred, target, reduction="mean"):
@@ -219,7 +246,7 @@ def _channel_array(a, name, x, fn):
     """A per-channel array (or Tensor) as an array of shape ``(C,)`` on ``x``'s device, or None."""
     if a is None:
         return None
-    a = a.data if isinstance(a, Tensor) else a
+    a = a.array if isinstance(a, Tensor) else a
     if not hasattr(a, "shape") or not hasattr(a, "dtype"):
         raise TypeError(f"{fn}: {name} must be an array or Tensor, got {type(a).__name__}")
     channels = x.shape[1]
@@ -250,7 +277,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None:
             _channel_array(_tensor(t, name, "batch_norm"), name, x, "batch_norm")
-    if training and x.size // max(channels, 1) <= 1:
+    if training and x.numel() // max(channels, 1) <= 1:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input shape {x.shape}")
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: running_mean and running_var are needed when not training")
@@ -274,7 +301,7 @@ def _dropout(x, p, training, fn, mask_shape):
         return x
     keep = random.generator().random(mask_shape, dtype=np.float32) >= p
     mask = keep.astype(x.dtype) * (1.0 / (1.0 - p) if p < 1.0 else 0.0)
-    return ops.Dropout.apply(x, mask=backend.like(mask, x.data))
+    return ops.Dropout.apply(x, mask=backend.like(mask, x.array))
 
 
 def dropout(x, p=0.5, training=True):
@@ -285,5 +312,5 @@ def dropout(x, p=0.5, training=True):
 
 def dropout2d(x, p=0.5, training=True):
     """Zero whole channels of ``(N, C, H, W)`` with probability ``p``, scale the rest by ``1 / (1 - p)``."""
-    checks.ndim(_tensor(x, "input", "dropout2d").data, 4, "dropout2d", layout="(N, C, H, W)")
+    checks.ndim(_tensor(x, "input", "dropout2d").array, 4, "dropout2d", layout="(N, C, H, W)")
     return _dropout(x, p, training, "dropout2d", x.shape[:2] + (1, 1))

@@ -13,7 +13,7 @@ def _scalar(out):
     """The function's value as the sum of its output (a Tensor)."""
     if not isinstance(out, Tensor):
         raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
-    return out if out.data.size == 1 else out.sum()
+    return out if out.array.size == 1 else out.sum()
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
@@ -38,17 +38,17 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
         for t in inputs:
             t.grad = None
         _scalar(fn(*inputs)).backward()
-        analytic = [np.zeros(t.shape) if t.grad is None else backend.to_numpy(t.grad) for t in inputs]
+        analytic = [np.zeros(t.shape) if t.grad is None else backend.to_numpy(t.grad.array) for t in inputs]
     finally:
         for t, g in zip(inputs, saved):
             t.grad = g
 
     def value():
         with grad_mode.no_grad():
-            return _scalar(fn(*inputs)).data.item()
+            return _scalar(fn(*inputs)).array.item()
 
     for i, t in enumerate(inputs):
-        flat = t.data.reshape(-1)  # a view: perturbing it perturbs the input
+        flat = t.array.reshape(-1)  # a view: perturbing it perturbs the input
         numeric = np.empty(flat.size)
         for j in range(flat.size):
             orig = flat[j].item()  # a number: CuPy's flat[j] is a view that the writes below would change

@@ -40,15 +40,16 @@ def add(hooks, hook, where):
 
 
 def run_grad_hooks(tensor, grad):
-    """Call ``tensor``'s gradient hooks in order; a returned array replaces ``grad``."""
+    """Call ``tensor``'s gradient hooks in order with the gradient as a Tensor, as PyTorch
+    does; a returned Tensor (or array) replaces it. Takes and returns an array."""
     from .tensor import Tensor  # here: tensor.py imports this module
 
     for hook in list(tensor._hooks.values()):
-        result = hook(grad)
+        result = hook(Tensor._make(grad, None))
         if result is None:
             continue
-        if isinstance(result, Tensor):  # a Tensor is taken as its array
-            result = result.data
+        if isinstance(result, Tensor):
+            result = result.array
         if getattr(result, "shape", None) != grad.shape:
             raise ValueError(
                 f"register_hook: the hook returned {type(result).__name__} of shape "

@@ -54,7 +54,7 @@ def summary(model, input_shape, dtype=np.float32):
 
     rows = [("name", "type", "output shape", "params")]
     for name, module in modules:
-        own = sum(p.size for p in module._parameters.values() if p is not None)
+        own = sum(p.numel() for p in module._parameters.values() if p is not None)
         shape = shapes.get(name, "-")
         if calls.get(name, 0) > 1:
             shape += f" (x{calls[name]} calls)"
@@ -65,8 +65,8 @@ def summary(model, input_shape, dtype=np.float32):
         cell.rjust(w) if i == 3 else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))
     ).rstrip()
     rule = "-" * len(fmt(rows[0]))
-    total = sum(p.size for p in params)
-    trainable = sum(p.size for p in params if p.requires_grad)
+    total = sum(p.numel() for p in params)
+    trainable = sum(p.numel() for p in params if p.requires_grad)
     lines = [f"input {input_shape} {np.dtype(dtype)} on {device}", rule, fmt(rows[0]), rule]
     lines += [fmt(row) for row in rows[1:]]
     lines += [rule, f"total parameters: {total:,} (trainable {trainable:,})"]

@@ -1,53 +1,28 @@
-"""``Tensor``: an n-d array that records the ops applied to it, and ``backward``.
+"""``Tensor``: an n-d array that records the ops applied to it, as PyTorch's does.
 
-Each op result keeps the op that made it (``_op``), and each op keeps its input
-Tensors (``_op.parents``): together they form the graph that ``backward`` walks
-from the loss back to the leaves.
+A tensor holds its values in ``t.array`` (a NumPy array, or CuPy on a GPU): the
+library computes on that. Users see PyTorch's API: ``.data`` is a detached
+Tensor sharing the values, ``.grad`` a Tensor, dims are ``dim``/``keepdim``.
+Each op result keeps the op that made it (``_op``); ``engine.py`` walks that
+graph backwards.
 """
+import collections
 import numbers
 import operator
-import sys
 
 import numpy as np
 
-from . import anomaly, backend, checks, hooks
-
-
-_FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
-
-
-class GraphError(RuntimeError, ValueError):
-    """``backward`` cannot run from here (no graph, or the graph was released).
-
-    A ``RuntimeError`` as in PyTorch and a ``ValueError`` as this library's
-    convention for bad values, so either ``except`` catches it.
-    """
-
-
-class _Released:
-    """Marks a node whose graph ``backward`` has already released."""
-
-    name = "released"
-
-    def __repr__(self):
-        return "<released graph>"
-
-
-_RELEASED = _Released()
+from . import backend, checks, dtypes, engine, hooks
+from .engine import RELEASED, GraphError  # noqa: F401  (GraphError: tc.GraphError)
+from .grad_mode import get_ident, threads_without_grad
 
 
 def _as_array(data, dtype, device=None):
-    """Turn user data into a fresh float array on ``device`` (default: where ``data`` is,
-    else the CPU), or raise ``TypeError``/``ValueError``."""
+    """User data as a fresh array on ``device`` (default: where ``data`` is, else the CPU),
+    of ``dtype`` or the dtype ``torch.tensor`` would infer; ``TypeError``/``ValueError``."""
     if isinstance(data, Tensor):
-        data = data.data
-    if dtype is not None:
-        try:
-            dtype = np.dtype(dtype)
-        except TypeError as e:
-            raise TypeError(f"Tensor: dtype {dtype!r} is not a NumPy dtype") from e
-        if dtype not in _FLOAT_DTYPES:
-            raise TypeError(f"Tensor: dtype must be float16, float32 or float64, got {dtype}")
+        data = data.array
+    dtype = None if dtype is None else dtypes.dtype(dtype, "Tensor")
     source = backend.device_of(data)  # "cuda:N" for a CuPy array
     target = source if device is None else backend.device(device)
     if source != backend.CPU:
@@ -57,138 +32,315 @@ def _as_array(data, dtype, device=None):
             arr = np.array(data, copy=True)
         except ValueError as e:  # ragged nested lists
             raise ValueError(f"Tensor: data must be rectangular, got {type(data).__name__}: {e}") from None
-    kind = arr.dtype.kind
-    if kind not in "biuf":
+    if arr.dtype.kind not in "biuf":
         raise TypeError(
             f"Tensor: data must be numeric (a NumPy or CuPy array, nested list or number), "
             f"got {type(data).__name__} of dtype {arr.dtype}"
         )
     if dtype is None:
-        # Only floating arrays keep their dtype; Python numbers and lists
-        # (which NumPy would make float64) and integers become float32.
-        keeps = kind == "f" and (isinstance(data, (np.ndarray, np.generic)) or source != backend.CPU)
-        dtype = arr.dtype if keeps else np.dtype(np.float32)
+        dtype = dtypes.dtype(dtypes.infer(data, arr), "Tensor")
     return backend.to_device(arr.astype(dtype, copy=False), target)
 
 
-def _own(g, dtype):
-    """``g`` as a gradient a leaf may keep: ``g`` itself when nothing else can see it (as
-    PyTorch steals a gradient nobody shares), else a copy. Nothing else sees g when this
-    frame holds the only reference (getrefcount counts the local and its own argument),
-    it owns its memory (not a view) and has the leaf's dtype. Saves a copy of every
-    parameter's gradient per step."""
-    if sys.getrefcount(g) <= 3 and g.base is None and g.dtype == dtype and getattr(g.flags, "writeable", True):
-        return g
-    return g.astype(dtype, copy=True)
+def _grad_mode():
+    """True when ops record the graph in this thread."""
+    return not threads_without_grad or get_ident() not in threads_without_grad
+
+
+def _dim(dim, axis, where):
+    """``dim``, or its NumPy spelling ``axis`` (an accepted alias), not both."""
+    if axis is None:
+        return dim
+    if dim is not None:
+        raise TypeError(f"{where}: got both dim={dim!r} and its alias axis={axis!r}")
+    return axis
+
+
+def _keep(keepdim, keepdims):
+    """``keepdim``, or its NumPy spelling ``keepdims``."""
+    return keepdim if keepdims is None else keepdims
+
+
+def _sizes(sizes, where):
+    """``f(2, 3)`` or ``f((2, 3))`` as a tuple of ints."""
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    return tuple(checks.integer(s, "size", where) for s in sizes)
+
+
+_max_result = collections.namedtuple("max", ["values", "indices"])  # torch.return_types.max
+_min_result = collections.namedtuple("min", ["values", "indices"])
 
 
 class Tensor:
-    """An n-d float array with an optional gradient.
+    """An n-d array with an optional gradient.
 
     ``Tensor(data, requires_grad=False, dtype=None, device=None)``: ``data`` is
-    a NumPy or CuPy array, nested list or number. Floating arrays keep their
-    dtype; numbers, lists and integer arrays become float32 unless ``dtype``
-    says otherwise. ``device`` is ``"cpu"`` (the default, or the GPU a CuPy
-    array lives on), ``"cuda"`` or ``"cuda:N"``.
+    a NumPy or CuPy array, nested list, number or Tensor, copied. Its dtype is
+    ``dtype`` or inferred as ``torch.tensor`` does (arrays keep theirs; Python
+    floats give float32, ints int64, bools bool). ``device`` is ``"cpu"`` (the
+    default, or the GPU a CuPy array lives on), ``"cuda"`` or ``"cuda:N"``.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_op", "_retain", "_hooks", "__weakref__")
+    __slots__ = ("array", "_grad", "requires_grad", "_op", "_retain", "_hooks", "_modified", "__weakref__")
     # Make NumPy hand `ndarray * Tensor` to Tensor.__rmul__ instead of looping.
     __array_ufunc__ = None
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
-        self.data = _as_array(data, dtype, device)
-        self.grad = None
-        self.requires_grad = bool(requires_grad)
+        self.array = _as_array(data, dtype, device)
+        self._grad = None
+        self.requires_grad = False
         self._op = None
         self._retain = False
         self._hooks = None
+        self._modified = 0
+        if requires_grad:
+            self.requires_grad_(True)
 
     @classmethod
-    def _make(cls, data, op):
+    def _make(cls, array, op):
         """Fast constructor for op results: no checks, no copy."""
         t = object.__new__(Tensor)
-        t.data = data
-        t.grad = None
+        t.array = array
+        t._grad = None
         t.requires_grad = op is not None
         t._op = op
         t._retain = False
         t._hooks = None
+        t._modified = 0
         return t
 
     # ----- array-like attributes -------------------------------------------------
     @property
     def shape(self):
-        return self.data.shape
+        return self.array.shape
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def dtype(self):
-        return self.data.dtype
-
-    @property
-    def size(self):
-        return self.data.size
+        return self.array.dtype
 
     @property
     def device(self):
-        """``"cpu"`` or ``"cuda:N"``."""
-        return backend.device_of(self.data)
+        """``"cpu"`` or ``"cuda:N"`` (a string that is also a ``tc.device``)."""
+        return backend.Device(backend.device_of(self.array))
+
+    @property
+    def is_cuda(self):
+        return backend.is_cuda(self.array)
 
     @property
     def is_leaf(self):
-        """True for tensors made by the user rather than by an op."""
+        """True for tensors made by the user rather than by an op that records a graph."""
         return self._op is None
 
+    @property
+    def grad_fn(self):
+        """The op that made this tensor (None for leaves)."""
+        return self._op
+
+    def size(self, dim=None):
+        """The shape (a tuple), or its length along ``dim``."""
+        if dim is None:
+            return self.array.shape
+        return self.array.shape[checks.axis(dim, max(self.ndim, 1), "size")] if self.ndim else 1
+
+    def numel(self):
+        """The number of elements."""
+        return self.array.size
+
+    nelement = numel
+
+    def dim(self):
+        """The number of dimensions."""
+        return self.array.ndim
+
+    def element_size(self):
+        return self.array.itemsize
+
+    def is_floating_point(self):
+        return self.array.dtype.kind == "f"
+
     def __len__(self):
-        return len(self.data)
+        if not self.array.ndim:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.array)
 
-    def numpy(self):
-        """The data as an ``np.ndarray``: shared on the CPU, a host copy of a CUDA tensor."""
-        return backend.to_numpy(self.data)
+    # ----- .data and .grad: Tensors, as in PyTorch -----------------------------------
+    @property
+    def data(self):
+        """A Tensor sharing this tensor's values, detached from the graph: changing it in
+        place changes this tensor without recording anything."""
+        return Tensor._make(self.array, None)
 
-    # ----- devices ----------------------------------------------------------------------
-    def to(self, device):
-        """This tensor on ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:N"``): ``self`` if it is
-        already there, else a copy recorded in the graph (gradients flow back)."""
-        device = backend.device(device)
-        if device == self.device:
+    @data.setter
+    def data(self, value):
+        if isinstance(value, Tensor):
+            value = value.array
+        elif not (isinstance(value, np.ndarray) or backend.is_cuda(value)):
+            raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
+        self.array = value
+
+    @property
+    def grad(self):
+        """dL/d(this tensor) accumulated by ``backward`` (a Tensor), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None, got {type(value).__name__}")
+            for what, got, want in (("shape", value.shape, self.shape), ("dtype", value.dtype, self.dtype),
+                                    ("device", value.device, self.device)):
+                if got != want:
+                    raise GradError(f"assigned grad has {what} {got}, but the tensor has {what} {want}")
+        self._grad = value
+
+    def numpy(self, force=False):
+        """The values as an ``np.ndarray``: shared on the CPU, a host copy of a CUDA tensor."""
+        return backend.to_numpy(self.array)
+
+    def __array__(self, dtype=None, copy=None):
+        """``np.asarray(t)``: the values of a CPU tensor (CUDA tensors must be copied with .cpu())."""
+        if backend.is_cuda(self.array):
+            raise TypeError(f"can't convert a {self.device} tensor to NumPy; use t.cpu() or t.numpy() to copy it to the host")
+        return np.asarray(self.array, dtype)  # (a full reduction holds a NumPy scalar)
+
+    def tolist(self):
+        """The values as (nested) Python lists of numbers."""
+        return self.numpy().tolist()
+
+    # ----- devices and dtypes -----------------------------------------------------------
+    def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False):
+        """This tensor on another device and/or dtype: ``to(device)``, ``to(dtype)``,
+        ``to(device, dtype)``, ``to(other)``. ``self`` when nothing changes; otherwise
+        a result recorded in the graph (gradients flow back)."""
+        for a in args:
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif isinstance(a, str):
+                device = a
+            else:
+                dtype = a
+        out = self
+        if device is not None:
+            target = backend.device(device)
+            if target != backend.device_of(self.array):
+                out = _ops.ToDevice.apply(out, device=target)
+        if dtype is not None:
+            out = out._cast(dtypes.dtype(dtype, "to"))
+        return out.clone() if copy and out is self else out
+
+    def _cast(self, dtype):
+        """This tensor as ``dtype``: differentiable between floats; a cut in the graph into
+        integers or bools, which carry no gradient."""
+        if self.array.dtype == dtype:
             return self
-        return _ops.ToDevice.apply(self, device=device)
+        if dtype.kind == "f":
+            return _ops.Cast.apply(self, dtype=dtype)
+        return Tensor._make(self.array.astype(dtype), None)
 
     def cpu(self):
-        """``self.to("cpu")``."""
         return self.to(backend.CPU)
 
     def cuda(self, index=None):
-        """``self.to("cuda")`` (or ``"cuda:index"``)."""
         return self.to("cuda" if index is None else f"cuda:{index}")
 
+    def float(self):
+        return self._cast(dtypes.float32)
+
+    def double(self):
+        return self._cast(dtypes.float64)
+
+    def half(self):
+        return self._cast(dtypes.float16)
+
+    def long(self):
+        return self._cast(dtypes.int64)
+
+    def int(self):
+        return self._cast(dtypes.int32)
+
+    def bool(self):
+        return self._cast(dtypes.bool)
+
+    def type_as(self, other):
+        return self._cast(other.dtype)
+
+    # ----- Python numbers ----------------------------------------------------------------
     def item(self):
-        """The value of a one-element tensor as a Python float."""
-        if self.data.size != 1:
+        """The value of a one-element tensor as a Python number."""
+        if self.array.size != 1:
             raise ValueError(f"item: only one-element tensors convert to a number, got shape {self.shape}")
-        return self.data.item()
+        return self.array.item()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.array.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {self.array.size} values is ambiguous")
+        return bool(self.array.item())
+
+    def __index__(self):
+        if self.array.dtype.kind not in "iu" or self.array.size != 1:
+            raise TypeError(f"only integer tensors of a single element can be converted to an index, "
+                            f"got dtype {self.dtype} and shape {self.shape}")
+        return int(self.array.item())
+
+    def __format__(self, spec):
+        if self.array.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
+
+    def __repr__(self):
+        body = np.array2string(self.numpy(), precision=4, separator=", ", prefix="tensor(")
+        extra = "" if self.device == backend.CPU else f", device={str(self.device)!r}"
+        if self.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool):
+            extra += f", dtype={self.dtype}"
+        if self._op is not None:
+            extra += f", grad_fn={self._op.name}"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    # ----- autograd ----------------------------------------------------------------
+    def requires_grad_(self, requires_grad=True):
+        """Start (or stop) recording ops on this leaf; only float tensors can require grad."""
+        if requires_grad and self.array.dtype.kind != "f":
+            raise RuntimeError(f"only Tensors of floating point dtype can require gradients, got {self.dtype}")
+        if not requires_grad and self._op is not None:
+            raise RuntimeError("requires_grad_: you can only change requires_grad of leaf tensors; use detach()")
+        self.requires_grad = bool(requires_grad)
+        return self
 
     def detach(self):
         """A new leaf sharing this data, outside any graph."""
-        return Tensor._make(self.data, None)
+        return Tensor._make(self.array, None)
 
     def zero_grad(self):
         """Forget the accumulated gradient (``.grad = None``)."""
-        self.grad = None
+        self._grad = None
 
     def retain_grad(self):
         """Keep ``.grad`` on this intermediate tensor after ``backward``."""
         self._retain = True
         return self
 
+    @property
+    def retains_grad(self):
+        return self._retain
+
     def register_hook(self, hook):
-        """Call ``hook(grad)`` in every backward once this tensor's gradient is complete
-        (leaf or intermediate); a returned array replaces the gradient. Returns a
+        """Call ``hook(grad)`` (a Tensor) in every backward once this tensor's gradient is
+        complete (leaf or intermediate); a returned Tensor replaces the gradient. Returns a
         handle whose ``.remove()`` unregisters it."""
         if not self.requires_grad:
             raise GraphError("register_hook: this tensor does not require grad, so no gradient will reach it")
@@ -196,281 +348,164 @@ class Tensor:
             self._hooks = {}
         return hooks.add(self._hooks, hook, "register_hook")
 
-    def __repr__(self):
-        body = np.array2string(self.numpy(), precision=4, separator=", ", prefix="Tensor(")
-        extra = "" if self.device == backend.CPU else f", device={self.device!r}"
-        if self._op is not None:
-            extra += f", op={self._op.name}"
-        elif self.requires_grad:
-            extra += ", requires_grad=True"
-        if self.dtype != np.float32:
-            extra += f", dtype={self.dtype}"
-        return f"Tensor({body}{extra})"
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
 
-    # ----- autograd ----------------------------------------------------------------
-    def backward(self, grad=None):
-        """Accumulate dself/dleaf into ``.grad`` of every leaf that requires grad.
-
-        ``grad`` (dL/dself) defaults to 1 for a one-element tensor. The graph is
-        released afterwards, so a second ``backward`` through it is an error.
+        ``gradient`` (dL/dself) defaults to 1 for a one-element tensor. The graph is
+        released afterwards unless ``retain_graph=True``; ``inputs`` (tensors)
+        limits which tensors get a ``.grad``.
         """
+        if create_graph:
+            raise NotImplementedError("backward(create_graph=True): higher-order gradients are not implemented yet")
         if not self.requires_grad:
             raise GraphError("backward: this tensor does not require grad (no graph was recorded to it)")
-        if self._op is _RELEASED:
+        if self._op is RELEASED:
             raise GraphError(
                 "backward: the graph behind this tensor was already released by an earlier "
-                "backward; recompute the forward pass to backpropagate again"
+                "backward; pass retain_graph=True to it, or recompute the forward pass"
             )
+        if inputs is not None:
+            inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+            if not inputs or not all(isinstance(t, Tensor) and t.requires_grad for t in inputs):
+                raise ValueError("backward: inputs must be a non-empty sequence of tensors that require grad")
+        engine.backward(self, self._root_grad(gradient), bool(retain_graph), inputs)
+
+    def _root_grad(self, grad):
+        """``backward``'s ``gradient`` as an array of this tensor's shape, dtype and device."""
         if grad is None:
-            if self.data.size != 1:
+            if self.array.size != 1:
                 raise ValueError(
-                    f"backward: grad must be given for a tensor of shape {self.shape}; "
+                    f"backward: gradient must be given for a tensor of shape {self.shape}; "
                     "it defaults to 1 only for one-element tensors"
                 )
-            grad = backend.xp(self.data).ones_like(self.data)
-        else:
-            grad = grad.data if isinstance(grad, Tensor) else grad
-            if isinstance(grad, (list, tuple, numbers.Number)):
-                grad = backend.like(np.asarray(grad), self.data)
-            elif backend.device_of(grad) != self.device:
-                raise ValueError(f"backward: grad is on {backend.device_of(grad)} but the tensor is on {self.device}")
-            grad = backend.xp(grad).asarray(grad)
-            if grad.shape != self.shape:
-                raise ValueError(f"backward: grad shape {grad.shape} must equal tensor shape {self.shape}")
-            if grad.dtype.kind not in "biuf":
-                raise TypeError(f"backward: grad must be numeric, got dtype {grad.dtype}")
-            grad = grad.astype(self.dtype, copy=False)
+            return backend.xp(self.array).ones_like(self.array)
+        grad = grad.array if isinstance(grad, Tensor) else grad
+        if isinstance(grad, (list, tuple, numbers.Number)):
+            grad = backend.like(np.asarray(grad), self.array)
+        elif backend.device_of(grad) != backend.device_of(self.array):
+            raise ValueError(f"backward: gradient is on {backend.device_of(grad)} but the tensor is on {self.device}")
+        grad = backend.xp(grad).asarray(grad)
+        if grad.shape != self.shape:
+            raise ValueError(f"backward: gradient shape {grad.shape} must equal tensor shape {self.shape}")
+        if grad.dtype.kind not in "biuf":
+            raise TypeError(f"backward: gradient must be numeric, got dtype {grad.dtype}")
+        return grad.astype(self.dtype, copy=False)
 
-        order = self._topological_order()
-        check_nan = anomaly.enabled
-        grads = {id(self): grad}
-        for node in reversed(order):
-            g = grads.pop(id(node), None)
-            if node._hooks and g is not None:  # this gradient is complete: hooks see it now
-                g = hooks.run_grad_hooks(node, g)
-            op = node._op
-            if op is None:  # a leaf: accumulate, never alias an array the graph passed around
-                if g is not None:
-                    node.grad = _own(g, node.dtype) if node.grad is None else node.grad + g
-                continue
-            if g is not None:
-                if node._retain:
-                    node.grad = g.copy() if node.grad is None else node.grad + g
-                parent_grads = op.backward(g)
-                if not isinstance(parent_grads, (tuple, list)):
-                    parent_grads = (parent_grads,)
-                if check_nan:
-                    anomaly.check_backward(op, parent_grads)
-                for parent, pg in zip(op.parents, parent_grads):
-                    if pg is None or not parent.requires_grad:
-                        continue
-                    if pg.shape != parent.data.shape:
-                        pg = unbroadcast(pg, parent.data.shape)
-                    key = id(parent)
-                    prev = grads.get(key)
-                    grads[key] = pg if prev is None else prev + pg
-                parent_grads = pg = prev = None  # the dict holds the only references (see _own)
-            # Release the graph as we go: saved arrays are freed right away, so
-            # memory does not grow across a training loop.
-            node._op = _RELEASED
-
-    def _topological_order(self):
-        """Nodes reachable from self that need grad, each after all its inputs.
-
-        The order matters: a tensor used by two ops must receive both gradient
-        contributions before its own op passes the sum on. Iterative (an
-        explicit stack, no recursion) so graphs of any depth work.
-        """
-        order, visited = [], set()
-        stack = [(self, False)]
-        while stack:
-            node, inputs_done = stack.pop()
-            if inputs_done:
-                order.append(node)
-                continue
-            if id(node) in visited:
-                continue
-            visited.add(id(node))
-            stack.append((node, True))
-            op = node._op
-            if op is _RELEASED:
-                raise GraphError(
-                    "backward: part of this graph was already released by an earlier backward; "
-                    "recompute the forward pass to backpropagate through it again"
-                )
-            if op is not None:
-                for parent in op.parents:
-                    if parent.requires_grad and id(parent) not in visited:
-                        stack.append((parent, False))
-        return order
-
-    # ----- arithmetic (NumPy broadcasting; numbers on either side) -------------------
+    # ----- arithmetic: PyTorch's type promotion, numbers on either side ---------------
     def _wrap(self, other):
+        """``other`` (a Tensor, number, list or array) as a Tensor on this tensor's device.
+
+        A number becomes a 0-d array of this tensor's dtype when that is what PyTorch's
+        promotion gives (always for a float tensor), so float32 stays float32.
+        """
         if isinstance(other, Tensor):
             return other
-        if isinstance(other, numbers.Number) and not isinstance(other, bool):
-            # Numbers take the tensor's dtype so float32 stays float32: a 0-d array on the
-            # CPU (NumPy multiplies by it faster than by a scalar), a NumPy scalar on the
-            # GPU (CuPy takes scalars, not NumPy arrays).
-            data = self.data
+        if isinstance(other, numbers.Number):
+            data = self.array
+            dtype = data.dtype
+            if dtype.kind != "f" or isinstance(other, bool) or not isinstance(other, (int, float, np.number)):
+                dtype = dtypes.result_type(data, other)
+            # A 0-d array on the CPU (NumPy multiplies by it faster than by a scalar),
+            # a NumPy scalar on the GPU (CuPy takes scalars, not NumPy arrays).
             if type(data) is np.ndarray:
-                return Tensor._make(np.asarray(other, dtype=data.dtype), None)
-            return Tensor._make(data.dtype.type(other), None)
-        if isinstance(other, (list, tuple)):  # like numbers, lists follow the tensor's device
-            kind = np.asarray(other).dtype.kind
-            return Tensor(other, dtype=None if kind == "f" else self.data.dtype, device=self.device)
-        if isinstance(other, np.ndarray) or backend.device_of(other) != backend.CPU:  # NumPy or CuPy
-            # A constant array follows the tensor to its device, as numbers and lists do.
-            return Tensor(other, dtype=None if other.dtype.kind == "f" else self.data.dtype, device=self.device)
+                return Tensor._make(np.asarray(other, dtype=dtype), None)
+            return Tensor._make(dtype.type(other), None)
+        if isinstance(other, (list, tuple, np.ndarray)) or backend.is_cuda(other):
+            return Tensor(other, device=backend.device_of(self.array))  # constants follow the tensor
         raise TypeError(f"unsupported operand: Tensor and {type(other).__name__}")
 
+    def _binary(self, other, op, reverse=False):
+        """``op`` on ``self`` and ``other``, both promoted to their common dtype first."""
+        other = self._wrap(other)
+        a, b = (other, self) if reverse else (self, other)
+        if a.array.dtype != b.array.dtype:
+            dtype = dtypes.result_type(a.array, b.array)
+            a, b = a._cast(dtype), b._cast(dtype)
+        return op.apply(a, b)
+
     def __add__(self, other):
-        return _ops.Add.apply(self, self._wrap(other))
+        return self._binary(other, _ops.Add)
 
     def __radd__(self, other):
-        return _ops.Add.apply(self._wrap(other), self)
+        return self._binary(other, _ops.Add, reverse=True)
 
     def __sub__(self, other):
-        return _ops.Sub.apply(self, self._wrap(other))
+        return self._binary(other, _ops.Sub)
 
     def __rsub__(self, other):
-        return _ops.Sub.apply(self._wrap(other), self)
+        return self._binary(other, _ops.Sub, reverse=True)
 
     def __mul__(self, other):
-        return _ops.Mul.apply(self, self._wrap(other))
+        return self._binary(other, _ops.Mul)
 
     def __rmul__(self, other):
-        return _ops.Mul.apply(self._wrap(other), self)
+        return self._binary(other, _ops.Mul, reverse=True)
 
     def __truediv__(self, other):
-        return _ops.Div.apply(self, self._wrap(other))
+        if self.array.dtype.kind != "f":  # true division of integers gives floats
+            return self.float()._binary(other, _ops.Div)
+        return self._binary(other, _ops.Div)
 
     def __rtruediv__(self, other):
-        return _ops.Div.apply(self._wrap(other), self)
+        if self.array.dtype.kind != "f":
+            return self.float()._binary(other, _ops.Div, reverse=True)
+        return self._binary(other, _ops.Div, reverse=True)
+
+    def __floordiv__(self, other):
+        other = self._wrap(other)
+        return Tensor._make(self.array // other.array, None)  # integer arithmetic: no gradient
+
+    def __mod__(self, other):
+        other = self._wrap(other)
+        return Tensor._make(self.array % other.array, None)
 
     def __pow__(self, exponent):
         if isinstance(exponent, bool) or not isinstance(exponent, numbers.Real):
             raise TypeError(f"pow: the exponent must be a number, got {type(exponent).__name__}")
-        return _ops.Pow.apply(self, exponent=float(exponent))
+        base = self if self.array.dtype.kind == "f" or isinstance(exponent, numbers.Integral) else self.float()
+        return _ops.Pow.apply(base, exponent=float(exponent) if base.array.dtype.kind == "f" else exponent)
 
     def __neg__(self):
         return _ops.Neg.apply(self)
 
+    def __abs__(self):
+        return self.abs()
+
     def __matmul__(self, other):
-        return _ops.MatMul.apply(self, self._wrap(other))
+        return _ops.MatMul.apply(*_same_dtype(self, self._wrap(other), "matmul"))
 
     def __rmatmul__(self, other):
-        return _ops.MatMul.apply(self._wrap(other), self)
+        return _ops.MatMul.apply(*_same_dtype(self._wrap(other), self, "matmul"))
 
-    # ----- elementwise functions ------------------------------------------------------
-    def exp(self):
-        return _ops.Exp.apply(self)
+    def add(self, other, alpha=1):
+        return self + (other if alpha == 1 else other * alpha)
 
-    def log(self):
-        return _ops.Log.apply(self)
+    def sub(self, other, alpha=1):
+        return self - (other if alpha == 1 else other * alpha)
 
-    def tanh(self):
-        return _ops.Tanh.apply(self)
+    def mul(self, other):
+        return self * other
 
-    def sigmoid(self):
-        return _ops.Sigmoid.apply(self)
+    def div(self, other):
+        return self / other
 
-    def relu(self):
-        return _ops.ReLU.apply(self)
+    def pow(self, exponent):
+        return self**exponent
 
-    # ----- reductions -----------------------------------------------------------------
-    def sum(self, axis=None, keepdims=False):
-        return _ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+    def matmul(self, other):
+        return self @ other
 
-    def mean(self, axis=None, keepdims=False):
-        return _ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+    mm = bmm = matmul
 
-    def max(self, axis=None, keepdims=False):
-        return _ops.Max.apply(self, axis=axis, keepdims=keepdims)
-
-    # ----- shape ----------------------------------------------------------------------
-    def reshape(self, *shape):
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return _ops.Reshape.apply(self, shape=shape)
-
-    def flatten(self, start_dim=1):
-        """Merge the axes from ``start_dim`` on: ``(N, C, H, W) -> (N, C*H*W)``."""
-        nd = self.data.ndim
-        start = start_dim + nd if start_dim < 0 else start_dim
-        if not 0 <= start < max(nd, 1):
-            raise ValueError(f"flatten: start_dim {start_dim} is out of range for a {nd}-D tensor of shape {self.shape}")
-        return self.reshape(self.shape[:start] + (-1,))
-
-    def transpose(self, *axes):
-        """Permute axes as ``np.transpose`` does (no axes: reverse them)."""
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        return _ops.Transpose.apply(self, axes=axes or None)
-
-    @property
-    def T(self):
-        return _ops.Transpose.apply(self, axes=None)
-
-    def __getitem__(self, index):
-        return _ops.GetItem.apply(self, index=index)
-
-    # ----- convolution -------------------------------------------------------------------
-    def conv2d(self, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-        """``F.conv2d(self, weight, bias, stride, padding, dilation, groups)``."""
-        from . import functional
-
-        return functional.conv2d(self, weight, bias, stride, padding, dilation, groups)
-
-    # ----- version 2: more elementwise functions, reductions, comparisons, splitting ------------
-    def abs(self):
-        return _ops.Abs.apply(self)
-
-    def sqrt(self):
-        return _ops.Sqrt.apply(self)
-
-    def clip(self, min=None, max=None):
-        """Limit to ``[min, max]`` (numbers; either may be None), as ``torch.clamp``."""
-        for name, bound in (("min", min), ("max", max)):
-            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, numbers.Real)):
-                raise TypeError(f"clip: {name} must be a number or None, got {type(bound).__name__}")
-        return _ops.Clip.apply(self, min=min, max=max)
-
-    def var(self, axis=None, keepdims=False, correction=1):
-        """Variance, ``sum((x - mean)**2) / (n - correction)``; ``correction=1`` is unbiased."""
-        return _ops.Var.apply(self, axis=axis, keepdims=keepdims, correction=correction)
-
-    def min(self, axis=None, keepdims=False):
-        return _ops.Min.apply(self, axis=axis, keepdims=keepdims)
-
-    def argmax(self, axis=None):
-        """Index of the maximum (of the flattened tensor when ``axis`` is None): an integer
-        array on the tensor's device, not a Tensor (it has no gradient)."""
-        return backend.xp(self.data).asarray(self.data.argmax(axis=axis))
-
-    def split(self, sizes, axis=0):
-        """Pieces along ``axis``: ``sizes`` is a chunk size (the last piece may be smaller)
-        or a list of sizes adding up to the axis length. Returns a tuple of Tensors."""
-        axis = checks.axis(axis, self.ndim, "split")
-        n = self.shape[axis]
-        if isinstance(sizes, (list, tuple)):
-            sizes = [checks.integer(s, "sizes", "split", minimum=0) for s in sizes]
-            if sum(sizes) != n:
-                raise ValueError(f"split: sizes {sizes} add up to {sum(sizes)} but axis {axis} has length {n}")
-        else:
-            chunk = checks.positive_int(sizes, "sizes", "split")
-            sizes = [min(chunk, n - start) for start in range(0, n, chunk)]
-        bounds = np.cumsum([0] + sizes).tolist()
-        lead = (slice(None),) * axis
-        return tuple(self[lead + (slice(lo, hi),)] for lo, hi in zip(bounds, bounds[1:]))
-
-    # Comparisons give boolean arrays (NumPy or CuPy), not Tensors: Tensors hold floats.
+    # ----- comparisons: bool Tensors ----------------------------------------------------------
     def _compare(self, other, compare):
         if isinstance(other, Tensor):
-            other = other.data
+            other = other.array
+        elif isinstance(other, (list, tuple)):
+            other = backend.like(np.asarray(other), self.array)
         elif not (isinstance(other, (numbers.Number, np.ndarray)) or backend.is_cuda(other)):
             return NotImplemented
-        return compare(self.data, other)
+        return Tensor._make(compare(self.array, other), None)
 
     def __lt__(self, other):
         return self._compare(other, operator.lt)
@@ -490,8 +525,517 @@ class Tensor:
     def __ne__(self, other):
         return self._compare(other, operator.ne)
 
-    __hash__ = object.__hash__  # by identity, as before: defining __eq__ would drop it
+    __hash__ = object.__hash__  # by identity: defining __eq__ would drop it
+    lt, le, gt, ge, eq, ne = __lt__, __le__, __gt__, __ge__, __eq__, __ne__
+    less, less_equal, greater, greater_equal, not_equal = lt, le, gt, ge, ne
+
+    def __invert__(self):
+        if self.array.dtype.kind == "f":
+            raise TypeError("~ (bitwise not) is only defined on integer and bool tensors")
+        return Tensor._make(~self.array, None)
+
+    def _logical(self, other, fn):
+        other = self._wrap(other)
+        return Tensor._make(fn(self.array, other.array), None)
+
+    def __and__(self, other):
+        return self._logical(other, operator.and_)
+
+    def __or__(self, other):
+        return self._logical(other, operator.or_)
+
+    def __xor__(self, other):
+        return self._logical(other, operator.xor)
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
+    def logical_not(self):
+        return Tensor._make(backend.xp(self.array).logical_not(self.array), None)
+
+    def equal(self, other):
+        """True when both tensors have the same shape and values (``torch.equal``)."""
+        return self.shape == other.shape and bool((self.array == other.array).all())
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        xp = backend.xp(self.array)
+        return bool(xp.allclose(self.array, _array_of(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+    def isnan(self):
+        return Tensor._make(backend.xp(self.array).isnan(self.array), None)
+
+    def isinf(self):
+        return Tensor._make(backend.xp(self.array).isinf(self.array), None)
+
+    def isfinite(self):
+        return Tensor._make(backend.xp(self.array).isfinite(self.array), None)
+
+    # ----- elementwise functions ------------------------------------------------------
+    def _floating(self):
+        """This tensor, as float32 if it holds integers (exp of an int tensor is a float)."""
+        return self if self.array.dtype.kind == "f" else self._cast(dtypes.DEFAULT_FLOAT)
+
+    def exp(self):
+        return _ops.Exp.apply(self._floating())
+
+    def log(self):
+        return _ops.Log.apply(self._floating())
+
+    def tanh(self):
+        return _ops.Tanh.apply(self._floating())
+
+    def sigmoid(self):
+        return _ops.Sigmoid.apply(self._floating())
+
+    def sqrt(self):
+        return _ops.Sqrt.apply(self._floating())
+
+    def relu(self):
+        return _ops.ReLU.apply(self)
+
+    def abs(self):
+        return _ops.Abs.apply(self)
+
+    def neg(self):
+        return -self
+
+    def clamp(self, min=None, max=None):
+        """Limit to ``[min, max]`` (numbers; either may be None), as ``torch.clamp``."""
+        for name, bound in (("min", min), ("max", max)):
+            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, numbers.Real)):
+                raise TypeError(f"clamp: {name} must be a number or None, got {type(bound).__name__}")
+        if self.array.dtype.kind != "f" and any(isinstance(b, float) for b in (min, max)):
+            return self.float().clamp(min, max)
+        return _ops.Clip.apply(self, min=min, max=max)
+
+    clip = clamp
+
+    def maximum(self, other):
+        return _ops.Maximum.apply(*_promoted(self, other))
+
+    def minimum(self, other):
+        return _ops.Minimum.apply(*_promoted(self, other))
+
+    def softmax(self, dim=None, *, axis=None):
+        from . import functional
+
+        return functional.softmax(self, _dim(dim, axis, "softmax"))
+
+    def log_softmax(self, dim=None, *, axis=None):
+        from . import functional
+
+        return functional.log_softmax(self, _dim(dim, axis, "log_softmax"))
+
+    # ----- reductions (dim/keepdim, or NumPy's axis/keepdims) ---------------------------
+    def sum(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+        x = self if dtype is None else self._cast(dtypes.dtype(dtype, "sum"))
+        if x.array.dtype.kind in "bui":  # integer sums are int64, as in PyTorch
+            x = x._cast(dtypes.int64)
+        return _ops.Sum.apply(x, axis=_dim(dim, axis, "sum"), keepdims=_keep(keepdim, keepdims))
+
+    def mean(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+        x = self if dtype is None else self._cast(dtypes.dtype(dtype, "mean"))
+        if x.array.dtype.kind != "f":
+            raise RuntimeError(f"mean: input dtype must be floating point, got {x.dtype}; "
+                               "use t.float().mean() or mean(dtype=tc.float32)")
+        return _ops.Mean.apply(x, axis=_dim(dim, axis, "mean"), keepdims=_keep(keepdim, keepdims))
+
+    def _extremum(self, dim, keepdim, axis, keepdims, op, arg, result, where):
+        dim = _dim(dim, axis, where)
+        if dim is None:  # over everything: a 0-d tensor; ties share the gradient
+            return op.apply(self)
+        if isinstance(dim, (tuple, list)):
+            raise TypeError(f"{where}: dim must be an int (use amax/amin for several dims), got {dim!r}")
+        keepdim = _keep(keepdim, keepdims)
+        dim = checks.axis(dim, max(self.ndim, 1), where)
+        if self.array.size == 0:
+            raise ValueError(f"{where}: cannot reduce an empty tensor of shape {self.shape}")
+        # the gradient goes to the returned index, as PyTorch's max(dim)
+        index = arg(self.array.reshape(self.shape or (1,)), axis=dim, keepdims=True)
+        values = self.reshape(self.shape or (1,)).gather(dim, Tensor._make(index, None))
+        if not keepdim:
+            values, index = values.squeeze(dim), index.squeeze(axis=dim)
+        return result(values, Tensor._make(index, None))
+
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """``max()``: the maximum (0-d); ``max(dim)``: ``(values, indices)`` along ``dim``;
+        ``max(other)``: the elementwise maximum."""
+        if isinstance(dim, Tensor):
+            return self.maximum(dim)
+        xp = backend.xp(self.array)
+        return self._extremum(dim, keepdim, axis, keepdims, _ops.Max, xp.argmax, _max_result, "max")
+
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """``min()``, ``min(dim)`` -> ``(values, indices)``, or ``min(other)``, as ``max``."""
+        if isinstance(dim, Tensor):
+            return self.minimum(dim)
+        xp = backend.xp(self.array)
+        return self._extremum(dim, keepdim, axis, keepdims, _ops.Min, xp.argmin, _min_result, "min")
+
+    def amax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Maximum over ``dim`` (an int or several); tied maxima share the gradient."""
+        dim = _dim(dim, axis, "amax")
+        return _ops.Max.apply(self, axis=None if dim == () else dim, keepdims=_keep(keepdim, keepdims))
+
+    def amin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        dim = _dim(dim, axis, "amin")
+        return _ops.Min.apply(self, axis=None if dim == () else dim, keepdims=_keep(keepdim, keepdims))
+
+    def _arg(self, dim, keepdim, fn, where):
+        a = self.array
+        if dim is None:
+            out = fn(a)
+            return Tensor._make(out.reshape((1,) * a.ndim) if keepdim else backend.xp(a).asarray(out, np.int64), None)
+        dim = checks.axis(dim, max(a.ndim, 1), where)
+        return Tensor._make(fn(a.reshape(a.shape or (1,)), axis=dim, keepdims=keepdim).astype(np.int64, copy=False)
+                            .reshape(a.shape if keepdim or not a.ndim else a.shape[:dim] + a.shape[dim + 1:]), None)
+
+    def argmax(self, dim=None, keepdim=False, *, axis=None):
+        """Index of the maximum along ``dim`` (of the flattened tensor when None): int64, no gradient."""
+        return self._arg(_dim(dim, axis, "argmax"), keepdim, backend.xp(self.array).argmax, "argmax")
+
+    def argmin(self, dim=None, keepdim=False, *, axis=None):
+        return self._arg(_dim(dim, axis, "argmin"), keepdim, backend.xp(self.array).argmin, "argmin")
+
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+        """Variance ``sum((x - mean)**2) / (n - correction)``; ``correction=1`` (the default,
+        or ``unbiased=True``) is unbiased, as ``torch.var``."""
+        if isinstance(dim, bool):  # torch.var(x, False): the unbiased flag in dim's place
+            dim, unbiased = None, dim
+        if unbiased is not None and correction is not None:
+            raise TypeError("var: give unbiased or correction, not both")
+        correction = (1 if unbiased is None or unbiased else 0) if correction is None else correction
+        return _ops.Var.apply(self._floating(), axis=_dim(dim, axis, "var"), keepdims=_keep(keepdim, keepdims),
+                              correction=correction)
+
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+        """Standard deviation: ``var(...).sqrt()``."""
+        return self.var(dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims).sqrt()
+
+    def prod(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+        """Product over ``dim`` (one int, or everything when None)."""
+        x = self if dtype is None else self._cast(dtypes.dtype(dtype, "prod"))
+        if x.array.dtype.kind in "bui":
+            x = x._cast(dtypes.int64)
+        return _ops.Prod.apply(x, axis=_dim(dim, axis, "prod"), keepdims=_keep(keepdim, keepdims))
+
+    def cumsum(self, dim=None, *, dtype=None, axis=None):
+        """Running sums along ``dim``."""
+        dim = _dim(dim, axis, "cumsum")
+        if dim is None:
+            raise TypeError("cumsum: dim must be given")
+        x = self if dtype is None else self._cast(dtypes.dtype(dtype, "cumsum"))
+        if x.array.dtype.kind in "bui":
+            x = x._cast(dtypes.int64)
+        return _ops.CumSum.apply(x, axis=dim)
+
+    def logsumexp(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """``log(sum(exp(x), dim))``, computed stably (the maximum factored out)."""
+        dim, keepdim = _dim(dim, axis, "logsumexp"), _keep(keepdim, keepdims)
+        x = self._floating()
+        top = x.array.max(axis=checks.axes(dim, x.ndim, "logsumexp"), keepdims=True)
+        top = backend.xp(top).where(backend.xp(top).isfinite(top), top, 0)  # all -inf: log(0) = -inf
+        shift = Tensor._make(top, None)
+        out = (x - shift).exp().sum(dim, keepdim=True).log() + shift
+        return out if keepdim else out.squeeze(checks.axes(dim, x.ndim, "logsumexp") if x.ndim else None)
+
+    def all(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        dim = _dim(dim, axis, "all")
+        return Tensor._make(backend.xp(self.array).asarray(self.array.all(axis=dim, keepdims=_keep(keepdim, keepdims))), None)
+
+    def any(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        dim = _dim(dim, axis, "any")
+        return Tensor._make(backend.xp(self.array).asarray(self.array.any(axis=dim, keepdims=_keep(keepdim, keepdims))), None)
+
+    # ----- shape ----------------------------------------------------------------------
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _ops.Reshape.apply(self, shape=shape)
+
+    view = reshape
+
+    def view_as(self, other):
+        return self.reshape(other.shape)
+
+    reshape_as = view_as
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        """Merge dims ``start_dim`` to ``end_dim`` into one: ``(N, C, H, W).flatten(1) -> (N, C*H*W)``."""
+        nd = max(self.ndim, 1)
+        start, end = checks.axis(start_dim, nd, "flatten"), checks.axis(end_dim, nd, "flatten")
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        shape = self.shape or (1,)
+        return self.reshape(shape[:start] + (-1,) + shape[end + 1:]) if shape[start:end + 1] else self.reshape(shape)
+
+    def unflatten(self, dim, sizes):
+        """Split dim ``dim`` into ``sizes`` (one may be -1)."""
+        dim = checks.axis(dim, self.ndim, "unflatten")
+        return self.reshape(self.shape[:dim] + tuple(sizes) + self.shape[dim + 1:])
+
+    def squeeze(self, dim=None):
+        """Drop dims of size 1 (only ``dim``, an int or several, when given)."""
+        if dim is None:
+            dims = [i for i, n in enumerate(self.shape) if n == 1]
+        else:
+            dims = [d for d in checks.axes(dim, self.ndim, "squeeze") if self.ndim and self.shape[d] == 1]
+        return self.reshape(tuple(n for i, n in enumerate(self.shape) if i not in dims))
+
+    def unsqueeze(self, dim):
+        """Insert a dim of size 1 at ``dim`` (``-1`` appends it)."""
+        dim = checks.axis(dim, self.ndim + 1, "unsqueeze")
+        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
+
+    def transpose(self, dim0, dim1):
+        """Swap dims ``dim0`` and ``dim1``."""
+        nd = max(self.ndim, 1)
+        d0, d1 = checks.axis(dim0, nd, "transpose"), checks.axis(dim1, nd, "transpose")
+        if self.ndim < 2 or d0 == d1:
+            return self
+        axes = list(range(self.ndim))
+        axes[d0], axes[d1] = d1, d0
+        return _ops.Transpose.apply(self, axes=tuple(axes))
+
+    swapaxes = swapdims = transpose
+
+    def permute(self, *dims):
+        """Reorder the dims: ``(N, H, W, C).permute(0, 3, 1, 2) -> (N, C, H, W)``."""
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        if len(dims) != self.ndim:
+            raise ValueError(f"permute: {len(dims)} dims given for a {self.ndim}-D tensor of shape {self.shape}")
+        return _ops.Transpose.apply(self, axes=tuple(checks.axis(d, max(self.ndim, 1), "permute") for d in dims))
+
+    def t(self):
+        """The transpose of a tensor of at most 2 dims."""
+        if self.ndim > 2:
+            raise ValueError(f"t: expects a tensor with <= 2 dims, got shape {self.shape}; use transpose(d0, d1)")
+        return self.transpose(0, 1) if self.ndim == 2 else self
+
+    @property
+    def T(self):
+        """All dims reversed."""
+        return _ops.Transpose.apply(self, axes=None) if self.ndim > 1 else self
+
+    @property
+    def mT(self):
+        """The last two dims swapped (a batch of matrices transposed)."""
+        if self.ndim < 2:
+            raise ValueError(f"mT: expects a tensor with >= 2 dims, got shape {self.shape}")
+        return self.transpose(-2, -1)
+
+    def expand(self, *sizes):
+        """A broadcast view of this tensor at ``sizes`` (-1 keeps a dim's size)."""
+        sizes = _sizes(sizes, "expand")
+        lead = len(sizes) - self.ndim
+        if lead < 0:
+            raise ValueError(f"expand: {len(sizes)} sizes given for a {self.ndim}-D tensor of shape {self.shape}")
+        shape = tuple(self.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
+        return _ops.Expand.apply(self, shape=shape)
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    broadcast_to = expand
+
+    def repeat(self, *sizes):
+        """Tile this tensor ``sizes[i]`` times along each dim (leading sizes add dims)."""
+        sizes = _sizes(sizes, "repeat")
+        if len(sizes) < self.ndim:
+            raise ValueError(f"repeat: {len(sizes)} repeats given for a {self.ndim}-D tensor; give at least {self.ndim}")
+        return _ops.Repeat.apply(self, repeats=sizes)
+
+    def split(self, split_size_or_sections, dim=None, *, axis=None):
+        """Pieces along ``dim`` (default 0): an int chunk size (the last piece may be smaller)
+        or a list of sizes adding up to the dim's length. Returns a tuple of Tensors."""
+        dim = checks.axis(_dim(dim, axis, "split") or 0, self.ndim, "split")
+        n, sizes = self.shape[dim], split_size_or_sections
+        if isinstance(sizes, (list, tuple)):
+            sizes = [checks.integer(s, "sizes", "split", minimum=0) for s in sizes]
+            if sum(sizes) != n:
+                raise ValueError(f"split: sizes {sizes} add up to {sum(sizes)} but dim {dim} has length {n}")
+        else:
+            chunk = checks.positive_int(sizes, "split_size", "split")
+            sizes = [min(chunk, n - start) for start in range(0, n, chunk)] or [0]
+        bounds = np.cumsum([0] + sizes).tolist()
+        lead = (slice(None),) * dim
+        return tuple(self[lead + (slice(lo, hi),)] for lo, hi in zip(bounds, bounds[1:]))
+
+    def chunk(self, chunks, dim=0):
+        """At most ``chunks`` pieces of ``ceil(n / chunks)`` along ``dim`` (``torch.chunk``)."""
+        chunks = checks.positive_int(chunks, "chunks", "chunk")
+        dim = checks.axis(dim, self.ndim, "chunk")
+        return self.split(max(-(-self.shape[dim] // chunks), 1), dim)
+
+    def unbind(self, dim=0):
+        """The slices along ``dim``, that dim removed."""
+        dim = checks.axis(dim, self.ndim, "unbind")
+        lead = (slice(None),) * dim
+        return tuple(self[lead + (i,)] for i in range(self.shape[dim]))
+
+    def gather(self, dim, index):
+        """``out[i][j] = self[index[i][j]][j]`` for ``dim=0`` (and likewise for any dim);
+        ``index`` an int64 tensor with as many dims as ``self``."""
+        index = index.array if isinstance(index, Tensor) else backend.like(np.asarray(index), self.array)
+        if index.dtype.kind not in "iu":
+            raise TypeError(f"gather: index must be an integer tensor, got dtype {index.dtype}")
+        if index.ndim != max(self.ndim, 1) and not (index.ndim == 0 and self.ndim == 0):
+            raise ValueError(f"gather: index must have as many dims as the input ({self.ndim}), got shape {index.shape}")
+        return _ops.Gather.apply(self, axis=checks.axis(dim, max(self.ndim, 1), "gather"), index=index)
+
+    def masked_fill(self, mask, value):
+        """``value`` where ``mask`` (a bool tensor broadcasting to this shape) is True, else ``self``."""
+        mask = mask.array if isinstance(mask, Tensor) else mask
+        if getattr(mask, "dtype", None) != np.bool_:
+            raise TypeError(f"masked_fill: mask must be a bool tensor, got {getattr(mask, 'dtype', type(mask).__name__)}")
+        value = value if isinstance(value, Tensor) else self._wrap(value)
+        if value.ndim:
+            raise ValueError(f"masked_fill: value must be a number or 0-d tensor, got shape {value.shape}")
+        fill = value._cast(self.dtype) if value.dtype != self.dtype else value
+        out = _ops.Where.apply(fill, self, condition=backend.like(mask, self.array))
+        if out.shape != self.shape:
+            raise ValueError(f"masked_fill: mask of shape {mask.shape} does not broadcast to {self.shape}")
+        return out
+
+    def clone(self):
+        """A copy with its own memory, recorded in the graph."""
+        return _ops.Clone.apply(self)
+
+    def contiguous(self):
+        return self
+
+    def __getitem__(self, index):
+        return _ops.GetItem.apply(self, index=index)
+
+    def __iter__(self):
+        if not self.array.ndim:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self.array)))
+
+    # ----- convolution -------------------------------------------------------------------
+    def conv2d(self, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+        """``F.conv2d(self, weight, bias, stride, padding, dilation, groups)``."""
+        from . import functional
+
+        return functional.conv2d(self, weight, bias, stride, padding, dilation, groups)
+
+    # ----- in place: only where no graph depends on the values ---------------------------
+    def _inplace(self, where, compute):
+        """Replace this tensor's values by ``compute(t)``, a Tensor of this shape computed out
+        of place from ``t`` (this tensor's current value).
+
+        Outside a recorded graph the result is written into the existing array, so
+        views (``.data``) see it. A tensor that requires grad and was made by an op
+        takes the result's place in the graph instead (its old value stays intact for
+        ops that saved it). A leaf that requires grad refuses, as in PyTorch.
+        """
+        if self.requires_grad and _grad_mode():
+            if self._op is None:
+                raise RuntimeError(
+                    f"{where}: a leaf tensor that requires grad is being used in an in-place operation; "
+                    "do it inside `with tc.no_grad():` or on t.data"
+                )
+            old = Tensor._make(self.array, self._op)
+            new = compute(old)
+        else:
+            new = compute(self)
+        if new.shape != self.shape:
+            raise RuntimeError(f"{where}: the result has shape {new.shape}, which does not fit the tensor's shape {self.shape}")
+        if dtypes.category(new.dtype) > dtypes.category(self.dtype):
+            raise RuntimeError(f"{where}: result type {new.dtype} can't be cast to the tensor's dtype {self.dtype}")
+        if new.requires_grad and _grad_mode():  # recorded: take the result's place in the graph
+            new = new._cast(self.dtype)
+            self.array, self._op, self.requires_grad = new.array, new._op, True
+        else:
+            self.array[...] = new.array
+        engine.tick(self)
+        return self
+
+    def add_(self, other, alpha=1):
+        return self._inplace("add_", lambda t: t.add(other, alpha))
+
+    def sub_(self, other, alpha=1):
+        return self._inplace("sub_", lambda t: t.sub(other, alpha))
+
+    def mul_(self, other):
+        return self._inplace("mul_", lambda t: t * other)
+
+    def div_(self, other):
+        return self._inplace("div_", lambda t: t / other)
+
+    def clamp_(self, min=None, max=None):
+        return self._inplace("clamp_", lambda t: t.clamp(min, max))
+
+    clip_ = clamp_
+
+    def relu_(self):
+        return self._inplace("relu_", lambda t: t.relu())
+
+    def fill_(self, value):
+        fill = value if isinstance(value, Tensor) else self._wrap(value)
+        return self._inplace("fill_", lambda t: fill._cast(t.dtype).expand(t.shape))
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def copy_(self, src, non_blocking=False):
+        """Copy ``src`` (broadcast to this shape, cast to this dtype and device) into this tensor."""
+        src = src if isinstance(src, Tensor) else Tensor(src)
+        src = src.to(self.device) if src.device != self.device else src
+        return self._inplace("copy_", lambda t: src._cast(t.dtype).expand(t.shape))
+
+    def _fill_random(self, where, draw):
+        from . import random
+
+        values = draw(random.generator()).astype(self.dtype, copy=False)
+        return self._inplace(where, lambda t: Tensor._make(backend.like(values, self.array), None))
+
+    def normal_(self, mean=0.0, std=1.0):
+        return self._fill_random("normal_", lambda g: g.normal(mean, std, self.shape))
+
+    def uniform_(self, a=0.0, b=1.0):
+        return self._fill_random("uniform_", lambda g: g.uniform(a, b, self.shape))
+
+    def masked_fill_(self, mask, value):
+        return self._inplace("masked_fill_", lambda t: t.masked_fill(mask, value))
+
+    def __setitem__(self, index, value):
+        """``t[index] = value`` in place (see ``_inplace``); differentiable for tensors
+        made by ops, as PyTorch's."""
+        value = value if isinstance(value, Tensor) else self._wrap(value)
+        if not ((self.requires_grad or value.requires_grad) and _grad_mode()):  # plain array assignment
+            index = _ops.movement.index_arrays(index, self.array)[0]
+            self.array[index] = backend.like(value.array, self.array)
+            engine.tick(self)
+            return
+        self._inplace("__setitem__", lambda t: _ops.SetItem.apply(t, value._cast(t.dtype), index=index))
+
+
+class GradError(RuntimeError, ValueError):
+    """A ``.grad`` assignment of the wrong shape, dtype or device (PyTorch raises
+    ``RuntimeError``; this library's convention for bad values is ``ValueError``)."""
+
+
+def _array_of(x):
+    return x.array if isinstance(x, Tensor) else x
+
+
+def _promoted(a, b):
+    """``a`` and ``b`` (Tensors or numbers) as Tensors of their common dtype (PyTorch's promotion)."""
+    ref = a if isinstance(a, Tensor) else b
+    a, b = ref._wrap(a), ref._wrap(b)
+    if a.array.dtype != b.array.dtype:
+        dtype = dtypes.result_type(a.array, b.array)
+        a, b = a._cast(dtype), b._cast(dtype)
+    return a, b
+
+
+def _same_dtype(a, b, where):
+    """Matrix products and convolutions take one dtype, as PyTorch's: no silent promotion."""
+    if a.array.dtype != b.array.dtype:
+        raise TypeError(f"{where}: expected both operands to have the same dtype, got {a.dtype} and {b.dtype}")
+    return a, b
 
 
 from . import ops as _ops  # noqa: E402  (ops import Tensor, so they come after it)
-from .ops.base import unbroadcast  # noqa: E402
+from .engine import unbroadcast  # noqa: E402,F401  (kept importable from here)

@@ -13,7 +13,8 @@ import os
 import shutil
 import subprocess
 
-from .tensor import _RELEASED, GraphError, Tensor
+from .engine import RELEASED, GraphError
+from .tensor import Tensor
 
 _FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
 
@@ -26,7 +27,7 @@ def _leaf_label(t, name):
     text = f"{_shape(t)} {t.dtype}"
     if name is not None:
         return f"{name}\\n{text}"
-    if t.size == 1 and not t.requires_grad:  # a number the user wrote, e.g. the 2 in x * 2
+    if t.numel() == 1 and not t.requires_grad:  # a number the user wrote, e.g. the 2 in x * 2
         return f"{t.numpy().reshape(()).item():.4g}"
     return text
 
@@ -52,7 +53,7 @@ def to_dot(tensor, params=None):
             continue
         seen.add(id(t))
         op = t._op
-        if op is _RELEASED:
+        if op is RELEASED:
             raise GraphError("to_dot: this graph was released by backward; draw it before calling backward")
         node = node_of(t)
         if op is None:

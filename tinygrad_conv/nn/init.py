@@ -1,6 +1,6 @@
 """Weight initialisers, PyTorch's ``torch.nn.init`` semantics.
 
-Each fills ``tensor.data`` in place (its dtype and device kept), draws on the
+Each fills ``tensor.array`` in place (its dtype and device kept), draws on the
 host from the library generator (``tc.manual_seed`` makes them reproducible,
 and the same whichever device the tensor is on) and returns the tensor.
 
@@ -58,7 +58,7 @@ def normal_(tensor, mean=0.0, std=1.0):
     mean = checks.finite_number(mean, "mean", "normal_")
     std = checks.finite_number(std, "std", "normal_", minimum=0)
     draw = generator().standard_normal(tensor.shape, dtype=_draw_dtype(tensor)) * std + mean
-    tensor.data[...] = backend.like(draw, tensor.data)
+    tensor.array[...] = backend.like(draw, tensor.array)
     return tensor
 
 
@@ -71,7 +71,7 @@ def uniform_(tensor, a=0.0, b=1.0):
     if b < a:
         raise ValueError(f"uniform_: need a <= b, got a={a}, b={b}")
     draw = generator().random(tensor.shape, dtype=_draw_dtype(tensor)) * (b - a) + a
-    tensor.data[...] = backend.like(draw, tensor.data)
+    tensor.array[...] = backend.like(draw, tensor.array)
     return tensor
 
 
@@ -79,7 +79,7 @@ def zeros_(tensor):
     """Fill with zeros."""
     if not isinstance(tensor, Tensor):
         raise TypeError(f"zeros_: expected a Tensor, got {type(tensor).__name__}")
-    tensor.data[...] = 0
+    tensor.array[...] = 0
     return tensor
 
 

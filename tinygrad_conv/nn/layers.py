@@ -255,17 +255,18 @@ class GlobalAvgPool2d(Module):
 
 
 class Flatten(Module):
-    """Merge the axes from ``start_dim`` on: ``(N, C, H, W) -> (N, C*H*W)``."""
+    """Merge dims ``start_dim`` to ``end_dim``: ``(N, C, H, W) -> (N, C*H*W)`` by default."""
 
-    def __init__(self, start_dim=1):
+    def __init__(self, start_dim=1, end_dim=-1):
         super().__init__()
         self.start_dim = checks.integer(start_dim, "start_dim", "Flatten")
+        self.end_dim = checks.integer(end_dim, "end_dim", "Flatten")
 
     def forward(self, x):
-        return x.flatten(self.start_dim)
+        return x.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self):
-        return f"start_dim={self.start_dim}"
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
 # ----- containers -----------------------------------------------------------------------------
@@ -359,7 +360,7 @@ class CrossEntropyLoss(Module):
 
     def __init__(self, weight=None, reduction="mean", label_smoothing=0.0, ignore_index=-100):
         super().__init__()
-        self.weight = None if weight is None else np.asarray(weight.data if hasattr(weight, "data") else weight)
+        self.weight = None if weight is None else np.asarray(weight.array if hasattr(weight, "array") else weight)
         self.reduction = checks.one_of(reduction, REDUCTIONS, "reduction", "CrossEntropyLoss")
         self.label_smoothing = checks.finite_number(label_smoothing, "label_smoothing", "CrossEntropyLoss", minimum=0)
         self.ignore_index = checks.integer(ignore_index, "ignore_index", "CrossEntropyLoss")
@@ -377,7 +378,7 @@ class NLLLoss(Module):
 
     def __init__(self, weight=None, reduction="mean", ignore_index=-100):
         super().__init__()
-        self.weight = None if weight is None else np.asarray(weight.data if hasattr(weight, "data") else weight)
+        self.weight = None if weight is None else np.asarray(weight.array if hasattr(weight, "array") else weight)
         self.reduction = checks.one_of(reduction, REDUCTIONS, "reduction", "NLLLoss")
         self.ignore_index = checks.integer(ignore_index, "ignore_index", "NLLLoss")
 
@@ -392,7 +393,7 @@ class BCEWithLogitsLoss(Module):
         super().__init__()
         self.reduction = checks.one_of(reduction, REDUCTIONS, "reduction", "BCEWithLogitsLoss")
         self.pos_weight = None if pos_weight is None else np.asarray(
-            pos_weight.data if hasattr(pos_weight, "data") else pos_weight)
+            pos_weight.array if hasattr(pos_weight, "array") else pos_weight)
 
     def forward(self, logits, target):
         return F.binary_cross_entropy_with_logits(logits, target, self.reduction, self.pos_weight)

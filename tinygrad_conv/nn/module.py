@@ -15,15 +15,18 @@ from ..tensor import Tensor
 class Parameter(Tensor):
     """A Tensor that a Module registers and an optimizer updates.
 
-    ``Parameter(data, requires_grad=True, dtype=None)`` copies ``data`` and
-    follows Tensor's dtype rules (floating NumPy arrays keep their dtype,
-    everything else becomes float32). ``requires_grad=False`` freezes it.
+    ``Parameter(data, requires_grad=True, dtype=None)`` copies ``data``: float
+    data keeps its dtype, anything else becomes float32 (a parameter must be
+    differentiable). ``requires_grad=False`` freezes it.
     """
 
     __slots__ = ()
 
-    def __init__(self, data, requires_grad=True, dtype=None):
-        super().__init__(data, requires_grad=requires_grad, dtype=dtype)
+    def __init__(self, data=None, requires_grad=True, dtype=None):
+        super().__init__(np.empty(0, np.float32) if data is None else data, dtype=dtype)
+        if self.array.dtype.kind != "f":
+            self.array = self.array.astype(np.float32)
+        self.requires_grad_(requires_grad)
 
     def __repr__(self):
         body = np.array2string(self.numpy(), precision=4, separator=", ", prefix="Parameter(")
@@ -195,9 +198,9 @@ class Module:
         """
         device = backend.device(device)
         for p in self.parameters():
-            p.data = backend.to_device(p.data, device)
+            p.array = backend.to_device(p.array, device)
             if p.grad is not None:
-                p.grad = backend.to_device(p.grad, device)
+                p.grad.array = backend.to_device(p.grad.array, device)
         for module in self.modules():
             for name, buf in list(module._buffers.items()):
                 if buf is not None:
@@ -220,7 +223,7 @@ class Module:
         for prefix, module in self.named_modules():
             for name, p in module._parameters.items():
                 if p is not None and params.get(id(p)) == (f"{prefix}.{name}" if prefix else name):
-                    yield params[id(p)], p.data
+                    yield params[id(p)], p.array
             for name, buf in module._buffers.items():
                 if buf is not None:
                     yield (f"{prefix}.{name}" if prefix else name), buf
@@ -313,7 +316,7 @@ class Module:
 def _buffer_array(value, name):
     """A buffer's value: an array on either device (a Tensor gives its data), or None."""
     if isinstance(value, Tensor):
-        value = value.data
+        value = value.array
     if value is not None and not (isinstance(value, np.ndarray) or backend.is_cuda(value)):
         raise TypeError(f"buffer {name!r} must be an array or None, got {type(value).__name__}")
     return value

@@ -29,16 +29,16 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
     params = _grads(parameters, "clip_grad_norm_")
     if not params:
         return 0.0
-    xp = backend.xp(params[0].grad)
+    xp = backend.xp(params[0].grad.array)
     if math.isinf(norm_type):
-        total = max(float(xp.abs(p.grad).max()) if p.grad.size else 0.0 for p in params)
+        total = max(float(xp.abs(p.grad.array).max()) if p.grad.numel() else 0.0 for p in params)
     else:
-        per_param = [float((xp.abs(p.grad.astype(float, copy=False)) ** norm_type).sum()) for p in params]
+        per_param = [float((xp.abs(p.grad.array.astype(float, copy=False)) ** norm_type).sum()) for p in params]
         total = math.fsum(per_param) ** (1.0 / norm_type)
     coefficient = max_norm / (total + 1e-6)
     if coefficient < 1.0:
         for p in params:
-            p.grad *= p.grad.dtype.type(coefficient)
+            p.grad.array *= p.grad.dtype.type(coefficient)
     return total
 
 
@@ -46,5 +46,5 @@ def clip_grad_value_(parameters, clip_value):
     """Clip every gradient element to ``[-clip_value, clip_value]``, in place."""
     clip_value = checks.finite_number(clip_value, "clip_value", "clip_grad_value_", minimum=0)
     for p in _grads(parameters, "clip_grad_value_"):
-        xp = backend.xp(p.grad)
-        xp.clip(p.grad, -clip_value, clip_value, out=p.grad)
+        xp = backend.xp(p.grad.array)
+        xp.clip(p.grad.array, -clip_value, clip_value, out=p.grad.array)

@@ -21,3 +21,6 @@ from .reduce import Min, Var
 from .padding import Pad
 from .activation import ELU, GELU, LeakyReLU, SiLU
 from .norm import BatchNorm, Dropout
+# version 3: PyTorch's tensor methods
+from .movement import Cast, Clone, Expand, Gather, Repeat, SetItem
+from .reduce import CumSum, Prod

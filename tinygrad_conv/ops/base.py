@@ -27,6 +27,7 @@ import re
 
 
 from .. import anomaly, backend
+from ..engine import clock, unbroadcast  # noqa: F401  (unbroadcast: ops import it from here)
 from ..grad_mode import get_ident, threads_without_grad
 from ..tensor import Tensor
 
@@ -79,7 +80,7 @@ class Op:
         inputs = [t if isinstance(t, Tensor) else Tensor(t) for t in inputs]
         needs = tuple([t.requires_grad for t in inputs])
         record = True in needs and (not threads_without_grad or get_ident() not in threads_without_grad)
-        arrays = [t.data for t in inputs]
+        arrays = [t.array for t in inputs]
         if backend.cuda_loaded and len(arrays) > 1:  # (before CUDA is used, all are NumPy)
             backend.check_same_device(arrays, cls.name)
         op = cls()
@@ -88,24 +89,9 @@ class Op:
         if anomaly.enabled:  # the one check anomaly mode costs outside it
             anomaly.check_forward(op, arrays, out)
         if record:
-            op.parents = inputs
+            op.parents, op._stamp = inputs, clock[0]
             return Tensor._make(out, op)
         return Tensor._make(out, None)
 
     def __repr__(self):
         return f"<op {self.name}>"
-
-
-def unbroadcast(grad, shape):
-    """Sum ``grad`` down to ``shape``: the backward of NumPy broadcasting.
-
-    Broadcasting in forward copies an operand along new leading axes and along
-    its size-1 axes, so each copy's gradient must be added back together.
-    """
-    if grad.shape == shape:
-        return grad
-    extra = grad.ndim - len(shape)
-    axes = tuple(range(extra)) + tuple(
-        extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
-    )
-    return grad.sum(axis=axes).reshape(shape)

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import backend, checks
-from .base import Op
+from .base import Op, unbroadcast
 from ..tensor import Tensor
 
 
@@ -43,28 +43,28 @@ class Transpose(Op):
         return (backend.xp(grad).transpose(grad, inverse),)
 
 
-def _index_arrays(index, a):
+def index_arrays(index, a):
     """Tensors and lists inside an index become arrays on ``a``'s device. Returns the
     index and whether integer arrays are in it (their repeats must add up in backward).
 
-    A float index (a number, a float array, or a Tensor, which holds floats) is a
-    ``TypeError``; boolean arrays (``x[x > 0]``) select by mask.
+    Integer and bool tensors index (``x[idx]``, ``x[x > 0]``); a float index (a
+    number, a float array or a float tensor) is a ``TypeError``.
     """
     parts = index if isinstance(index, tuple) else (index,)
     has_int_array = False
     out = []
     for p in parts:
         if isinstance(p, Tensor):
-            raise TypeError(
-                f"getitem: a Tensor index holds floats (shape {p.shape}); index with an integer or "
-                "boolean array instead, e.g. t.argmax(...) or t > 0"
-            )
+            if p.ndim == 0 and p.dtype.kind in "iu":  # a 0-d integer tensor indexes as an int
+                p = int(p.array)
+            else:
+                p = p.array
         if isinstance(p, (float, np.floating)):
             raise TypeError(f"getitem: indices must be integers, slices or boolean masks, got float {p!r}")
         if isinstance(p, (list, np.ndarray)) or backend.is_cuda(p):
             p = backend.like(p if backend.is_cuda(p) else np.asarray(p), a)
             if p.dtype.kind not in "biu":
-                raise TypeError(f"getitem: index arrays must be integer or boolean, got dtype {p.dtype}")
+                raise TypeError(f"getitem: index tensors must be integer or bool, got dtype {p.dtype}")
             has_int_array = has_int_array or p.dtype.kind != "b"
         out.append(p)
     return (tuple(out) if isinstance(index, tuple) else out[0]), has_int_array
@@ -76,7 +76,7 @@ class GetItem(Op):
     name = "getitem"
 
     def forward(self, a, index):
-        index, self.advanced = _index_arrays(index, a)
+        index, self.advanced = index_arrays(index, a)
         self.index, self.shape, self.dtype = index, a.shape, a.dtype
         try:
             return a[index]
@@ -93,6 +93,114 @@ class GetItem(Op):
         else:
             g[self.index] = grad
         return (g,)
+
+
+class SetItem(Op):
+    """A copy of ``a`` with ``a[index] = value``: the gradient of the overwritten
+    elements goes to ``value`` (summed over its broadcast), the rest to ``a``."""
+
+    name = "setitem"
+
+    def forward(self, a, value, index):
+        index, self.advanced = index_arrays(index, a)
+        self.index, self.value_shape = index, value.shape
+        out = a.copy()
+        try:
+            out[index] = value
+        except (IndexError, ValueError) as e:
+            raise type(e)(f"setitem: {e} (tensor shape {a.shape}, value shape {value.shape})") from None
+        return out
+
+    def backward(self, grad):
+        ga = gv = None
+        if self.needs_input_grad[1]:
+            gv = grad[self.index]
+            if gv.shape != self.value_shape:
+                gv = unbroadcast(gv, self.value_shape)
+        if self.needs_input_grad[0]:
+            ga = grad.copy()
+            ga[self.index] = 0
+        return ga, gv
+
+
+class Cast(Op):
+    """``a`` as another float dtype; the gradient is cast back."""
+
+    def forward(self, a, dtype):
+        self.dtype = a.dtype
+        return a.astype(dtype)
+
+    def backward(self, grad):
+        return (grad.astype(self.dtype),)
+
+
+class Clone(Op):
+    """A copy of ``a`` in its own memory."""
+
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, grad):
+        return (grad,)
+
+
+class Expand(Op):
+    """``a`` broadcast to ``shape`` (a read-only view); the engine sums the gradient back."""
+
+    def forward(self, a, shape):
+        try:
+            return backend.xp(a).broadcast_to(a, shape)
+        except ValueError:
+            raise ValueError(f"expand: shape {a.shape} cannot be expanded to {tuple(shape)}") from None
+
+    def backward(self, grad):
+        return (grad,)
+
+
+class Repeat(Op):
+    """``a`` tiled ``repeats[i]`` times along each dim (``torch.Tensor.repeat``)."""
+
+    def forward(self, a, repeats):
+        if any(r < 0 for r in repeats):
+            raise ValueError(f"repeat: repeats must be >= 0, got {tuple(repeats)}")
+        self.shape = (1,) * (len(repeats) - a.ndim) + a.shape
+        self.repeats = repeats
+        return backend.xp(a).tile(a.reshape(self.shape), repeats)
+
+    def backward(self, grad):
+        # (r0*s0, r1*s1, ...) -> (r0, s0, r1, s1, ...): sum over the repeat axes
+        split = tuple(n for r, s in zip(self.repeats, self.shape) for n in (r, s))
+        g = grad.reshape(split).sum(axis=tuple(range(0, len(split), 2)))
+        return (g,)
+
+
+class Gather(Op):
+    """``out[i][j] = a[index[i][j]][j]`` along ``axis`` (``torch.gather``); ``index`` may be
+    smaller than ``a`` along the other axes. Repeated indices add their gradients."""
+
+    def forward(self, a, axis, index):
+        xp = backend.xp(a)
+        self.index_shape, self.input_shape = index.shape, a.shape
+        a = a.reshape(a.shape or (1,))
+        index = index.reshape(index.shape or (1,))
+        for d, (n, m) in enumerate(zip(a.shape, index.shape)):
+            if d != axis and m > n:
+                raise ValueError(f"gather: index shape {index.shape} exceeds input shape {a.shape} at dim {d}")
+        n = a.shape[axis]
+        if index.size and (int(index.min()) < -n or int(index.max()) >= n):
+            raise IndexError(f"gather: index out of range for dim {axis} of size {n}")
+        self.shape, self.out_shape = a.shape, index.shape
+        # the positions gathered: index along `axis`, the element's own position elsewhere
+        grid = list(xp.ogrid[tuple(slice(0, m) for m in index.shape)])
+        grid[axis] = index % n
+        self.positions = tuple(grid)
+        return a[self.positions].reshape(self.index_shape)
+
+    def backward(self, grad):
+        xp = backend.xp(grad)
+        g = xp.zeros(self.shape, grad.dtype)
+        xp.add.at(g, self.positions, grad.reshape(self.out_shape))
+        return (g.reshape(self.input_shape),)
 
 
 # ----- joining and splitting ------------------------------------------------------------------

@@ -79,3 +79,49 @@ class Var(Op):
     def backward(self, grad):
         g = _expand_to_input(grad, self.axes, self.keepdims, self.shape)
         return (g * (2 * self.scale) * self.centered,)
+
+
+class Prod(Op):
+    """Product over ``axis`` (one axis, or all when None). d/da_i is the product of the
+    others, computed from exclusive running products, so zeros need no division."""
+
+    def forward(self, a, axis=None, keepdims=False):
+        xp = backend.xp(a)
+        self.shape, self.keepdims = a.shape, keepdims
+        if axis is None:
+            self.axis, flat = None, a.reshape(-1)
+        else:
+            self.axis = checks.axis(axis, max(a.ndim, 1), "prod")
+            flat = xp.moveaxis(a.reshape(a.shape or (1,)), self.axis, -1)
+        self.flat = flat
+        out = flat.prod(axis=-1)
+        if axis is not None and keepdims and a.ndim:
+            return xp.expand_dims(out, self.axis)
+        return out.reshape((1,) * a.ndim) if keepdims else out
+
+    def backward(self, grad):
+        xp, f = backend.xp(grad), self.flat
+        ones = xp.ones(f.shape[:-1] + (1,), f.dtype)
+        before = xp.cumprod(xp.concatenate([ones, f[..., :-1]], axis=-1), axis=-1)
+        after = xp.flip(xp.cumprod(xp.flip(xp.concatenate([f[..., 1:], ones], axis=-1), -1), axis=-1), -1)
+        if self.axis is None:
+            return ((grad.reshape(()) * before * after).reshape(self.shape),)
+        g = grad if not self.keepdims else xp.squeeze(grad, self.axis)
+        g = xp.moveaxis(g.reshape(g.shape + (1,)) * before * after, -1, self.axis)
+        return (g.reshape(self.shape),)
+
+
+class CumSum(Op):
+    """Running sums along ``axis``; the gradient is the running sum from the other end."""
+
+    name = "cumsum"
+
+    def forward(self, a, axis):
+        self.axis = checks.axis(axis, max(a.ndim, 1), "cumsum")
+        self.shape = a.shape
+        return backend.xp(a).cumsum(a.reshape(a.shape or (1,)), axis=self.axis).reshape(a.shape)
+
+    def backward(self, grad):
+        xp = backend.xp(grad)
+        g = xp.flip(grad.reshape(grad.shape or (1,)), self.axis)
+        return (xp.flip(xp.cumsum(g, axis=self.axis), self.axis).reshape(self.shape),)

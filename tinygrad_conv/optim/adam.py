@@ -60,17 +60,17 @@ class Adam(Optimizer):
                 m, v = state["exp_avg"], state["exp_avg_sq"]
             else:
                 t = state["step"] = 1
-                xp = backend.xp(p.data)
-                m = state["exp_avg"] = xp.zeros_like(p.data)
-                v = state["exp_avg_sq"] = xp.zeros_like(p.data)
+                xp = backend.xp(p.array)
+                m = state["exp_avg"] = xp.zeros_like(p.array)
+                v = state["exp_avg_sq"] = xp.zeros_like(p.array)
             self._decay(p, group)
             step_size, bias2 = lr / (1.0 - beta1**t), math.sqrt(1.0 - beta2**t)
-            if backend.is_cuda(p.data):  # the same update as below, in one launch instead of ten
+            if backend.is_cuda(p.array):  # the same update as below, in one launch instead of ten
                 f = p.dtype.type
                 kernel = backend.raw_kernel(f"typedef {backend.c_type(p.dtype)} T;\n" + _ADAM_CUDA, "adam")
-                backend.launch(kernel, p.size, p.data, m, v, g if g.flags.c_contiguous else g.copy(),
+                backend.launch(kernel, p.array.size, p.array, m, v, g if g.flags.c_contiguous else g.copy(),
                                f(beta1), f(1.0 - beta1), f(beta2), f(1.0 - beta2), f(bias2), f(eps), f(step_size),
-                               np.int64(p.size))
+                               np.int64(p.array.size))
                 continue
             m *= beta1
             m += (1.0 - beta1) * g
@@ -79,7 +79,7 @@ class Adam(Optimizer):
             denom = backend.xp(v).sqrt(v)
             denom /= bias2
             denom += eps
-            p.data -= step_size * m / denom
+            p.array -= step_size * m / denom
 
 
 # Adam's step on the GPU, a thread per element (g already holds any L2 weight decay).

@@ -16,4 +16,4 @@ class AdamW(Adam):
 
     def _decay(self, p, group):
         if group["weight_decay"]:
-            p.data *= 1.0 - group["lr"] * group["weight_decay"]
+            p.array *= 1.0 - group["lr"] * group["weight_decay"]

@@ -158,12 +158,13 @@ class Optimizer:
             g, state = p.grad, self.state[i]
             if g is None:
                 continue
-            if state and _moved(state, p.data):  # the model moved to another device since the last step
+            g = g.array
+            if state and _moved(state, p.array):  # the model moved to another device since the last step
                 for name, value in state.items():
                     if hasattr(value, "shape"):
-                        state[name] = backend.like(value, p.data)
+                        state[name] = backend.like(value, p.array)
             if weight_decay:
-                g = g + weight_decay * p.data
+                g = g + weight_decay * p.array
             yield p, g, state
 
     def zero_grad(self):
@@ -248,7 +249,7 @@ class Optimizer:
             else:
                 if value.shape != p.shape:
                     raise ValueError(f"{where}: {key!r} has shape {value.shape} but parameter {i} has shape {p.shape}")
-                new_state[i][name] = backend.like(value.astype(p.dtype, copy=True), p.data)
+                new_state[i][name] = backend.like(value.astype(p.dtype, copy=True), p.array)
         for i, state in enumerate(new_state):
             absent = [name for name in self._required_state(checked[group_of[i]]) if state and name not in state]
             if absent:

@@ -40,10 +40,10 @@ class RMSprop(Optimizer):
     def _update_group(self, group, items):
         lr, alpha, eps, momentum, centered = (group[k] for k in ("lr", "alpha", "eps", "momentum", "centered"))
         for p, g, state in items:
-            xp = backend.xp(p.data)
+            xp = backend.xp(p.array)
             if not state:
                 state["step"] = 0
-                state["square_avg"] = xp.zeros_like(p.data)
+                state["square_avg"] = xp.zeros_like(p.array)
             state["step"] += 1
             v = state["square_avg"]
             v *= alpha
@@ -51,7 +51,7 @@ class RMSprop(Optimizer):
             if centered:
                 a = state.get("grad_avg")
                 if a is None:
-                    a = state["grad_avg"] = xp.zeros_like(p.data)
+                    a = state["grad_avg"] = xp.zeros_like(p.array)
                 a *= alpha
                 a += (1.0 - alpha) * g
                 denom = xp.sqrt(v - a * a)
@@ -61,9 +61,9 @@ class RMSprop(Optimizer):
             if momentum > 0:
                 buf = state.get("momentum_buffer")
                 if buf is None:
-                    buf = state["momentum_buffer"] = xp.zeros_like(p.data)
+                    buf = state["momentum_buffer"] = xp.zeros_like(p.array)
                 buf *= momentum
                 buf += g / denom
-                p.data -= lr * buf
+                p.array -= lr * buf
             else:
-                p.data -= lr * (g / denom)
+                p.array -= lr * (g / denom)

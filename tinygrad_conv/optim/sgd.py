@@ -50,4 +50,4 @@ class SGD(Optimizer):
                     buf *= momentum
                     buf += keep * g
                 g = g + momentum * buf if nesterov else buf
-            p.data -= lr * g
+            p.array -= lr * g

@@ -1,0 +1,154 @@
+"""The backward pass: walk the graph from a tensor back to its leaves.
+
+Each op result keeps the op that made it (``t._op``) and each op keeps its
+input Tensors (``op.parents``). ``backward`` orders the nodes so that every
+tensor has received all of its gradient before its op passes the sum on, then
+calls each op's ``backward`` on arrays and accumulates into the leaves' ``.grad``.
+"""
+import sys
+
+from . import anomaly, hooks
+
+
+class GraphError(RuntimeError, ValueError):
+    """``backward`` cannot run from here (no graph, or the graph was released).
+
+    A ``RuntimeError`` as in PyTorch and a ``ValueError`` as this library's
+    convention for bad values, so either ``except`` catches it.
+    """
+
+
+class _Released:
+    """Marks a node whose graph ``backward`` has already released."""
+
+    name = "released"
+
+    def __repr__(self):
+        return "<released graph>"
+
+
+RELEASED = _Released()
+
+# In-place ops tick this clock and stamp the tensor they modify (``t._modified``);
+# every recorded op keeps the time it was made (``op._stamp``). A parent modified
+# after its op was recorded no longer holds the value that op saw, so backward
+# through that op raises, as PyTorch's version counters make it.
+clock = [0]
+
+
+def tick(tensor):
+    """Record that ``tensor``'s values just changed in place."""
+    clock[0] += 1
+    tensor._modified = clock[0]
+
+
+def _own(g, dtype):
+    """``g`` as a gradient a leaf may keep: ``g`` itself when nothing else can see it (as
+    PyTorch steals a gradient nobody shares), else a copy. Nothing else sees g when this
+    frame holds the only reference (getrefcount counts the local and its own argument),
+    it owns its memory (not a view) and has the leaf's dtype. Saves a copy of every
+    parameter's gradient per step."""
+    if sys.getrefcount(g) <= 3 and g.base is None and g.dtype == dtype and getattr(g.flags, "writeable", True):
+        return g
+    return g.astype(dtype, copy=True)
+
+
+def _check_unmodified(op):
+    for i, parent in enumerate(op.parents):
+        if parent._modified > op._stamp:
+            raise RuntimeError(
+                f"backward: one of the tensors needed for gradient computation has been modified by an "
+                f"in-place operation: input {i} of {op.name} (shape {parent.shape}) changed after {op.name} "
+                "used it; compute it out of place (x = x + y rather than x.add_(y)) or clone() it first"
+            )
+
+
+def backward(root, grad, retain_graph=False, inputs=None):
+    """Accumulate d(root)/d(leaf) into ``.grad`` of the leaves that require grad (only of
+    ``inputs``, tensors, when given). ``grad`` is dL/d(root), an array of root's shape."""
+    from .tensor import Tensor  # here: tensor.py imports this module
+
+    order = topological_order(root)
+    wanted = None if inputs is None else {id(t) for t in inputs}
+    check_nan = anomaly.enabled
+    grads = {id(root): grad}
+    for node in reversed(order):
+        g = grads.pop(id(node), None)
+        if node._hooks and g is not None:  # this gradient is complete: hooks see it now
+            g = hooks.run_grad_hooks(node, g)
+        op = node._op
+        keep = (op is None or node._retain) if wanted is None else id(node) in wanted
+        if keep and g is not None:  # a leaf, or a tensor whose .grad is kept
+            if node._grad is None:  # never alias an array the graph passed around
+                node._grad = Tensor._make(_own(g, node.dtype) if op is None else g.copy(), None)
+            else:
+                node._grad.array = node._grad.array + g
+        if op is None:
+            continue
+        if g is not None:
+            if op._stamp < clock[0]:  # something was modified in place since op ran
+                _check_unmodified(op)
+            parent_grads = op.backward(g)
+            if not isinstance(parent_grads, (tuple, list)):
+                parent_grads = (parent_grads,)
+            if check_nan:
+                anomaly.check_backward(op, parent_grads)
+            for parent, pg in zip(op.parents, parent_grads):
+                if pg is None or not parent.requires_grad:
+                    continue
+                if pg.shape != parent.array.shape:
+                    pg = unbroadcast(pg, parent.array.shape)
+                key = id(parent)
+                prev = grads.get(key)
+                grads[key] = pg if prev is None else prev + pg
+            parent_grads = pg = prev = None  # the dict holds the only references (see _own)
+        if not retain_graph:
+            # Release the graph as we go: saved arrays are freed right away, so
+            # memory does not grow across a training loop.
+            node._op = RELEASED
+
+
+def topological_order(root):
+    """Nodes reachable from ``root`` that need grad, each after all its inputs.
+
+    The order matters: a tensor used by two ops must receive both gradient
+    contributions before its own op passes the sum on. Iterative (an
+    explicit stack, no recursion) so graphs of any depth work.
+    """
+    order, visited = [], set()
+    stack = [(root, False)]
+    while stack:
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        op = node._op
+        if op is RELEASED:
+            raise GraphError(
+                "backward: part of this graph was already released by an earlier backward; "
+                "pass retain_graph=True to the first backward, or recompute the forward pass"
+            )
+        if op is not None:
+            for parent in op.parents:
+                if parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+    return order
+
+
+def unbroadcast(grad, shape):
+    """Sum ``grad`` down to ``shape``: the backward of NumPy broadcasting.
+
+    Broadcasting in forward copies an operand along new leading axes and along
+    its size-1 axes, so each copy's gradient must be added back together.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
+    )
+    return grad.sum(axis=axes).reshape(shape)
