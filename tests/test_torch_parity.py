@@ -65,14 +65,17 @@ def F_of(m):
     return torch.nn.functional if m is torch else tc.functional
 
 
-def tol(dtype):
-    if dtype == np.float64:
+def tol(dtype, loose=False):
+    if dtype == np.float64 and not loose:
         return dict(rtol=1e-12, atol=1e-12)
     return dict(rtol=1e-5, atol=1e-6)
 
 
-def check_same(got, want, path="out"):
-    """Assert that tinygrad_conv's `got` equals PyTorch's `want` (shape, dtype, values)."""
+def check_same(got, want, path="out", loose=False):
+    """Assert that tinygrad_conv's `got` equals PyTorch's `want` (shape, dtype, values).
+
+    ``loose``: float64 results that went through float32 data (mixed-dtype promotion)
+    are compared at float32 tolerance, since summation order may differ there."""
     if want is None:
         assert got is None, f"{path}: torch gives None, tinygrad_conv gives {type(got).__name__}"
         return
@@ -85,7 +88,7 @@ def check_same(got, want, path="out"):
         assert gd == wd, f"{path}: dtype {gd} != torch {wd}"
         g, w = to_np(got), to_np(want)
         if wd.kind == "f":
-            np.testing.assert_allclose(g, w, equal_nan=True, err_msg=path, **tol(wd))
+            np.testing.assert_allclose(g, w, equal_nan=True, err_msg=path, **tol(wd, loose))
         else:
             np.testing.assert_array_equal(g, w, err_msg=path)
         return
@@ -95,15 +98,15 @@ def check_same(got, want, path="out"):
         for field in ("values", "indices"):  # torch.return_types.max / min
             if hasattr(want, field):
                 assert hasattr(got, field), f"{path}: result has no .{field} (named tuple)"
-                check_same(getattr(got, field), getattr(want, field), f"{path}.{field}")
+                check_same(getattr(got, field), getattr(want, field), f"{path}.{field}", loose)
         for i, (g, w) in enumerate(zip(got, want)):
-            check_same(g, w, f"{path}[{i}]")
+            check_same(g, w, f"{path}[{i}]", loose)
         return
     if isinstance(want, list):
         assert isinstance(got, list), f"{path}: torch gives a list, tinygrad_conv {type(got).__name__}"
         assert len(got) == len(want), f"{path}: {len(got)} items != torch {len(want)}"
         for i, (g, w) in enumerate(zip(got, want)):
-            check_same(g, w, f"{path}[{i}]")
+            check_same(g, w, f"{path}[{i}]", loose)
         return
     if isinstance(want, (bool, int, float, str)):
         assert type(got) is type(want), (
@@ -147,7 +150,8 @@ def compare(fn, arrays=(), grad=False):
     want = fn(torch, *xs_t)
     xs_c = build(tc, arrays, grad)
     got = fn(tc, *xs_c)
-    check_same(got, want)
+    loose = any(np.asarray(a).dtype == np.float32 for a in arrays)
+    check_same(got, want, loose=loose)
     if grad:
         lt = weighted_loss(torch, want)
         assert lt is not None, "test bug: torch output does not require grad"
@@ -157,7 +161,7 @@ def compare(fn, arrays=(), grad=False):
         lc.backward()
         for i, (a, b) in enumerate(zip(xs_c, xs_t)):
             if b.requires_grad:
-                check_same(a.grad, b.grad, f"grad of input {i}")
+                check_same(a.grad, b.grad, f"grad of input {i}", loose=loose)
 
 
 def both(fn):
@@ -867,7 +871,7 @@ def test_type_promotion(fn, arrays, grad):
     compare(fn, arrays, grad)
 
 
-def _dtype_name_regex_check(msg):
+def _names_both_dtypes(msg):
     m32 = "float32" in msg or " float" in msg or "Float" in msg
     m64 = "float64" in msg or "double" in msg or "Double" in msg
     return m32 and m64
@@ -895,7 +899,7 @@ def test_mixed_float_dtypes_in_matmul_linear_conv_raise(fn):
         fn(torch, torch.tensor(x32), torch.tensor(y64))
     with pytest.raises(TypeError) as info:  # the contract: TypeError naming both dtypes
         fn(tc, tc.tensor(x32), tc.tensor(y64))
-    assert _dtype_name_regex_check(str(info.value)), str(info.value)
+    assert _names_both_dtypes(str(info.value)), str(info.value)
 
 
 @pytest.mark.parametrize("kind", ["linear", "conv2d"])
@@ -915,7 +919,7 @@ def test_float64_input_to_float32_module_raises(kind):
         else:
             with pytest.raises(TypeError) as info:
                 layer(x)
-            assert _dtype_name_regex_check(str(info.value)), str(info.value)
+            assert _names_both_dtypes(str(info.value)), str(info.value)
         layer(x.float())  # float32 works in both
 
 
@@ -1226,9 +1230,6 @@ def test_random_inplace(name):
 SAVED_MODIFICATIONS = {
     # (build graph, modify something it saved) -> loss
     "square_then_add_": lambda m, x: _saved(m, x, lambda h: h * h, lambda h: h.add_(1.0)),
-    "exp_output_mul_": lambda m, x: _saved_out(m, x, lambda h: h.exp(), lambda z: z.mul_(2.0)),
-    "sigmoid_output_setitem": lambda m, x: _saved_out(m, x, lambda h: h.sigmoid(),
-                                                      lambda z: z.__setitem__(0, 0.0)),
     "constant_operand_add_": lambda m, x: _saved_const(m, x, lambda w: w.add_(1.0)),
     "constant_operand_setitem": lambda m, x: _saved_const(m, x, lambda w: w.__setitem__(0, 3.0)),
     "constant_operand_copy_": lambda m, x: _saved_const(m, x, lambda w: w.copy_(m.ones(3, 4))),
@@ -1264,6 +1265,31 @@ def test_modifying_saved_tensor_raises(name):
         x = m.tensor(A.copy(), requires_grad=True)
         with pytest.raises(RuntimeError):
             SAVED_MODIFICATIONS[name](m, x)
+
+
+def test_modifying_an_op_output_in_place_is_recorded_with_the_saved_value_intact():
+    # PyTorch raises here (exp and sigmoid saved their output). tinygrad_conv records the
+    # in-place op as a new node and keeps the old array for the op that saved it, so the
+    # gradient is the one of the out-of-place program (README, "Coming from PyTorch").
+    def in_place(x):
+        h = x * 2
+        z = h.exp()
+        z.mul_(2.0)
+        w = h.sigmoid()
+        w[0] = 0.0
+        return z.sum() + (w * w).sum()
+
+    def out_of_place(x):
+        h = x * 2
+        w = h.sigmoid()
+        w0 = torch.cat([torch.zeros_like(w[:1]), w[1:]])
+        return (h.exp() * 2.0).sum() + (w0 * w0).sum()
+
+    x = tc.tensor(A.copy(), requires_grad=True)
+    in_place(x).backward()
+    xt = torch.tensor(A.copy(), requires_grad=True)
+    out_of_place(xt).backward()
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-5)
 
 
 def test_out_plus_equals_identity_keeps_working():

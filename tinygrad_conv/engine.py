@@ -88,6 +88,8 @@ def backward(root, grad, retain_graph=False, inputs=None):
         if g is not None:
             if op._stamp < clock[0]:  # something was modified in place since op ran
                 _check_unmodified(op)
+            if retain_graph:
+                op.retained = True  # the op keeps what it saved for the next backward
             parent_grads = op.backward(g)
             if not isinstance(parent_grads, (tuple, list)):
                 parent_grads = (parent_grads,)

@@ -148,8 +148,11 @@ def softmax(x, dim=None, *, axis=None, dtype=None):
 
 
 def _target(target, like):
-    """A loss target as a Tensor of ``like``'s dtype (arrays and numbers are wrapped)."""
-    return target if isinstance(target, Tensor) else Tensor(target, dtype=like.dtype, device=like.device)
+    """A loss target as a Tensor of ``like``'s dtype (arrays, numbers and integer tensors are
+    converted; a float tensor of another dtype promotes with ``like``, as in PyTorch)."""
+    if isinstance(target, Tensor):
+        return target if target.dtype.kind == "f" else target._cast(like.dtype)
+    return Tensor(target, dtype=like.dtype, device=like.device)
 
 
 def _labels(target):

@@ -4,16 +4,20 @@ Only numeric arrays go in and come out. Loading never unpickles, so a
 downloaded checkpoint cannot run code: a file holding Python objects is
 refused with ``ValueError``.
 """
+import numbers
 import os
 import zipfile
 
 import numpy as np
 
+from .tensor import Tensor
+
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members / an empty zip
 
 
 def save(state_dict, path):
-    """Write ``state_dict`` (``{name: np.ndarray}``) to ``path`` as an ``.npz`` archive.
+    """Write ``state_dict`` (``{name: Tensor, np.ndarray or number}``) to ``path`` as an ``.npz``
+    archive (Tensors are written as their arrays, numbers as 0-d arrays).
 
     The file is written at exactly ``path``, replacing any file there (unlike
     ``np.savez``, no ``.npz`` is appended; name it ``*.npz`` by convention).
@@ -27,8 +31,12 @@ def save(state_dict, path):
     for key, value in state_dict.items():
         if not isinstance(key, str):
             raise TypeError(f"save: keys must be strings, got {type(key).__name__} {key!r}")
+        if isinstance(value, Tensor):
+            value = value.numpy()
+        elif isinstance(value, numbers.Number) and not isinstance(value, complex):
+            value = np.asarray(value)  # read back as a 0-d array
         if not isinstance(value, np.ndarray):
-            raise TypeError(f"save: {key!r} must be an np.ndarray, got {type(value).__name__}")
+            raise TypeError(f"save: {key!r} must be a Tensor, an np.ndarray or a number, got {type(value).__name__}")
         if value.dtype.kind not in "biufc":
             raise TypeError(f"save: {key!r} must hold numbers, got dtype {value.dtype} (it would need pickle)")
         arrays[key] = value
@@ -41,12 +49,18 @@ def save(state_dict, path):
                 np.lib.format.write_array(member, value, allow_pickle=False)
 
 
-def load(path):
+def load(path, map_location=None, weights_only=True):
     """Read an ``.npz`` archive written by ``save`` (or ``np.savez``) into ``{name: np.ndarray}``.
 
     Raises ``ValueError`` for a file that is not an ``.npz`` archive or that
-    holds Python objects (those are never unpickled).
+    holds Python objects (those are never unpickled). PyTorch's keywords are
+    accepted: ``map_location`` (the arrays are host arrays either way;
+    ``load_state_dict`` puts them on each parameter's device) and
+    ``weights_only=True``; ``weights_only=False`` is refused, since nothing is unpickled.
     """
+    if weights_only is not True:
+        raise ValueError("load: weights_only=False is not supported: checkpoints here hold arrays only and "
+                         "are never unpickled (unpickling can run arbitrary code)")
     opened = isinstance(path, (str, os.PathLike))
     f = open(path, "rb") if opened else path
     try:

@@ -7,6 +7,7 @@ Each op result keeps the op that made it (``_op``); ``engine.py`` walks that
 graph backwards.
 """
 import collections
+import math
 import numbers
 import operator
 
@@ -157,6 +158,8 @@ class Tensor:
     def dim(self):
         """The number of dimensions."""
         return self.array.ndim
+
+    ndimension = dim
 
     def element_size(self):
         return self.array.itemsize
@@ -400,11 +403,14 @@ class Tensor:
         """
         if isinstance(other, Tensor):
             return other
-        if isinstance(other, numbers.Number):
-            data = self.array
+        data = self.array
+        if type(other) in (float, int) and data.dtype.kind == "f":  # the common case, checked first
             dtype = data.dtype
-            if dtype.kind != "f" or isinstance(other, bool) or not isinstance(other, (int, float, np.number)):
-                dtype = dtypes.result_type(data, other)
+        elif isinstance(other, numbers.Number):
+            dtype = dtypes.result_type(data, other)
+        else:
+            dtype = None
+        if dtype is not None:
             # A 0-d array on the CPU (NumPy multiplies by it faster than by a scalar),
             # a NumPy scalar on the GPU (CuPy takes scalars, not NumPy arrays).
             if type(data) is np.ndarray:
@@ -418,7 +424,8 @@ class Tensor:
         """``op`` on ``self`` and ``other``, both promoted to their common dtype first."""
         other = self._wrap(other)
         a, b = (other, self) if reverse else (self, other)
-        if a.array.dtype != b.array.dtype:
+        da, db = a.array.dtype, b.array.dtype
+        if da is not db and da != db:
             dtype = dtypes.result_type(a.array, b.array)
             a, b = a._cast(dtype), b._cast(dtype)
         return op.apply(a, b)
@@ -464,6 +471,17 @@ class Tensor:
             raise TypeError(f"pow: the exponent must be a number, got {type(exponent).__name__}")
         base = self if self.array.dtype.kind == "f" or isinstance(exponent, numbers.Integral) else self.float()
         return _ops.Pow.apply(base, exponent=float(exponent) if base.array.dtype.kind == "f" else exponent)
+
+    def __rpow__(self, base):
+        """``base ** self`` for a number ``base``: ``exp(self * log(base))``."""
+        if isinstance(base, bool) or not isinstance(base, numbers.Real):
+            return NotImplemented
+        x = self._floating()
+        if base > 0:
+            return (x * math.log(base)).exp()
+        if x.requires_grad:
+            raise ValueError(f"pow: {base} ** tensor is differentiable only for a positive base")
+        return Tensor._make(backend.xp(x.array).power(x.array.dtype.type(base), x.array), None)
 
     def __neg__(self):
         return _ops.Neg.apply(self)
@@ -682,12 +700,13 @@ class Tensor:
 
     def _arg(self, dim, keepdim, fn, where):
         a = self.array
-        if dim is None:
-            out = fn(a)
-            return Tensor._make(out.reshape((1,) * a.ndim) if keepdim else backend.xp(a).asarray(out, np.int64), None)
+        xp = backend.xp(a)
+        if dim is None:  # an index into the flattened tensor
+            out = xp.asarray(fn(a), np.int64)
+            return Tensor._make(out.reshape((1,) * a.ndim) if keepdim else out, None)
         dim = checks.axis(dim, max(a.ndim, 1), where)
-        return Tensor._make(fn(a.reshape(a.shape or (1,)), axis=dim, keepdims=keepdim).astype(np.int64, copy=False)
-                            .reshape(a.shape if keepdim or not a.ndim else a.shape[:dim] + a.shape[dim + 1:]), None)
+        out = xp.asarray(fn(a.reshape(a.shape or (1,)), axis=dim, keepdims=keepdim), np.int64)
+        return Tensor._make(out if a.ndim else out.reshape(()), None)
 
     def argmax(self, dim=None, keepdim=False, *, axis=None):
         """Index of the maximum along ``dim`` (of the flattened tensor when None): int64, no gradient."""
@@ -904,6 +923,33 @@ class Tensor:
     def contiguous(self):
         return self
 
+    def is_contiguous(self):
+        return True
+
+    def __contains__(self, value):
+        return bool((self == value).any())
+
+    # ----- new tensors with this tensor's dtype and device ---------------------------------
+    def _new(self, factory, args, kwargs):
+        kwargs.setdefault("dtype", self.dtype)
+        kwargs.setdefault("device", self.device)
+        return factory(*args, **kwargs)
+
+    def new_zeros(self, *size, **kwargs):
+        return self._new(factories.zeros, size, kwargs)
+
+    def new_ones(self, *size, **kwargs):
+        return self._new(factories.ones, size, kwargs)
+
+    def new_empty(self, *size, **kwargs):
+        return self._new(factories.empty, size, kwargs)
+
+    def new_full(self, size, fill_value, **kwargs):
+        return self._new(factories.full, (size, fill_value), kwargs)
+
+    def new_tensor(self, data, **kwargs):
+        return self._new(factories.tensor, (data,), kwargs)
+
     def __getitem__(self, index):
         return _ops.GetItem.apply(self, index=index)
 
@@ -946,10 +992,24 @@ class Tensor:
         if new.requires_grad and _grad_mode():  # recorded: take the result's place in the graph
             new = new._cast(self.dtype)
             self.array, self._op, self.requires_grad = new.array, new._op, True
+        elif isinstance(self.array, np.generic):  # a full reduction's NumPy scalar: no views of it exist
+            self.array = np.asarray(new.array, self.dtype)
         else:
             self.array[...] = new.array
         engine.tick(self)
         return self
+
+    def __iadd__(self, other):
+        return self._inplace("+=", lambda t: t + other)
+
+    def __isub__(self, other):
+        return self._inplace("-=", lambda t: t - other)
+
+    def __imul__(self, other):
+        return self._inplace("*=", lambda t: t * other)
+
+    def __itruediv__(self, other):
+        return self._inplace("/=", lambda t: t / other)
 
     def add_(self, other, alpha=1):
         return self._inplace("add_", lambda t: t.add(other, alpha))
@@ -1037,5 +1097,6 @@ def _same_dtype(a, b, where):
     return a, b
 
 
-from . import ops as _ops  # noqa: E402  (ops import Tensor, so they come after it)
+from . import factories  # noqa: E402  (factories and ops import Tensor, so they come after it)
+from . import ops as _ops  # noqa: E402
 from .engine import unbroadcast  # noqa: E402,F401  (kept importable from here)

@@ -47,6 +47,9 @@ class Op:
     """
 
     name = None  # registry key; defaults to the class name in snake_case
+    # True while backward runs with retain_graph=True: backward must then leave what
+    # forward saved intact (by default it may free or overwrite it to save memory)
+    retained = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -351,7 +351,8 @@ class Conv2d(Op):
         if need_w:
             dw = backend.cast(layout.weight_grad(self.cols, gq, g), self.dtypes[1])
         if need_x:  # dcols = W.T @ grad, written over the saved columns when there are some
-            dcols = backend.matmul(self.w.transpose(0, 2, 1), gq, out=self.cols)
+            dcols = backend.matmul(self.w.transpose(0, 2, 1), gq, out=None if self.retained else self.cols)
             dx = layout.col2im(dcols, g, self.dtypes[0])
-        self.cols = self.w = None
+        if not self.retained:
+            self.cols = self.w = None
         return (dx, dw, db) if self.has_bias else (dx, dw)

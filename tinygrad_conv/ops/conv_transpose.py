@@ -112,5 +112,6 @@ class ConvTranspose2d(Op):
                 if dx.shape[2:] != (H, W):
                     dx = backend.xp(dx).ascontiguousarray(dx[:, :, :H, :W])
                 dx = backend.cast(dx, self.dtypes[0])
-        self.gq = self.w = None
+        if not self.retained:
+            self.gq = self.w = None
         return (dx, dw, db) if self.has_bias else (dx, dw)

@@ -152,7 +152,10 @@ class ReLU(Op):
         # ...and 10x slower than a multiply for many: AND grad's bits with -1 (all bits
         # set: live) or 0 (dead), which is as fast as the multiply.
         live = self.dead.view(np.int8)
-        live -= 1
+        if self.retained:  # the mask is needed again: a new array
+            live = live - np.int8(1)
+        else:
+            live -= 1
         return ((grad.view(_SAME_SIZE_INT[grad.dtype.itemsize]) & live).view(grad.dtype),)
 
 

@@ -228,10 +228,13 @@ class MaxPool2d(Op):
     def backward(self, grad):
         g = self.geo
         if backend.is_cuda(grad):
-            index, self.index, k, p = self.index, None, (g.kh, g.kw), (g.ph, g.pw)
+            index, k, p = self.index, (g.kh, g.kw), (g.ph, g.pw)
+            if not self.retained:
+                self.index = None
             return (pool_cuda.max_pool2d_backward(grad, index, (g.N, g.C, g.H, g.W), k, (g.sh, g.sw), p, (g.dh, g.dw)),)
         xpad, out = self.xpad, self.out
-        self.xpad = self.out = None
+        if not self.retained:
+            self.xpad = self.out = None
         return (scatter(g, xpad.dtype, backend.xp(xpad), (grad * won for won in winners(xpad, out, g))),)
 
 
