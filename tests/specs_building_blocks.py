@@ -137,7 +137,7 @@ def batch_norm_spec(data):
     weights = np.arange(1.0, 1 + np.prod(s)).reshape(s) / np.prod(s)
 
     def fn(x, *wb):
-        stats = [None if r is None else tc.backend.like(r.astype(x.dtype), x.data) for r in running]  # fresh copies
+        stats = [None if r is None else tc.backend.to_device(r.astype(x.dtype), x.device) for r in running]  # fresh copies
         return F.batch_norm(x, *stats, *wb, training=training, momentum=0.3, eps=1e-3) * weights.astype(x.dtype)
 
     return fn, arrays

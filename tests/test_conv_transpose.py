@@ -68,8 +68,8 @@ def test_adjoint_of_conv2d(case, seed):
     conv = dict(stride=params["stride"], padding=params["padding"], dilation=params["dilation"], groups=params["groups"])
     y, _ = run(x, w, None, params)
     z = np.random.default_rng(seed + 1).standard_normal(y.shape)
-    cz = F.conv2d(Tensor(z), Tensor(w), **conv).data[:, :, : x.shape[2], : x.shape[3]]
-    np.testing.assert_allclose(np.sum(cz * x), np.sum(z * y.data), rtol=1e-9, atol=1e-9)
+    cz = F.conv2d(Tensor(z), Tensor(w), **conv).numpy()[:, :, : x.shape[2], : x.shape[3]]
+    np.testing.assert_allclose(np.sum(cz * x), np.sum(z * y.numpy()), rtol=1e-9, atol=1e-9)
     _, (dx, dw) = run(x, w, None, params, grad=z)
     np.testing.assert_allclose(dx, cz, rtol=1e-9, atol=1e-9)  # the gradient of <z, y> w.r.t. x
     wt = Tensor(w, requires_grad=True)
@@ -103,7 +103,7 @@ def test_float32_stays_float32_and_the_module_upsamples():
     assert x.grad.dtype == layer.weight.grad.dtype == layer.bias.grad.dtype == np.float32
     assert layer.weight.shape == (4, 3, 3, 3)
     bound = 1 / np.sqrt(3 * 9)  # PyTorch's init: fan_in = C_out/groups * K_h * K_w
-    assert np.abs(layer.weight.data).max() <= bound and np.abs(layer.bias.data).max() <= bound
+    assert layer.weight.abs().max().item() <= bound and layer.bias.abs().max().item() <= bound
     np.testing.assert_allclose(y.data, reference.conv_transpose2d(x.data, layer.weight.data, layer.bias.data,
                                                                   2, 1, 1), rtol=1e-5, atol=1e-5)
     assert "output_padding=(1, 1)" in repr(layer)

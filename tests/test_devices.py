@@ -45,14 +45,21 @@ def test_cpu_is_the_default_and_the_same_device_returns_the_tensor_itself():
 
 
 @pytest.mark.parametrize(
-    "bad, error, match",
-    [("gpu", ValueError, "unknown device 'gpu'"), ("cuda:x", ValueError, "'cuda:x'"), (0, TypeError, "string")],
+    "bad, error, match, to_match",
+    [
+        ("gpu", ValueError, "unknown device 'gpu'", "unknown device 'gpu'"),
+        ("cuda:x", ValueError, "'cuda:x'", "'cuda:x'"),
+        # to() reads a positional non-string, non-Tensor argument as a dtype, as torch's to(dtype)
+        (0, TypeError, "string", "0 is not a dtype"),
+    ],
 )
-def test_bad_device_names_raise(bad, error, match):
+def test_bad_device_names_raise(bad, error, match, to_match):
     with pytest.raises(error, match=match):
         Tensor([1.0], device=bad)
-    with pytest.raises(error, match=match):
+    with pytest.raises(error, match=to_match):
         Tensor([1.0]).to(bad)
+    with pytest.raises(error, match=match):
+        Tensor([1.0]).to(device=bad)
 
 
 @pytest.mark.skipif(CUDA, reason="checks the error raised where CUDA is missing")
@@ -69,8 +76,8 @@ def test_to_is_recorded_in_the_graph_and_the_gradient_flows_back(device):
     y = x.to(device)
     assert y.device.startswith(device) and y.to(device) is y
     ((y * y).sum() * 0.5).to("cpu").backward()
-    assert isinstance(x.grad, np.ndarray)
-    np.testing.assert_array_equal(x.grad, x.data)
+    assert isinstance(x.grad, Tensor) and x.grad.device == "cpu"
+    np.testing.assert_array_equal(x.grad, x.numpy())
 
 
 def test_numpy_and_item_give_host_values(device):
@@ -157,7 +164,7 @@ def test_small_cnn_learns_the_lines(device):
 def _run(fn, arrays, device, dtype):
     inputs = [Tensor(a.astype(dtype), requires_grad=True, device=device) for a in arrays]
     out = fn(*inputs)
-    (out if out.size == 1 else out.sum()).backward()
+    (out if out.numel() == 1 else out.sum()).backward()
     return out, inputs
 
 
@@ -184,8 +191,8 @@ def test_every_op_on_cuda_matches_the_cpu(name, data):
     for c, g in zip(cpu_inputs, gpu_inputs):
         assert (c.grad is None) == (g.grad is None)
         if g.grad is not None:
-            assert g.grad.dtype == np.float64 and tc.backend.device_of(g.grad) == g.device
-            np.testing.assert_allclose(tc.backend.to_numpy(g.grad), c.grad, rtol=1e-7, atol=1e-12)
+            assert isinstance(g.grad, Tensor) and g.grad.dtype == np.float64 and g.grad.device == g.device
+            np.testing.assert_allclose(g.grad.numpy(), c.grad.numpy(), rtol=1e-7, atol=1e-12)
     out32, inputs32 = _run(fn, arrays, "cuda", np.float32)  # float32 stays float32
     assert out32.dtype == np.float32 and all(t.grad is None or t.grad.dtype == np.float32 for t in inputs32)
 
@@ -206,7 +213,7 @@ def test_conv2d_on_cuda_matches_the_loop_reference(case, seed):
     np.testing.assert_allclose(y.numpy(), expected, rtol=1e-9, atol=1e-9)
     dx, dw, db = reference.conv2d_backward(x, w, g, **params)
     for t, want in zip(tensors, (dx, dw, db)):
-        np.testing.assert_allclose(tc.backend.to_numpy(t.grad), want, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(t.grad.numpy(), want, rtol=1e-9, atol=1e-9)
 
 
 @requires_cuda
@@ -221,7 +228,7 @@ def test_training_on_cuda_ends_with_the_cpu_parameters(make_opt):
         tc.manual_seed(3)
         model = small_cnn()
         for p in model.parameters():  # float64, so the comparison can be tight
-            p.data = p.data.astype(np.float64)
+            p.data = p.data.double()
         model.to(device)
         opt = make_opt(model.parameters())
         for xb, yb in tc.data.batches(X, y, 16, seed=0):
@@ -285,7 +292,7 @@ def test_pooling_on_cuda_matches_the_cpu_with_ties_and_overlaps(op):
             y = op(t, **params)
             g = np.random.default_rng(1).standard_normal(y.shape) if g is None else g
             y.backward(Tensor(g, dtype=np.float64, device=device))
-            results.append((y.numpy(), tc.backend.to_numpy(t.grad)))
+            results.append((y.numpy(), t.grad.numpy()))
         np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-12, atol=1e-12)
 

@@ -109,11 +109,11 @@ def run(make_optimizer, problem, dtype=np.float64):
     for step in range(len(problem[0][1])):
         for p, (_, grads), traj in zip(params, problem, trajectories):
             g = grads[step]
-            p.grad = None if g is None else g.astype(dtype)
+            p.grad = None if g is None else tc.tensor(g.astype(dtype))
         opt.step()
         for p, traj in zip(params, trajectories):
             assert p.dtype == dtype
-            traj.append(p.data.copy())
+            traj.append(p.numpy().copy())
     return trajectories
 
 
@@ -147,7 +147,7 @@ def test_float32_parameters_stay_float32(sgd_hp, adam_hp, problem):
 
 def test_state_buffers_keep_the_parameter_dtype():
     p = nn.Parameter(np.ones(3, np.float32))
-    p.grad = np.full(3, 0.5, np.float32)
+    p.grad = tc.full((3,), 0.5, dtype=tc.float32)
     sgd, adam = optim.SGD([p], lr=0.1, momentum=0.9, weight_decay=0.1), optim.Adam([p], weight_decay=0.1)
     sgd.step(), adam.step()
     assert sgd.state[0]["momentum_buffer"].dtype == np.float32
@@ -158,12 +158,28 @@ def test_state_buffers_keep_the_parameter_dtype():
 def test_a_parameter_without_grad_is_skipped_and_zero_grad_clears():
     a, b = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0], requires_grad=True)
     opt = optim.Adam([a, b], lr=0.1)
-    a.grad = np.array([1.0, -1.0], np.float32)
+    a.grad = tc.tensor([1.0, -1.0])
     opt.step()
     assert b.data.tolist() == [3.0] and opt.state[1] == {} and opt.state[0]["step"] == 1
     np.testing.assert_allclose(a.data, [0.9, 2.1], rtol=1e-6)
     opt.zero_grad()
     assert a.grad is None and b.grad is None
+
+
+def test_grad_assignment_takes_a_matching_tensor_as_in_pytorch():
+    p = nn.Parameter(np.ones(3, np.float32))
+    with pytest.raises(TypeError, match="Tensor or None"):  # an array is no longer a gradient
+        p.grad = np.ones(3, np.float32)
+    for bad in (tc.ones(4), tc.ones(3, dtype=tc.float64)):  # shape, dtype
+        with pytest.raises(tc.GradError) as info:
+            p.grad = bad
+        assert isinstance(info.value, RuntimeError) and isinstance(info.value, ValueError)
+    assert p.grad is None  # nothing was assigned
+    g = tc.ones(3)
+    p.grad = g
+    assert p.grad is g
+    p.grad = None
+    assert p.grad is None
 
 
 def test_accepts_a_generator_of_parameters():
@@ -192,7 +208,7 @@ def test_resuming_from_a_state_dict_gives_the_identical_trajectory(
 
     def step(params, opt, i):
         for p, (_, grads) in zip(params, problem):
-            p.grad = None if grads[i] is None else grads[i].astype(np.float32)
+            p.grad = None if grads[i] is None else tc.tensor(grads[i].astype(np.float32))
         opt.step()
 
     for i in range(split):
@@ -201,14 +217,14 @@ def test_resuming_from_a_state_dict_gives_the_identical_trajectory(
     # whose hyperparameters differ (loading must restore them).
     path = tmp_path_factory.mktemp("ckpt") / "opt.npz"
     tc.save(opt.state_dict(), path)
-    params2 = [Tensor(p.data.copy(), requires_grad=True) for p in params]
+    params2 = [Tensor(p.numpy().copy(), requires_grad=True) for p in params]
     opt2 = optim.SGD(params2, lr=123.0) if kind == "sgd" else optim.Adam(params2, lr=123.0, betas=(0.5, 0.5))
     opt2.load_state_dict(tc.load(path))
     for i in range(split, steps):
         step(params, opt, i)
         step(params2, opt2, i)
         for p, p2 in zip(params, params2):
-            assert np.array_equal(p.data, p2.data)
+            assert np.array_equal(p.numpy(), p2.numpy())
     sd, sd2 = opt.state_dict(), opt2.state_dict()
     assert sd.keys() == sd2.keys()
     for key in sd:
@@ -218,7 +234,7 @@ def test_resuming_from_a_state_dict_gives_the_identical_trajectory(
 def test_state_dict_is_flat_arrays_and_a_copy():
     p = Tensor([1.0, 2.0], requires_grad=True)
     opt = optim.Adam([p])
-    p.grad = np.ones(2, np.float32)
+    p.grad = tc.ones(2)
     opt.step()
     sd = opt.state_dict()
     assert set(sd) == {"lr", "betas", "eps", "weight_decay", "state.0.step", "state.0.exp_avg", "state.0.exp_avg_sq"}
@@ -230,7 +246,7 @@ def test_state_dict_is_flat_arrays_and_a_copy():
 # ----- bad input: an error, and nothing changed ---------------------------------------------
 def _params():
     p = nn.Parameter(np.arange(4, dtype=np.float32))
-    p.grad = np.ones(4, np.float32)
+    p.grad = tc.ones(4)
     return [p]
 
 
@@ -304,9 +320,9 @@ def test_bad_optimizer_state_dict_raises_and_changes_nothing(kind, corrupt, erro
         opt.load_state_dict(sd)
     for o in (opt, twin):
         for p in params + twin_params:
-            p.grad = np.ones(4, np.float32)
+            p.grad = tc.ones(4)
         o.step()
-    assert np.array_equal(params[0].data, twin_params[0].data)
+    assert np.array_equal(params[0].numpy(), twin_params[0].numpy())
     assert opt.lr == 0.1
 
 

@@ -126,7 +126,9 @@ def test_modules_and_module_list():
             return x
 
     net = Net()
-    assert len(list(net.parameters())) == 4 and net(Tensor(np.ones((1, 2)))).shape == (1, 2)
+    assert len(list(net.parameters())) == 4 and net(Tensor(np.ones((1, 2), np.float32))).shape == (1, 2)
+    with pytest.raises(TypeError, match="float64.*float32"):  # mixed float dtypes: PyTorch's TypeError
+        net(Tensor(np.ones((1, 2))))
     with pytest.raises(TypeError, match="ModuleList"):
         nn.ModuleList([nn.ReLU(), 3])
     with pytest.raises(TypeError, match="ModuleList"):

@@ -109,7 +109,7 @@ def test_adjoint_identity(op, case, seed):
     y, _ = run(op, x, params)
     g = np.random.default_rng(seed + 1).standard_normal(y.shape)
     _, dx = run(op, x, params, g)
-    np.testing.assert_allclose(np.sum(y.data * g), np.sum(x * dx), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(np.sum(y.numpy() * g), np.sum(x * dx.numpy()), rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("op, ref", OPS, ids=["avg", "max"])

@@ -102,7 +102,7 @@ def test_outside_anomaly_mode_nan_passes_silently_and_mode_is_restored():
         with tc.detect_anomaly():
             x.log()
     y = x.log()
-    assert np.isnan(y.data).all()
+    assert y.isnan().all()
     y.sum().backward()  # no error outside
     assert not tc.anomaly.enabled
 
@@ -130,9 +130,10 @@ def test_tensor_hook_on_leaf_and_intermediate_sees_the_complete_gradient_and_rep
     x = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
     y = x * 3
     seen = {}
-    y.register_hook(lambda g: seen.setdefault("y", g.copy()))
-    hx = x.register_hook(lambda g: seen.setdefault("x", g.copy()))
+    y.register_hook(lambda g: seen.setdefault("y", g.clone()))
+    hx = x.register_hook(lambda g: seen.setdefault("x", g.clone()))
     (y * 2 + y).sum().backward()  # y used twice: its hook sees the sum 2 + 1 = 3
+    assert isinstance(seen["y"], Tensor) and isinstance(seen["x"], Tensor)  # hooks receive Tensors
     np.testing.assert_array_equal(seen["y"], [3.0, 3.0, 3.0])
     np.testing.assert_array_equal(seen["x"], [9.0, 9.0, 9.0])
     np.testing.assert_array_equal(x.grad, [9.0, 9.0, 9.0])
@@ -234,7 +235,10 @@ def test_summary_marks_modules_called_twice_and_rejects_non_modules():
             return self.layer(self.layer(x))
 
     model = Twice().eval()
-    assert "(x2 calls)" in tc.summary(model, (1, 3), dtype=np.float64)
+    assert "(x2 calls)" in tc.summary(model, (1, 3), dtype=np.float32)
+    assert not model.training
+    with pytest.raises(TypeError, match="float64.*float32"):  # a float64 input to float32 layers, as in PyTorch
+        tc.summary(model, (1, 3), dtype=np.float64)
     assert not model.training
     with pytest.raises(TypeError, match="nn.Module"):
         tc.summary(lambda x: x, (1, 3))

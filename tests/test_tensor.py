@@ -23,11 +23,14 @@ def arrays(shape, dtype=np.float32, elements=finite):
     "data, dtype",
     [
         (1.5, np.float32),
-        (3, np.float32),
-        ([[1, 2], [3, 4]], np.float32),
+        (3, np.int64),  # torch.tensor's inference: Python ints give int64
+        ([[1, 2], [3, 4]], np.int64),
         ([1.0, 2.0], np.float32),
-        (np.arange(3), np.float32),
-        (np.array([True, False]), np.float32),
+        ([1, 2.5], np.float32),  # the widest kind in a list wins
+        (True, np.bool_),
+        (np.arange(3, dtype=np.int64), np.int64),  # NumPy arrays keep their dtype
+        (np.arange(3, dtype=np.int32), np.int32),
+        (np.array([True, False]), np.bool_),
         (np.zeros(2, np.float32), np.float32),
         (np.zeros(2, np.float64), np.float64),
         (np.float64(2.0), np.float64),
@@ -35,7 +38,7 @@ def arrays(shape, dtype=np.float32, elements=finite):
 )
 def test_dtype_rules(data, dtype):
     t = Tensor(data)
-    assert t.dtype == dtype and isinstance(t.data, np.ndarray)
+    assert t.dtype == dtype and isinstance(t.data, Tensor) and isinstance(t.numpy(), np.ndarray)
     assert t.shape == np.shape(data) and t.grad is None and t.requires_grad is False
 
 
@@ -55,20 +58,28 @@ def test_non_numeric_data_is_a_type_error(bad):
 
 
 def test_bad_dtype_and_ragged_data():
-    with pytest.raises(TypeError, match="float16, float32 or float64"):
-        Tensor([1, 2], dtype=np.int64)
+    with pytest.raises(TypeError, match="not supported"):
+        Tensor([1, 2], dtype=np.complex64)
+    with pytest.raises(TypeError, match="not supported"):
+        Tensor([1, 2], dtype=np.uint16)
+    with pytest.raises(RuntimeError, match="floating point"):  # as torch: integer tensors can't require grad
+        Tensor([1, 2], requires_grad=True)
+    assert Tensor([1, 2], dtype=np.int64).dtype == np.int64
     with pytest.raises(ValueError, match="rectangular"):
         Tensor([[1, 2], [3]])
 
 
 def test_attributes_and_conversions():
     t = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
-    assert (t.shape, t.ndim, t.size, len(t)) == ((2, 3), 2, 6, 2)
-    assert t.numpy() is t.data
+    assert (t.shape, t.ndim, t.size(), t.size(1), t.numel(), t.dim(), len(t)) == ((2, 3), 2, (2, 3), 3, 6, 2, 2)
+    assert isinstance(t.data, Tensor) and not t.data.requires_grad and t.data.is_leaf
+    assert np.shares_memory(t.numpy(), t.data.numpy())
+    t.data[0, 0] = 7.0  # .data shares memory with t, as in PyTorch
+    assert t.numpy()[0, 0] == 7.0 and t.requires_grad
     assert Tensor([[2.5]]).item() == 2.5
     with pytest.raises(ValueError, match="one-element"):
         t.item()
-    assert "requires_grad=True" in repr(t) and "dtype=float64" in repr(t)
+    assert repr(t).startswith("tensor(") and "requires_grad=True" in repr(t) and "dtype=float64" in repr(t)
     d = (t * 2).detach()
     assert d.requires_grad is False and d.is_leaf
 
@@ -102,7 +113,14 @@ def test_unary_and_reductions_match_numpy(a):
         for keepdims in (False, True):
             np.testing.assert_allclose(t.sum(axis, keepdims).data, a.sum(axis, keepdims=keepdims), rtol=1e-5, atol=1e-5)
             np.testing.assert_allclose(t.mean(axis, keepdims).data, a.mean(axis, keepdims=keepdims), rtol=1e-5, atol=1e-6)
-            np.testing.assert_array_equal(t.max(axis, keepdims).data, a.max(axis, keepdims=keepdims))
+            np.testing.assert_array_equal(t.amax(axis, keepdims), a.max(axis, keepdims=keepdims))
+            if isinstance(axis, int):  # max(dim) returns (values, indices), as in PyTorch
+                values, indices = t.max(axis, keepdims)
+                np.testing.assert_array_equal(values, a.max(axis, keepdims=keepdims))
+                np.testing.assert_array_equal(indices, np.expand_dims(a.argmax(axis), axis) if keepdims else a.argmax(axis))
+                assert indices.dtype == np.int64
+    np.testing.assert_array_equal(t.max(), a.max())
+    assert t.max().shape == ()
     assert t.sum().dtype == np.float32 and t.mean().dtype == np.float32
 
 
@@ -111,16 +129,21 @@ def test_shape_ops_match_numpy(a):
     t = Tensor(a)
     np.testing.assert_array_equal(t.reshape(6, 4).data, a.reshape(6, 4))
     np.testing.assert_array_equal(t.reshape((4, -1)).data, a.reshape(4, -1))
-    np.testing.assert_array_equal(t.flatten().data, a.reshape(2, 12))
-    np.testing.assert_array_equal(t.flatten(0).data, a.reshape(24))
-    np.testing.assert_array_equal(t.transpose().data, a.T)
-    np.testing.assert_array_equal(t.transpose(1, 0, 2).data, a.transpose(1, 0, 2))
+    np.testing.assert_array_equal(t.flatten(), a.reshape(24))  # start_dim=0 by default, as in PyTorch
+    np.testing.assert_array_equal(t.flatten(1), a.reshape(2, 12))
+    np.testing.assert_array_equal(t.flatten(0, 1), a.reshape(6, 4))
+    np.testing.assert_array_equal(t.transpose(0, 2), a.swapaxes(0, 2))  # swaps two dims
+    np.testing.assert_array_equal(t.transpose(-1, 1), a.swapaxes(2, 1))
+    np.testing.assert_array_equal(t.permute(2, 1, 0), a.T)
+    np.testing.assert_array_equal(t.permute(1, 0, 2), a.transpose(1, 0, 2))
     np.testing.assert_array_equal(t.T.data, a.T)
     np.testing.assert_array_equal(t[1, :, ::2].data, a[1, :, ::2])
     np.testing.assert_array_equal(t[[0, 0, 1]].data, a[[0, 0, 1]])
     np.testing.assert_array_equal(t[..., np.array([3, 1])].data, a[..., [3, 1]])
-    with pytest.raises(TypeError, match="a Tensor index holds floats"):  # API.md: a float index is a TypeError
-        t[..., Tensor([3, 1])]
+    np.testing.assert_array_equal(t[..., Tensor([3, 1])], a[..., [3, 1]])  # an int64 Tensor indexes
+    np.testing.assert_array_equal(t[Tensor([True, False])], a[[True, False]])  # a bool Tensor masks
+    with pytest.raises(TypeError, match="integer or bool"):  # a float index is a TypeError
+        t[..., Tensor([3.0, 1.0])]
 
 
 @given(data=st.data())
@@ -149,7 +172,7 @@ def test_a_reused_node_sums_all_its_contributions():
     y = x * x  # dy/dx = 4
     z = y * 3 + y.exp()  # dz/dy = 3 + e^4
     z.backward()
-    assert x.grad == pytest.approx((3 + np.exp(4.0)) * 4)
+    assert x.grad.item() == pytest.approx((3 + np.exp(4.0)) * 4)
 
 
 def test_intermediates_keep_no_grad_unless_retained():
@@ -165,12 +188,13 @@ def test_intermediates_keep_no_grad_unless_retained():
 def test_backward_with_explicit_grad_and_its_checks():
     x = Tensor(np.ones((2, 2)), requires_grad=True)
     y = x * 2
-    with pytest.raises(ValueError, match=r"grad must be given for a tensor of shape \(2, 2\)"):
+    with pytest.raises(ValueError, match=r"gradient must be given for a tensor of shape \(2, 2\)"):
         y.backward()
-    with pytest.raises(ValueError, match=r"grad shape \(3,\) must equal tensor shape \(2, 2\)"):
-        y.backward(np.ones(3))
+    with pytest.raises(ValueError, match=r"gradient shape \(3,\) must equal tensor shape \(2, 2\)"):
+        y.backward(tc.ones(3, dtype=tc.float64))
     assert x.grad is None  # nothing changed
-    y.backward(np.full((2, 2), 0.5))
+    y.backward(tc.full((2, 2), 0.5, dtype=tc.float64))
+    assert isinstance(x.grad, Tensor) and x.grad.dtype == np.float64
     np.testing.assert_array_equal(x.grad, np.ones((2, 2)))
 
 
@@ -230,7 +254,7 @@ def test_hundred_thousand_op_chain_backpropagates():
         y = y * 1.0
     y = y + x
     y.backward()
-    assert x.grad == 2.0
+    assert x.grad.item() == 2.0
 
 
 def test_deep_graph_without_backward_is_freed():
@@ -285,11 +309,15 @@ def test_shape_errors_name_both_shapes():
     with pytest.raises(ValueError, match="reshape"):
         a.reshape(5)
     with pytest.raises(ValueError, match="permutation"):
-        a.transpose(0, 0)
+        a.permute(0, 0)
+    with pytest.raises(ValueError, match="out of range"):
+        a.transpose(0, 2)
     with pytest.raises(ValueError, match="out of range"):
         a.sum(axis=2)
-    with pytest.raises(ValueError, match="start_dim"):
+    with pytest.raises(ValueError, match="out of range"):
         a.flatten(2)
+    with pytest.raises(ValueError, match="start_dim"):
+        a.flatten(1, 0)
 
 
 def test_type_errors():

@@ -23,8 +23,13 @@ def test_joins_and_reductions_match_numpy(a, axis):
     np.testing.assert_array_equal(tc.stack([t, t * 2], axis=axis).data, np.stack([a, a * 2], axis=axis))
     np.testing.assert_allclose(t.var(axis=axis).data, a.var(axis=axis, ddof=1), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(t.var(correction=0).data, a.var(), rtol=1e-4, atol=1e-5)
-    np.testing.assert_array_equal(t.min(axis=axis, keepdims=True).data, a.min(axis=axis, keepdims=True))
+    np.testing.assert_array_equal(t.amin(axis=axis, keepdims=True), a.min(axis=axis, keepdims=True))
+    values, indices = t.min(axis=axis, keepdims=True)  # min(dim) gives (values, indices), as in PyTorch
+    np.testing.assert_array_equal(values, a.min(axis=axis, keepdims=True))
+    np.testing.assert_array_equal(indices, np.expand_dims(a.argmin(axis=axis), axis))
+    assert t.min(axis).values.shape == a.min(axis=axis).shape
     np.testing.assert_array_equal(t.argmax(axis=axis), a.argmax(axis=axis))
+    assert t.argmax(axis=axis).dtype == np.int64 and indices.dtype == np.int64
     assert int(t.argmax()) == int(a.argmax())
     np.testing.assert_array_equal(t.abs().data, np.abs(a))
     np.testing.assert_array_equal(t.clip(-1, 0.5).data, np.clip(a, -1, 0.5))
@@ -44,12 +49,12 @@ def test_split_by_size_and_by_sizes():
     assert m.grad[:, 0].tolist() == [2, 2, 2] and (m.grad[:, 1:] == 1).all()
 
 
-def test_comparisons_give_boolean_arrays_and_masks_index():
+def test_comparisons_give_boolean_tensors_and_masks_index():
     a = np.array([[-1.0, 2.0], [3.0, -4.0]], np.float32)
     x, y = Tensor(a, requires_grad=True), Tensor(np.zeros((2, 2)))
     for got, want in ((x > 0, a > 0), (x >= 2, a >= 2), (x < y, a < 0), (x <= -1, a <= -1),
                       (x == 3, a == 3), (x != y, a != 0), (0 < x, a > 0)):
-        assert isinstance(got, np.ndarray) and got.dtype == bool
+        assert isinstance(got, Tensor) and got.dtype == tc.bool and not got.requires_grad
         np.testing.assert_array_equal(got, want)
     positive = x[x > 0]
     assert positive.data.tolist() == [2.0, 3.0]
@@ -137,7 +142,7 @@ def test_matches_torch():
         (lambda t: tc.cat([t, t], axis=2), ValueError, "axis"),
         (lambda t: tc.stack([t, t[:1]]), ValueError, "shape"),
         (lambda t: t.split([1, 1]), ValueError, "add up"),
-        (lambda t: t.split(0), ValueError, "sizes"),
+        (lambda t: t.split(0), ValueError, "split_size"),
         (lambda t: t.split(1, axis=3), ValueError, "axis"),
         (lambda t: t.clip(), ValueError, "at least one"),
         (lambda t: t.clip("0"), TypeError, "min"),

@@ -27,7 +27,7 @@ def small_cnn():
 def accuracy(model, X, y):
     with tc.no_grad():
         logits = model(Tensor(X))
-    return float((logits.data.argmax(axis=1) == y).mean())
+    return (logits.argmax(dim=1) == Tensor(y)).float().mean().item()  # bool Tensor -> float for the mean, as in torch
 
 
 def test_small_cnn_learns_the_lines():
