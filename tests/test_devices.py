@@ -49,8 +49,7 @@ def test_cpu_is_the_default_and_the_same_device_returns_the_tensor_itself():
     [
         ("gpu", ValueError, "unknown device 'gpu'", "unknown device 'gpu'"),
         ("cuda:x", ValueError, "'cuda:x'", "'cuda:x'"),
-        # to() reads a positional non-string, non-Tensor argument as a dtype, as torch's to(dtype)
-        (0, TypeError, "string", "0 is not a dtype"),
+        (1.5, TypeError, "string", "1.5 is not a dtype"),  # to() reads other kinds as a dtype
     ],
 )
 def test_bad_device_names_raise(bad, error, match, to_match):
@@ -65,7 +64,8 @@ def test_bad_device_names_raise(bad, error, match, to_match):
 @pytest.mark.skipif(CUDA, reason="checks the error raised where CUDA is missing")
 def test_asking_for_cuda_without_cupy_says_how_to_install_it():
     assert not tc.cuda.is_available() and tc.cuda.device_count() == 0
-    for attempt in (lambda: Tensor([1.0], device="cuda"), lambda: Tensor([1.0]).cuda(), lambda: small_cnn().to("cuda")):
+    for attempt in (lambda: Tensor([1.0], device="cuda"), lambda: Tensor([1.0]).cuda(), lambda: small_cnn().to("cuda"),
+                    lambda: Tensor([1.0]).to(0), lambda: Tensor([1.0], device=0)):  # an int is a GPU, as in PyTorch
         with pytest.raises(RuntimeError, match=r"pip install .*cuda1[23]"):
             attempt()
 

@@ -123,6 +123,8 @@ def device(name):
     ``TypeError`` for a non-string, ``ValueError`` for an unknown name,
     ``RuntimeError`` (with the install command) for CUDA without CuPy or a GPU.
     """
+    if isinstance(name, int) and not isinstance(name, bool):  # a GPU's index, as torch.device(0)
+        name = f"cuda:{name}"
     if not isinstance(name, str):
         raise TypeError(f"device must be a string such as 'cpu' or 'cuda:0', got {type(name).__name__} {name!r}")
     kind, _, index = name.strip().lower().partition(":")

@@ -222,11 +222,15 @@ class Tensor:
         """This tensor on another device and/or dtype: ``to(device)``, ``to(dtype)``,
         ``to(device, dtype)``, ``to(other)``. ``self`` when nothing changes; otherwise
         a result recorded in the graph (gradients flow back)."""
+        if isinstance(device, int) and not isinstance(device, bool):
+            device = f"cuda:{device}"
         for a in args:
             if isinstance(a, Tensor):
                 device, dtype = a.device, a.dtype
             elif isinstance(a, str):
                 device = a
+            elif isinstance(a, int) and not isinstance(a, bool):  # a GPU's index, as in PyTorch
+                device = f"cuda:{a}"
             else:
                 dtype = a
         out = self
@@ -823,7 +827,10 @@ class Tensor:
             dims = tuple(dims[0])
         if len(dims) != self.ndim:
             raise ValueError(f"permute: {len(dims)} dims given for a {self.ndim}-D tensor of shape {self.shape}")
-        return _ops.Transpose.apply(self, axes=tuple(checks.axis(d, max(self.ndim, 1), "permute") for d in dims))
+        dims = tuple(checks.axis(d, max(self.ndim, 1), "permute") for d in dims)
+        if sorted(dims) != list(range(self.ndim)):
+            raise ValueError(f"permute: dims {dims} are not a permutation of the {self.ndim} dims of shape {self.shape}")
+        return _ops.Transpose.apply(self, axes=dims)
 
     def t(self):
         """The transpose of a tensor of at most 2 dims."""
