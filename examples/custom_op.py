@@ -9,7 +9,7 @@ Run: python examples/custom_op.py
 import numpy as np
 
 import tinygrad_conv as tc
-from tinygrad_conv import Tensor, nn, optim
+from tinygrad_conv import nn, optim
 from tinygrad_conv import functional as F
 
 
@@ -31,23 +31,25 @@ class SoftsignLayer(nn.Module):
 
 def main(steps=100, seed=0):
     """Gradcheck the op, then train a small CNN that uses it. Returns the losses."""
-    x = Tensor(np.random.default_rng(seed).standard_normal((4, 5)), requires_grad=True, dtype=np.float64)
+    tc.manual_seed(seed)
+    x = tc.randn(4, 5, dtype=tc.float64, requires_grad=True)  # gradcheck wants float64
     print("registered as", repr(Softsign.name), "->", tc.ops.registry["softsign"].__name__)
     print("gradcheck:", tc.gradcheck(Softsign.apply, [x]))
 
     tc.manual_seed(seed)
-    X, y = tc.data.make_lines(256, seed=seed)
+    X, y = tc.data.make_lines(256, seed=seed)  # NumPy arrays
+    X, y = tc.tensor(X), tc.tensor(y)  # float32 images, int64 labels
     model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), SoftsignLayer(), nn.GlobalAvgPool2d(), nn.Linear(4, 2))
     opt = optim.Adam(model.parameters(), lr=0.05)
     losses = []
     for _ in range(steps):
-        loss = F.cross_entropy(model(Tensor(X)), y)
+        loss = F.cross_entropy(model(X), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(loss.item())
     with tc.no_grad():
-        accuracy = (model(Tensor(X)).data.argmax(axis=1) == y).mean()
+        accuracy = (model(X).argmax(1) == y).float().mean().item()
     print(f"loss {losses[0]:.3f} -> {losses[-1]:.3f}, training accuracy {accuracy:.1%}")
     return losses
 

@@ -44,7 +44,7 @@ def main(size=32, out="out"):
     with tc.no_grad():
         conv.weight.data[:, 0] = np.array(list(KERNELS.values()), dtype=np.float32)  # (4, 3, 3)
         conv.bias.data[:] = 0
-        output = conv(Tensor(img[None, None])).data[0]  # (1, 1, H, W) -> (4, H, W)
+        output = conv(Tensor(img[None, None]))[0].numpy()  # (1, 1, H, W) -> (4, H, W)
     magnitude = np.sqrt(output[0] ** 2 + output[1] ** 2)
     print(f"input {img.shape} -> conv output {output.shape}, max edge magnitude {magnitude.max():.2f}")
 

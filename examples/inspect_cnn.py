@@ -44,7 +44,7 @@ def train_recording_gradients(model, X, y, epochs, seed, batch_size=32):
         layer = name.split(".")[0]
 
         def add(grad, layer=layer):
-            squares[layer] += float((grad.astype(np.float64) ** 2).sum())  # read it, return None: unchanged
+            squares[layer] += float((grad.double() ** 2).sum())  # read it, return None: unchanged
 
         p.register_hook(add)
 
