@@ -59,14 +59,15 @@ def make_case(shape, seed=0):
 
 def ours_step(shape, x, w, b, g):
     s, p = shape[6], shape[7]
-    xt = tc.Tensor(x, requires_grad=True)
-    wt = tc.Tensor(w, requires_grad=True)
-    bt = tc.Tensor(b, requires_grad=True)
+    xt = tc.tensor(x, requires_grad=True)
+    wt = tc.tensor(w, requires_grad=True)
+    bt = tc.tensor(b, requires_grad=True)
+    gt = tc.tensor(g)
 
     def step():
         xt.grad = wt.grad = bt.grad = None
         y = Conv2d.apply(xt, wt, bt, stride=(s, s), padding=(p, p))
-        y.backward(g)
+        y.backward(gt)
 
     return step
 

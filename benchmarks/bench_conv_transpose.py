@@ -37,12 +37,13 @@ def steps(shape, seed=0):
     Ho = (H - 1) * s - 2 * p + K + op
     g = rng.standard_normal((N, O, Ho, Ho)).astype(np.float32)
     params = dict(stride=s, padding=p, output_padding=op)
-    ts = [tc.Tensor(a, requires_grad=True) for a in (x, w, b)]
+    ts = [tc.tensor(a, requires_grad=True) for a in (x, w, b)]
+    gs = tc.tensor(g)
 
     def ours():
         for t in ts:
             t.grad = None
-        F.conv_transpose2d(*ts, **params).backward(g)
+        F.conv_transpose2d(*ts, **params).backward(gs)
 
     if torch is None:
         return ours, None

@@ -24,7 +24,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tinygrad_conv as tc  # noqa: E402
-from tinygrad_conv import Tensor, optim  # noqa: E402
+from tinygrad_conv import optim  # noqa: E402
 from tinygrad_conv import functional as F  # noqa: E402
 from bench_conv import SHAPES as CPU_SHAPES, make_case  # noqa: E402
 from bench_train import BATCH, load_train_set, ours_model  # noqa: E402
@@ -59,8 +59,8 @@ def timed(fn, inner):
 
 def ours_conv(shape, x, w, b, g):
     s, p = shape[6], shape[7]
-    xt, wt, bt = (Tensor(a, requires_grad=True, device="cuda") for a in (x, w, b))
-    gt = Tensor(g, device="cuda")
+    xt, wt, bt = (tc.tensor(a, device="cuda", requires_grad=True) for a in (x, w, b))
+    gt = tc.tensor(g, device="cuda")
 
     def step():
         xt.grad = wt.grad = bt.grad = None
@@ -88,7 +88,8 @@ def ours_epoch(batches):
 
     def epoch():
         for xb, yb in batches:
-            loss = F.cross_entropy(model(Tensor(xb, device="cuda")), yb)
+            x, y = tc.from_numpy(xb).cuda(), tc.from_numpy(yb.astype(np.int64)).cuda()
+            loss = F.cross_entropy(model(x), y)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -105,7 +106,7 @@ def torch_epoch(batches):
         tnn.Flatten(), tnn.Linear(512, 10),
     )
     tc.manual_seed(0)  # the same initial weights as ours
-    model.load_state_dict({k: torch.tensor(v) for k, v in ours_model().state_dict().items()})
+    model.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in ours_model().state_dict().items()})
     model.cuda()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 

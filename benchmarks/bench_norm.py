@@ -35,12 +35,12 @@ def make_case(shape, seed=0):
 
 
 def ours_step(x, w, b, g):
-    xt, wt, bt = (tc.Tensor(a, requires_grad=True) for a in (x, w, b))
-    mean, var = np.zeros(x.shape[1], np.float32), np.ones(x.shape[1], np.float32)
+    xt, wt, bt = (tc.tensor(a, requires_grad=True) for a in (x, w, b))
+    mean, var, gt = tc.zeros(x.shape[1]), tc.ones(x.shape[1]), tc.tensor(g)
 
     def step():
         xt.grad = wt.grad = bt.grad = None
-        F.batch_norm(xt, mean, var, wt, bt, training=True).backward(g)
+        F.batch_norm(xt, mean, var, wt, bt, training=True).backward(gt)
 
     return step
 

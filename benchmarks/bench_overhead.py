@@ -44,10 +44,12 @@ def chain_ops(x):
 
 def ours_mlp():
     model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 4))
-    for layer, w, b in zip(model[::2], W0, B0):
-        layer.weight.data[...], layer.bias.data[...] = w, b
+    with tc.no_grad():
+        for layer, w, b in zip(model[::2], W0, B0):
+            layer.weight.copy_(tc.tensor(w))
+            layer.bias.copy_(tc.tensor(b))
     opt = optim.SGD(model.parameters(), lr=0.01)
-    x, y = tc.Tensor(X), tc.Tensor(Y)
+    x, y = tc.tensor(X), tc.tensor(Y)
 
     def step():
         loss = F.mse_loss(model(x), y)
@@ -59,7 +61,7 @@ def ours_mlp():
 
 
 def ours_chain():
-    x = tc.Tensor(C0, requires_grad=True)
+    x = tc.tensor(C0, requires_grad=True)
 
     def step():
         x.grad = None

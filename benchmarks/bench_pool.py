@@ -37,8 +37,9 @@ CASES = [
 def steps(shape, name, params, seed=0):
     x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
     ours_fn = getattr(F, name)
-    xt = tc.Tensor(x, requires_grad=True)
-    g = np.ones(ours_fn(xt, **params).shape, np.float32)
+    xt = tc.tensor(x, requires_grad=True)
+    out_shape = ours_fn(xt, **params).shape
+    g = tc.ones(out_shape)
 
     def ours():
         xt.grad = None
@@ -47,7 +48,7 @@ def steps(shape, name, params, seed=0):
     if torch is None:
         return ours, None
     torch_fn = getattr(torch.nn.functional, name)
-    tt, gt = torch.tensor(x, requires_grad=True), torch.tensor(g)
+    tt, gt = torch.tensor(x, requires_grad=True), torch.ones(out_shape)
 
     def theirs():
         tt.grad = None

@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import tinygrad_conv as tc  # noqa: E402
-from tinygrad_conv import Tensor, nn, optim  # noqa: E402
+from tinygrad_conv import nn, optim  # noqa: E402
 from tinygrad_conv import functional as F  # noqa: E402
 
 BATCH = 64
@@ -111,10 +111,11 @@ def ours_trainer(batches, model_name="digits"):
     tc.manual_seed(0)
     model = MODELS[model_name][0]()
     opt = getattr(optim, MODELS[model_name][2])(model.parameters(), lr=1e-3)
+    batches = [(tc.from_numpy(xb), tc.from_numpy(yb.astype(np.int64))) for xb, yb in batches]
 
     def epoch():
         for xb, yb in batches:
-            loss = F.cross_entropy(model(Tensor(xb)), yb)
+            loss = F.cross_entropy(model(xb), yb)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -136,7 +137,7 @@ def torch_trainer(batches, model_name="digits"):
     else:
         model = MODELS[model_name][1]()
     tc.manual_seed(0)  # start from our model's initial weights
-    model.load_state_dict({k: torch.tensor(v) for k, v in MODELS[model_name][0]().state_dict().items()})
+    model.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in MODELS[model_name][0]().state_dict().items()})
     opt = getattr(torch.optim, MODELS[model_name][2])(model.parameters(), lr=1e-3)
     batches = [(torch.from_numpy(xb), torch.from_numpy(yb.astype(np.int64))) for xb, yb in batches]
 

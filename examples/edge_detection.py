@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import tinygrad_conv as tc
-from tinygrad_conv import Tensor, nn
+from tinygrad_conv import nn
 
 KERNELS = {
     "Sobel X (vertical edges)": [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]],
@@ -41,10 +41,10 @@ def main(size=32, out="out"):
     """Filter the test image; return the image, the four filter outputs and the figure path."""
     img = create_test_image(size)
     conv = nn.Conv2d(1, 4, 3, padding=1)
-    with tc.no_grad():
-        conv.weight.data[:, 0] = np.array(list(KERNELS.values()), dtype=np.float32)  # (4, 3, 3)
-        conv.bias.data[:] = 0
-        output = conv(Tensor(img[None, None]))[0].numpy()  # (1, 1, H, W) -> (4, H, W)
+    with tc.no_grad():  # set the weights in place, untracked
+        conv.weight[:, 0] = tc.tensor(list(KERNELS.values()), dtype=tc.float32)  # (4, 3, 3)
+        conv.bias.zero_()
+        output = conv(tc.from_numpy(img)[None, None])[0].numpy()  # (1, 1, H, W) -> (4, H, W), as NumPy to plot
     magnitude = np.sqrt(output[0] ** 2 + output[1] ** 2)
     print(f"input {img.shape} -> conv output {output.shape}, max edge magnitude {magnitude.max():.2f}")
 

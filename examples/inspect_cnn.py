@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tinygrad_conv as tc  # noqa: E402
-from tinygrad_conv import Tensor, optim  # noqa: E402
+from tinygrad_conv import optim  # noqa: E402
 from tinygrad_conv import functional as F  # noqa: E402
 from train_lines import small_cnn  # noqa: E402  (the model of examples/train_lines.py)
 
@@ -44,15 +44,15 @@ def train_recording_gradients(model, X, y, epochs, seed, batch_size=32):
         layer = name.split(".")[0]
 
         def add(grad, layer=layer):
-            squares[layer] += float((grad.double() ** 2).sum())  # read it, return None: unchanged
+            squares[layer] += (grad.double() ** 2).sum().item()  # read it, return None: unchanged
 
         p.register_hook(add)
 
     opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     norms = {layer: [] for layer in LAYERS}
     for epoch in tqdm(range(epochs), desc="train", unit="epoch"):
-        for xb, yb in tc.data.batches(X, y, batch_size, seed=seed + epoch):
-            loss = F.cross_entropy(model(Tensor(xb)), yb)
+        for xb, yb in tc.data.batches(X, y, batch_size, seed=seed + epoch):  # NumPy batches
+            loss = F.cross_entropy(model(tc.tensor(xb)), tc.tensor(yb))
             opt.zero_grad()
             loss.backward()  # the hooks fire here, once per parameter
             opt.step()
@@ -66,14 +66,14 @@ def feature_maps(model, image):
     """Outputs of both conv layers for one image, caught by forward hooks."""
     maps = {}
     handles = [
-        model[i].register_forward_hook(lambda m, inputs, out, i=i: maps.__setitem__(i, out.numpy()[0]))
+        model[i].register_forward_hook(lambda m, inputs, out, i=i: maps.__setitem__(i, out[0].numpy()))
         for i in (0, 3)
     ]
     with tc.no_grad():
-        logits = model(Tensor(image[None]))
+        logits = model(tc.tensor(image[None]))
     for h in handles:
         h.remove()  # the model runs without them again
-    return maps[0], maps[3], logits.numpy()[0]
+    return maps[0], maps[3], logits[0]
 
 
 def plot_grad_norms(norms, steps_per_epoch, path):
@@ -122,7 +122,7 @@ def main(epochs=20, seed=0, out="out", n_train=200, batch_size=32):
     with open(summary_path, "w") as f:
         f.write(table + "\n")
 
-    loss = F.cross_entropy(model(Tensor(X[:4])), y[:4])  # one loss, drawn before any backward
+    loss = F.cross_entropy(model(tc.tensor(X[:4])), tc.tensor(y[:4]))  # one loss, drawn before any backward
     graph_path = tc.viz.draw_graph(loss, os.path.join(out, "inspect_graph.svg"), params=dict(model.named_parameters()))
 
     norms = train_recording_gradients(model, X, y, epochs, seed, batch_size)
@@ -130,7 +130,7 @@ def main(epochs=20, seed=0, out="out", n_train=200, batch_size=32):
     X_new, y_new = tc.data.make_lines(1, size=16, seed=seed + 1)
     maps1, maps2, logits = feature_maps(model, X_new[0])
     label = "vertical" if y_new[0] == 1 else "horizontal"
-    print(f"one new {label} line: predicted {'vertical' if logits.argmax() == 1 else 'horizontal'}")
+    print(f"one new {label} line: predicted {'vertical' if logits.argmax().item() == 1 else 'horizontal'}")
 
     figures = [os.path.join(out, "inspect_grad_norms.png"), os.path.join(out, "inspect_feature_maps.png")]
     plot_grad_norms(norms, -(-n_train // batch_size), figures[0])

@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 import tinygrad_conv as tc
-from tinygrad_conv import Tensor, nn, optim
+from tinygrad_conv import nn, optim
 from tinygrad_conv import functional as F
 
 
@@ -76,19 +76,24 @@ def random_shift(x, max_shift=1):
     zero-pad, then crop a window at a random offset per image (library generator)."""
     n, c, h, w = x.shape
     padded = F.pad(x, (max_shift,) * 4)
-    dy, dx = tc.random.generator().integers(0, 2 * max_shift + 1, size=(2, n))
-    rows = (dy[:, None] + np.arange(h))[:, None, :, None]  # (N, 1, H, 1)
-    cols = (dx[:, None] + np.arange(w))[:, None, None, :]  # (N, 1, 1, W)
-    return padded[np.arange(n)[:, None, None, None], np.arange(c)[None, :, None, None], rows, cols]
+    dy, dx = tc.randint(0, 2 * max_shift + 1, (2, n), device=x.device)
+    rows = (dy[:, None] + tc.arange(h, device=x.device))[:, None, :, None]  # (N, 1, H, 1)
+    cols = (dx[:, None] + tc.arange(w, device=x.device))[:, None, None, :]  # (N, 1, 1, W)
+    images = tc.arange(n, device=x.device)[:, None, None, None]
+    channels = tc.arange(c, device=x.device)[None, :, None, None]
+    return padded[images, channels, rows, cols]
 
 
 def evaluate(model, X, y, device, batch_size=500):
+    """Accuracy on the NumPy arrays ``X``, ``y``, in batches."""
     model.eval()
+    correct = 0
     with tc.no_grad():
-        pred = np.concatenate([tc.backend.to_numpy(model(Tensor(X[i:i + batch_size], device=device)).argmax(axis=1))
-                               for i in range(0, len(X), batch_size)])
+        for i in range(0, len(X), batch_size):
+            pred = model(tc.tensor(X[i:i + batch_size], device=device)).argmax(1)
+            correct += (pred == tc.tensor(y[i:i + batch_size], device=device)).sum().item()
     model.train()
-    return float((pred == y).mean())
+    return correct / len(X)
 
 
 def plot_history(history, path):
@@ -134,8 +139,9 @@ def main(epochs=30, max_lr=0.005, weight_decay=5e-4, label_smoothing=0.1, dropou
     bar = tqdm(range(epochs), desc="resnet", unit="epoch")
     for epoch in bar:
         losses = []
-        for xb, yb in tc.data.batches(X_train, y_train, batch_size, seed=seed * 1000 + epoch):
-            logits = model(random_shift(Tensor(xb, device=device)))
+        for xb, yb in tc.data.batches(X_train, y_train, batch_size, seed=seed * 1000 + epoch):  # NumPy batches
+            xb, yb = tc.tensor(xb, device=device), tc.tensor(yb, device=device)
+            logits = model(random_shift(xb))
             loss = F.cross_entropy(logits, yb, label_smoothing=label_smoothing)
             opt.zero_grad()
             loss.backward()

@@ -25,7 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 import tinygrad_conv as tc
-from tinygrad_conv import Tensor, nn, optim
+from tinygrad_conv import nn, optim
 from tinygrad_conv import functional as F
 
 
@@ -35,7 +35,7 @@ def block(c_in, c_out):
 
 def join(up, skip):
     """A skip connection. Joined by addition (same channels); with ``tc.cat`` the U-Net's
-    concatenation is ``tc.cat([up, skip], axis=1)`` and the next block takes twice the channels."""
+    concatenation is ``tc.cat([up, skip], dim=1)`` and the next block takes twice the channels."""
     return up + skip
 
 
@@ -70,9 +70,10 @@ def iou(pred, masks):
 
 
 def predict(model, X, device, batch_size=250):
+    """The predicted class of every pixel of the NumPy images ``X``, as a NumPy array ``(N, H, W)``."""
     with tc.no_grad():
-        return np.concatenate([model(Tensor(X[i : i + batch_size], device=device)).numpy().argmax(axis=1)
-                               for i in range(0, len(X), batch_size)])
+        return tc.cat([model(tc.tensor(X[i : i + batch_size], device=device)).argmax(1)
+                       for i in range(0, len(X), batch_size)]).cpu().numpy()
 
 
 def plot_examples(X, masks, pred, path, n=6):
@@ -104,8 +105,9 @@ def main(epochs=8, seed=0, out="out", n_train=2000, n_test=500, noise=1.0, batch
     bar = tqdm(range(epochs), desc="U-Net", unit="epoch")
     for epoch in bar:
         batch_losses = []
-        for xb, mb in tc.data.batches(X, masks, batch_size, seed=seed + epoch):
-            loss = F.cross_entropy(model(Tensor(xb, device=device)), mb)  # per pixel: (N, 2, H, W) vs (N, H, W)
+        for xb, mb in tc.data.batches(X, masks, batch_size, seed=seed + epoch):  # NumPy batches
+            xb, mb = tc.tensor(xb, device=device), tc.tensor(mb, device=device)
+            loss = F.cross_entropy(model(xb), mb)  # per pixel: (N, 2, H, W) vs (N, H, W)
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -19,7 +19,7 @@ from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
 import tinygrad_conv as tc
-from tinygrad_conv import Tensor, nn, optim
+from tinygrad_conv import nn, optim
 from tinygrad_conv import functional as F
 
 
@@ -80,8 +80,9 @@ def main(epochs=20, lr=3e-3, batch_size=64, seed=0, out="out", device="cpu"):
     bar = tqdm(range(epochs), desc="digits", unit="epoch")
     for epoch in bar:
         batch_losses = []
-        for xb, yb in tc.data.batches(X_train, y_train, batch_size, seed=seed + epoch):
-            loss = F.cross_entropy(model(Tensor(xb, device=device)), yb)
+        for xb, yb in tc.data.batches(X_train, y_train, batch_size, seed=seed + epoch):  # NumPy batches
+            xb, yb = tc.tensor(xb, device=device), tc.tensor(yb, device=device)
+            loss = F.cross_entropy(model(xb), yb)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -90,8 +91,9 @@ def main(epochs=20, lr=3e-3, batch_size=64, seed=0, out="out", device="cpu"):
         bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
 
     with tc.no_grad():
-        pred = model(Tensor(X_test, device=device)).numpy().argmax(axis=1)
-    accuracy = float((pred == y_test).mean())
+        pred = model(tc.tensor(X_test, device=device)).argmax(1)
+    accuracy = (pred == tc.tensor(y_test, device=device)).float().mean().item()
+    pred = pred.cpu().numpy()  # NumPy from here on: the confusion matrix and the plots
     print(f"test accuracy {accuracy:.1%} ({len(y_test)} images), loss {losses[0]:.4f} -> {losses[-1]:.4f}")
 
     confusion = np.zeros((10, 10), dtype=int)

@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 import tinygrad_conv as tc
-from tinygrad_conv import Tensor, nn, optim
+from tinygrad_conv import nn, optim
 from tinygrad_conv import functional as F
 
 
@@ -59,14 +59,14 @@ def small_cnn():
 SETUPS = {
     "seed": dict(
         build=SeedModel,
-        loss=lambda out, y: F.mse_loss(out, y.astype(np.float32)),
-        predict=lambda out: (out.numpy() > 0.5).astype(np.int64),
+        loss=lambda out, y: F.mse_loss(out, y.float()),
+        predict=lambda out: (out > 0.5).long(),
         lr=0.01, momentum=0.0, epochs=50,
     ),
     "cnn": dict(
         build=small_cnn,
         loss=F.cross_entropy,
-        predict=lambda out: out.numpy().argmax(axis=1),
+        predict=lambda out: out.argmax(1),
         lr=0.05, momentum=0.9, epochs=20,
     ),
 }
@@ -84,8 +84,9 @@ def train(name, X, y, X_test, y_test, epochs=None, seed=0, batch_size=32, device
     bar = tqdm(range(epochs), desc=f"{name:>4}", unit="epoch")
     for epoch in bar:
         batch_losses = []
-        for xb, yb in tc.data.batches(X, y, batch_size, seed=seed + epoch):
-            loss = setup["loss"](model(Tensor(xb, device=device)), yb)
+        for xb, yb in tc.data.batches(X, y, batch_size, seed=seed + epoch):  # NumPy batches
+            xb, yb = tc.tensor(xb, device=device), tc.tensor(yb, device=device)
+            loss = setup["loss"](model(xb), yb)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -94,7 +95,8 @@ def train(name, X, y, X_test, y_test, epochs=None, seed=0, batch_size=32, device
         bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
 
     with tc.no_grad():
-        accuracy = float((setup["predict"](model(Tensor(X_test, device=device))) == y_test).mean())
+        pred = setup["predict"](model(tc.tensor(X_test, device=device)))
+        accuracy = (pred == tc.tensor(y_test, device=device)).float().mean().item()
     first_conv = model.conv if name == "seed" else model[0]
     return dict(losses=losses, accuracy=accuracy, filters=first_conv.weight.numpy()[:, 0].copy())
 
