@@ -761,6 +761,14 @@ class Tensor:
         out = (x - shift).exp().sum(dim, keepdim=True).log() + shift
         return out if keepdim else out.squeeze(checks.axes(dim, x.ndim, "logsumexp") if x.ndim else None)
 
+    def norm(self, p=2, dim=None, keepdim=False):
+        """The ``p``-norm over ``dim`` (everything when None): ``sum(|x|**p) ** (1/p)``."""
+        if p == 2:
+            return (self * self).sum(dim, keepdim).sqrt()
+        if p == float("inf"):
+            return self.abs().amax(dim, keepdim)
+        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+
     def all(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         dim = _dim(dim, axis, "all")
         return Tensor._make(backend.xp(self.array).asarray(self.array.all(axis=dim, keepdims=_keep(keepdim, keepdims))), None)
