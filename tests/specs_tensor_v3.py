@@ -70,7 +70,14 @@ def setitem_spec(data):
     return (lambda a, v: ops.SetItem.apply(a, v, index=index)), [array(data, s), array(data, value_shape)]
 
 
+def index_add_spec(data):
+    s = shape(data, min_dims=1)
+    index = np.array(data.draw(st.lists(st.integers(-s[0], s[0] - 1), min_size=1, max_size=5)))  # repeats add up
+    return (lambda a, v: ops.IndexAdd.apply(a, v, index=index)), [array(data, s), array(data, (len(index),) + s[1:])]
+
+
 SPECS = {
+    "index_add": index_add_spec,
     "cast": cast_spec,
     "clone": clone_spec,
     "expand": expand_spec,

@@ -19,6 +19,9 @@ from .factories import *  # noqa: F401,F403  (tensor, zeros, arange, rand, ...: 
 from .functions import *  # noqa: F401,F403  (flatten, sum, max, ...: the Tensor methods as functions)
 from .tensor import GradError
 from . import dtypes
+from . import autograd  # noqa: E402  (version 3: higher-order gradients)
+from . import utils  # noqa: E402  (tc.utils.data: Dataset, DataLoader)
+from .gradcheck import gradgradcheck  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -96,10 +96,19 @@ def _foreign_cupy(obj):
     return _cupy is None and type(obj).__module__.startswith("cupy")
 
 
+# Set by the engine the first time a backward runs with create_graph=True: then a
+# Tensor handed to xp() (a backward rule differentiated itself) gets graph_xp.py,
+# the NumPy interface on Tensors. Until then xp() pays nothing for it.
+tensor_xp = None  # (Tensor class, graph_xp module)
+
+
 def xp(array):
-    """The array module (``numpy`` or ``cupy``) that owns ``array``."""
+    """The array module (``numpy`` or ``cupy``) that owns ``array`` (for a Tensor under
+    ``create_graph``, ``graph_xp``: the same functions on Tensors)."""
     if _cupy is not None and isinstance(array, _cupy.ndarray):
         return _cupy
+    if tensor_xp is not None and isinstance(array, tensor_xp[0]):
+        return tensor_xp[1]
     return np
 
 
@@ -159,6 +168,13 @@ def to_numpy(array, copy=False):
 def like(array, reference):
     """``array`` (NumPy, CuPy or a list) moved to the device of ``reference``."""
     return to_device(array, device_of(reference))
+
+
+def zeros(shape, dtype, like):
+    """Zeros of ``shape`` on ``like``'s device (a Tensor of zeros when ``like`` is one)."""
+    if tensor_xp is not None and isinstance(like, tensor_xp[0]):
+        return tensor_xp[1].zeros(shape, dtype=dtype, device=like.device)
+    return xp(like).zeros(shape, dtype)
 
 
 def cast(array, dtype):
@@ -269,6 +285,8 @@ def sum_rows(m):
     as a matrix-vector product: ~4x faster than ``.sum(axis=1)`` in NumPy, and on the GPU
     one cuBLAS call instead of a reduction kernel costing tens of microseconds of Python."""
     cpu = type(m) is np.ndarray
+    if tensor_xp is not None and isinstance(m, tensor_xp[0]):  # a backward differentiated again
+        return m.sum(axis=1)
     if cpu and m.size <= 4096:  # NumPy's own sum is quicker to call on a few numbers
         return m.sum(axis=1)
     key = (m.shape[1], m.dtype, CPU if cpu else device_of(m))

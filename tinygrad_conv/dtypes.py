@@ -52,32 +52,29 @@ def category(dt):
 
 
 def _number_category(x):
-    return 0 if isinstance(x, builtins.bool) else 1 if isinstance(x, numbers.Integral) else 2
+    return 0 if isinstance(x, (builtins.bool, np.bool_)) else 1 if isinstance(x, numbers.Integral) else 2
 
 
-def result_type(a, b):
-    """PyTorch's result dtype for an elementwise op of ``a`` and ``b`` (arrays or Python numbers).
+def result_type(*arrays, number=None):
+    """PyTorch's result dtype for an elementwise op on tensors holding ``arrays`` (NumPy or
+    CuPy arrays or scalars) and, optionally, a Python ``number``.
 
-    Tensors with dimensions decide, unless a 0-d tensor or a number is of a higher
-    category (bool < int < float): then 0-d tensors decide, then numbers, which
-    give the default dtype of their category (float32 or int64). So a float32
+    Tensors with dimensions decide, unless a 0-d tensor or the number is of a higher
+    category (bool < int < float): then 0-d tensors decide, then the number, which
+    gives the default dtype of its category (float32 or int64). So a float32
     tensor times 2.5 stays float32, an int64 tensor times 2.5 becomes float32.
     """
-    groups = ([], [], [])  # dtypes of dimensioned tensors, 0-d tensors, numbers' categories
-    for x in (a, b):
-        if isinstance(x, numbers.Number):
-            groups[2].append(_number_category(x))
-        else:
-            groups[0 if x.ndim else 1].append(x.dtype)
     best, result = -1, None
-    for level in (0, 1):
-        dts = groups[level]
+    for level in (True, False):  # dimensioned tensors first, then 0-d ones
+        dts = [a.dtype for a in arrays if (a.ndim > 0) == level]
         if dts:
             top = max(category(d) for d in dts)
             if top > best:
                 same = [d for d in dts if category(d) == top]
-                result = same[0] if len(same) == 1 else np.promote_types(same[0], same[1])
+                result = same[0]
+                for d in same[1:]:
+                    result = np.promote_types(result, d)
                 best = top
-    if groups[2] and max(groups[2]) > best:
-        result = (bool, int64, DEFAULT_FLOAT)[max(groups[2])]
+    if number is not None and _number_category(number) > best:
+        result = (bool, int64, DEFAULT_FLOAT)[_number_category(number)]
     return result

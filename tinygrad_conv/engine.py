@@ -7,7 +7,7 @@ calls each op's ``backward`` on arrays and accumulates into the leaves' ``.grad`
 """
 import sys
 
-from . import anomaly, hooks
+from . import anomaly, backend, hooks
 
 
 class GraphError(RuntimeError, ValueError):
@@ -63,62 +63,121 @@ def _check_unmodified(op):
             )
 
 
-def backward(root, grad, retain_graph=False, inputs=None):
-    """Accumulate d(root)/d(leaf) into ``.grad`` of the leaves that require grad (only of
-    ``inputs``, tensors, when given). ``grad`` is dL/d(root), an array of root's shape."""
+def backward(roots, root_grads, retain_graph=False, inputs=None, create_graph=False, capture=None):
+    """Accumulate d(roots)/d(leaf), weighted by ``root_grads`` (dL/d(root) for each root,
+    arrays of the roots' shapes), into ``.grad`` of the leaves that require grad: only
+    of ``inputs`` (tensors) when given. With ``capture`` (a dict keyed by the ids of
+    some tensors) the gradients reaching those tensors are stored there instead, and
+    no ``.grad`` changes (``autograd.grad``).
+
+    With ``create_graph`` every gradient is a Tensor computed by recorded ops, so it
+    can be differentiated again: each op's backward rule runs on Tensors (see
+    ``Op.backward_graph``).
+    """
     from .tensor import Tensor  # here: tensor.py imports this module
 
-    order = topological_order(root)
+    if create_graph:
+        _enable_graph_xp()
+        root_grads = [g if isinstance(g, Tensor) else Tensor._make(g, None) for g in root_grads]
+    order = topological_order(roots)
     wanted = None if inputs is None else {id(t) for t in inputs}
     check_nan = anomaly.enabled
-    grads = {id(root): grad}
-    for node in reversed(order):
-        g = grads.pop(id(node), None)
-        if node._hooks and g is not None:  # this gradient is complete: hooks see it now
-            g = hooks.run_grad_hooks(node, g)
-        op = node._op
-        keep = (op is None or node._retain) if wanted is None else id(node) in wanted
-        if keep and g is not None:  # a leaf, or a tensor whose .grad is kept
-            if node._grad is None:  # never alias an array the graph passed around
-                node._grad = Tensor._make(_own(g, node.dtype) if op is None else g.copy(), None)
-            else:
-                node._grad.array = node._grad.array + g
-        if op is None:
-            continue
-        if g is not None:
-            if op._stamp < clock[0]:  # something was modified in place since op ran
-                _check_unmodified(op)
-            if retain_graph:
-                op.retained = True  # the op keeps what it saved for the next backward
-            parent_grads = op.backward(g)
-            if not isinstance(parent_grads, (tuple, list)):
-                parent_grads = (parent_grads,)
-            if check_nan:
-                anomaly.check_backward(op, parent_grads)
-            for parent, pg in zip(op.parents, parent_grads):
-                if pg is None or not parent.requires_grad:
-                    continue
-                if pg.shape != parent.array.shape:
-                    pg = unbroadcast(pg, parent.array.shape)
-                key = id(parent)
-                prev = grads.get(key)
-                grads[key] = pg if prev is None else prev + pg
-            parent_grads = pg = prev = None  # the dict holds the only references (see _own)
-        if not retain_graph:
-            # Release the graph as we go: saved arrays are freed right away, so
-            # memory does not grow across a training loop.
-            node._op = RELEASED
+    now = clock[0]
+    grads = {}
+    for root, g in zip(roots, root_grads):
+        prev = grads.get(id(root))
+        grads[id(root)] = g if prev is None else prev + g
+    with _recording(create_graph):
+        for node in reversed(order):
+            g = grads.pop(id(node), None)
+            op = node._op
+            if g is not None:
+                if node._hooks:  # this gradient is complete: hooks see it now
+                    g = hooks.run_grad_hooks(node, g)
+                if capture is not None:
+                    if id(node) in capture:
+                        capture[id(node)] = g if create_graph else Tensor._make(g, None)
+                elif (op is None or node._retain) if wanted is None else id(node) in wanted:
+                    _accumulate(node, g, create_graph, Tensor)
+            if op is None:
+                continue
+            if g is not None:
+                if op._stamp < now:  # something was modified in place since op ran
+                    _check_unmodified(op)
+                if retain_graph:
+                    op.retained = True  # the op keeps what it saved for the next backward
+                parent_grads = op.backward_graph(g, node) if create_graph else op.backward(g)
+                if not isinstance(parent_grads, (tuple, list)):
+                    parent_grads = (parent_grads,)
+                if check_nan:
+                    anomaly.check_backward(op, [_array(p) for p in parent_grads])
+                for parent, pg in zip(op.parents, parent_grads):
+                    if pg is None or not parent.requires_grad:
+                        continue
+                    if pg.shape != parent.array.shape:
+                        pg = unbroadcast(pg, parent.array.shape)
+                    key = id(parent)
+                    prev = grads.get(key)
+                    grads[key] = pg if prev is None else prev + pg
+                parent_grads = pg = prev = None  # the dict holds the only references (see _own)
+            if not retain_graph:
+                # Release the graph as we go: saved arrays are freed right away, so
+                # memory does not grow across a training loop.
+                node._op = RELEASED
 
 
-def topological_order(root):
-    """Nodes reachable from ``root`` that need grad, each after all its inputs.
+def _accumulate(node, g, create_graph, Tensor):
+    """Add ``g`` into ``node.grad``: in place of the array, or as a recorded sum under create_graph."""
+    if create_graph:
+        g = g if isinstance(g, Tensor) else Tensor._make(g, None)
+        node._grad = g if node._grad is None else node._grad + g
+    elif node._grad is None:  # never alias an array the graph passed around
+        node._grad = Tensor._make(_own(g, node.dtype) if node._op is None else g.copy(), None)
+    else:
+        node._grad.array = node._grad.array + g
+
+
+def _array(x):
+    return getattr(x, "array", x)
+
+
+class _recording:
+    """Ops record (create_graph) or not (a plain backward) while backward rules run."""
+
+    def __init__(self, on):
+        self.on = on
+
+    def __enter__(self):
+        from .grad_mode import enable_grad
+
+        self.mode = enable_grad() if self.on else None
+        if self.mode is not None:
+            self.mode.__enter__()
+
+    def __exit__(self, *exc):
+        if self.mode is not None:
+            self.mode.__exit__(*exc)
+        return False
+
+
+def _enable_graph_xp():
+    """From now on ``backend.xp(tensor)`` gives the NumPy interface on Tensors."""
+    if backend.tensor_xp is None:
+        from . import graph_xp
+        from .tensor import Tensor
+
+        backend.tensor_xp = (Tensor, graph_xp)
+
+
+def topological_order(roots):
+    """Nodes reachable from ``roots`` that need grad, each after all its inputs.
 
     The order matters: a tensor used by two ops must receive both gradient
     contributions before its own op passes the sum on. Iterative (an
     explicit stack, no recursion) so graphs of any depth work.
     """
     order, visited = [], set()
-    stack = [(root, False)]
+    stack = [(root, False) for root in reversed(roots)]
     while stack:
         node, inputs_done = stack.pop()
         if inputs_done:

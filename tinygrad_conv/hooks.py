@@ -44,9 +44,15 @@ def run_grad_hooks(tensor, grad):
     does; a returned Tensor (or array) replaces it. Takes and returns an array."""
     from .tensor import Tensor  # here: tensor.py imports this module
 
+    graph = isinstance(grad, Tensor)  # under create_graph the gradient is a Tensor with a graph
     for hook in list(tensor._hooks.values()):
-        result = hook(Tensor._make(grad, None))
+        result = hook(grad if graph else Tensor._make(grad, None))
         if result is None:
+            continue
+        if graph:
+            if not isinstance(result, Tensor) or result.shape != grad.shape:
+                raise ValueError(f"register_hook: the hook must return None or a Tensor of shape {grad.shape}")
+            grad = result
             continue
         if isinstance(result, Tensor):
             result = result.array

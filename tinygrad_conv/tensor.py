@@ -251,6 +251,10 @@ class Tensor:
             return _ops.Cast.apply(self, dtype=dtype)
         return Tensor._make(self.array.astype(dtype), None)
 
+    def astype(self, dtype, copy=False):
+        """NumPy's spelling of ``to(dtype)`` (so array code runs on Tensors too)."""
+        return self.to(dtype, copy=copy)
+
     def cpu(self):
         return self.to(backend.CPU)
 
@@ -362,8 +366,6 @@ class Tensor:
         released afterwards unless ``retain_graph=True``; ``inputs`` (tensors)
         limits which tensors get a ``.grad``.
         """
-        if create_graph:
-            raise NotImplementedError("backward(create_graph=True): higher-order gradients are not implemented yet")
         if not self.requires_grad:
             raise GraphError("backward: this tensor does not require grad (no graph was recorded to it)")
         if self._op is RELEASED:
@@ -375,7 +377,12 @@ class Tensor:
             inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
             if not inputs or not all(isinstance(t, Tensor) and t.requires_grad for t in inputs):
                 raise ValueError("backward: inputs must be a non-empty sequence of tensors that require grad")
-        engine.backward(self, self._root_grad(gradient), bool(retain_graph), inputs)
+        if retain_graph is None:
+            retain_graph = create_graph  # as PyTorch: a graph of the gradient needs this one
+        grad = self._root_grad(gradient)  # checked; under create_graph a given Tensor keeps its graph
+        if create_graph and isinstance(gradient, Tensor):
+            grad = gradient if gradient.dtype == self.dtype else gradient.to(self.dtype)
+        engine.backward([self], [grad], bool(retain_graph), inputs, bool(create_graph))
 
     def _root_grad(self, grad):
         """``backward``'s ``gradient`` as an array of this tensor's shape, dtype and device."""
@@ -410,8 +417,8 @@ class Tensor:
         data = self.array
         if type(other) in (float, int) and data.dtype.kind == "f":  # the common case, checked first
             dtype = data.dtype
-        elif isinstance(other, numbers.Number):
-            dtype = dtypes.result_type(data, other)
+        elif isinstance(other, (numbers.Number, np.bool_)):
+            dtype = dtypes.result_type(data, number=other)
         else:
             dtype = None
         if dtype is not None:
@@ -840,6 +847,16 @@ class Tensor:
             raise ValueError(f"permute: dims {dims} are not a permutation of the {self.ndim} dims of shape {self.shape}")
         return _ops.Transpose.apply(self, axes=dims)
 
+    def movedim(self, source, destination):
+        """Move dim ``source`` to position ``destination``, keeping the others' order."""
+        nd = max(self.ndim, 1)
+        src, dst = checks.axis(source, nd, "movedim"), checks.axis(destination, nd, "movedim")
+        order = [d for d in range(self.ndim) if d != src]
+        order.insert(dst, src)
+        return self.permute(*order) if self.ndim > 1 else self
+
+    moveaxis = movedim
+
     def t(self):
         """The transpose of a tensor of at most 2 dims."""
         if self.ndim > 2:
@@ -990,14 +1007,15 @@ class Tensor:
         takes the result's place in the graph instead (its old value stays intact for
         ops that saved it). A leaf that requires grad refuses, as in PyTorch.
         """
-        if self.requires_grad and _grad_mode():
-            if self._op is None:
+        if _grad_mode():
+            if self.requires_grad and self._op is None:
                 raise RuntimeError(
                     f"{where}: a leaf tensor that requires grad is being used in an in-place operation; "
                     "do it inside `with tc.no_grad():` or on t.data"
                 )
-            old = Tensor._make(self.array, self._op)
-            new = compute(old)
+            # computed from a stand-in for the old value: if the result is recorded, the graph
+            # must lead back to the old value, not to this tensor, which becomes the result
+            new = compute(Tensor._make(self.array, self._op))
         else:
             new = compute(self)
         if new.shape != self.shape:

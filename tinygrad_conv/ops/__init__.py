@@ -24,3 +24,4 @@ from .norm import BatchNorm, Dropout
 # version 3: PyTorch's tensor methods
 from .movement import Cast, Clone, Expand, Gather, Repeat, SetItem
 from .reduce import CumSum, Prod
+from .movement import IndexAdd

@@ -23,6 +23,7 @@ Every op runs on both devices: array code asks ``backend.xp(array)`` for the
 array's module (NumPy or CuPy) instead of calling ``np.`` functions, and the
 inputs of one op are checked to share a device before ``forward`` runs.
 """
+import copy
 import re
 
 
@@ -32,6 +33,18 @@ from ..grad_mode import get_ident, threads_without_grad
 from ..tensor import Tensor
 
 registry = {}
+
+
+def _tensor_for(array, op, out, name):
+    """The Tensor whose values ``array`` is: one of ``op``'s inputs, or its output."""
+    if array is None or isinstance(array, Tensor):
+        return array
+    if array is out.array:
+        return out
+    for parent in op.parents:
+        if array is parent.array:
+            return parent
+    raise RuntimeError(f"op {op.name!r}: saved attribute {name!r} is neither an input nor the output array")
 
 
 def _snake_case(name):
@@ -75,6 +88,42 @@ class Op:
     def backward(self, grad):
         """Return one gradient (array or None) per input, given dL/d(output)."""
         raise NotImplementedError(f"{type(self).__name__}.backward is not written")
+
+    # ----- differentiating the backward rule itself (backward(create_graph=True)) ----------
+    # ``saved`` names the attributes holding arrays that ``backward`` uses and that depend
+    # on the inputs: each must be an input array or the output array (``self.a = a``,
+    # ``self.out = out``). Anything else forward keeps on ``self`` (masks, shapes, indices)
+    # is a constant of the rule. An op that sets ``saved`` (``()`` when it uses none of
+    # them) promises its backward is written with operators and ``backend.xp(grad)``
+    # functions only: the engine then runs that same rule on Tensors (inputs and output in
+    # place of the saved arrays, ``backend.xp`` giving graph_xp.py), so it records a graph
+    # and can be differentiated again. ``saved = None`` (the default): the op cannot be
+    # differentiated twice, unless it overrides ``backward_graph`` with a rule on Tensors.
+    saved = None
+
+    def backward_graph(self, grad, out):
+        """Like ``backward``, on Tensors and recorded: ``grad`` is a Tensor, ``out`` the op's
+        output Tensor, ``self.parents`` its inputs. Returns Tensors (or None)."""
+        if self.saved is None:
+            raise NotImplementedError(
+                f"double backward through op {self.name!r}: its backward works on arrays only. Set `saved` on "
+                f"{type(self).__name__} (the attributes holding its inputs or output) and write backward with "
+                "operators and backend.xp(grad) functions, or write backward_graph, to differentiate it twice"
+            )
+        twin = copy.copy(self)  # the same rule, with the saved arrays replaced by Tensors
+        twin.retained = True
+        for name in self.saved:
+            twin.__dict__[name] = _tensor_for(getattr(self, name), self, out, name)
+        grads = twin.backward(grad)
+        if not isinstance(grads, (tuple, list)):
+            grads = (grads,)
+        for i, g in enumerate(grads):
+            if g is not None and not isinstance(g, Tensor):
+                raise NotImplementedError(
+                    f"double backward through op {self.name!r}: its backward returned an array for input {i} "
+                    "when given Tensors; it must use operators and backend.xp(grad) functions only"
+                )
+        return grads
 
     @classmethod
     def apply(cls, *inputs, **params):

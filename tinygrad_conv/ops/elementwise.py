@@ -3,6 +3,7 @@ gradient back to its input's shape, so backward here ignores broadcasting."""
 import numpy as np
 
 from .. import backend
+from ..tensor import Tensor
 from .base import Op
 
 
@@ -11,6 +12,8 @@ def _broadcast_error(op, a, b):
 
 
 class Add(Op):
+    saved = ()
+
     def forward(self, a, b):
         try:
             return a + b
@@ -22,6 +25,8 @@ class Add(Op):
 
 
 class Sub(Op):
+    saved = ()
+
     def forward(self, a, b):
         try:
             return a - b
@@ -33,6 +38,8 @@ class Sub(Op):
 
 
 class Mul(Op):
+    saved = ("a", "b")
+
     def forward(self, a, b):
         self.a, self.b = a, b
         try:
@@ -46,6 +53,8 @@ class Mul(Op):
 
 
 class Div(Op):
+    saved = ("b", "out")
+
     def forward(self, a, b):
         try:
             out = a / b
@@ -61,6 +70,8 @@ class Div(Op):
 
 
 class Neg(Op):
+    saved = ()
+
     def forward(self, a):
         return -a
 
@@ -70,6 +81,7 @@ class Neg(Op):
 
 class Pow(Op):
     """``a ** exponent`` with a constant number ``exponent``."""
+    saved = ("a",)
 
     def forward(self, a, exponent):
         self.a, self.exponent = a, exponent
@@ -81,6 +93,8 @@ class Pow(Op):
 
 
 class Exp(Op):
+    saved = ("out",)
+
     def forward(self, a):
         self.out = backend.xp(a).exp(a)
         return self.out
@@ -90,6 +104,8 @@ class Exp(Op):
 
 
 class Log(Op):
+    saved = ("a",)
+
     def forward(self, a):
         self.a = a
         return backend.xp(a).log(a)
@@ -99,6 +115,8 @@ class Log(Op):
 
 
 class Tanh(Op):
+    saved = ("out",)
+
     def forward(self, a):
         self.out = backend.xp(a).tanh(a)
         return self.out
@@ -108,6 +126,8 @@ class Tanh(Op):
 
 
 class Sigmoid(Op):
+    saved = ("out",)
+
     def forward(self, a):
         # tanh form: no overflow for large |a|, one transcendental, keeps the dtype
         self.out = 0.5 + 0.5 * backend.xp(a).tanh(0.5 * a)
@@ -158,10 +178,15 @@ class ReLU(Op):
             live -= 1
         return ((grad.view(_SAME_SIZE_INT[grad.dtype.itemsize]) & live).view(grad.dtype),)
 
+    def backward_graph(self, grad, out):
+        x = self.parents[0].array
+        return (grad.masked_fill(Tensor._make(x <= 0, None), 0.0),)  # the same select, recorded
+
 
 # ----- more elementwise functions: abs, sqrt, clip, maximum/minimum, where ------------------------
 class Abs(Op):
     """``|a|``; the gradient at 0 is 0, as in PyTorch (``sign(a)``)."""
+    saved = ("a",)
 
     def forward(self, a):
         self.a = a
@@ -172,6 +197,8 @@ class Abs(Op):
 
 
 class Sqrt(Op):
+    saved = ("out",)
+
     def forward(self, a):
         self.out = backend.xp(a).sqrt(a)
         return self.out
@@ -183,6 +210,7 @@ class Sqrt(Op):
 class Clip(Op):
     """``a`` limited to ``[min, max]`` (either bound may be None); the gradient passes
     where ``min <= a <= max``, as ``torch.clamp``'s does."""
+    saved = ()
 
     def forward(self, a, min=None, max=None):
         if min is None and max is None:
@@ -203,6 +231,7 @@ class Clip(Op):
 
 class Maximum(Op):
     """Elementwise ``max(a, b)`` (broadcasting); at ties each side gets half the gradient."""
+    saved = ()
 
     def forward(self, a, b):
         self.a, self.b = a, b
@@ -237,6 +266,7 @@ class Minimum(Maximum):
 
 class Where(Op):
     """``condition ? a : b`` elementwise; ``condition`` is a boolean array (not differentiable)."""
+    saved = ()
 
     def forward(self, a, b, condition):
         self.condition = condition

@@ -4,6 +4,7 @@ from .base import Op
 
 class MatMul(Op):
     """``a @ b``: ``(..., n, k) @ (..., k, m) -> (..., n, m)``; 1-D operands as in NumPy."""
+    saved = ("a", "b")
 
     name = "matmul"
 

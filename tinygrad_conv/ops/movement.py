@@ -16,8 +16,13 @@ class ToDevice(Op):
     def backward(self, grad):
         return (backend.to_device(grad, self.source),)
 
+    def backward_graph(self, grad, out):
+        return (grad.to(self.source),)
+
 
 class Reshape(Op):
+    saved = ()
+
     def forward(self, a, shape):
         self.shape = a.shape
         try:
@@ -31,6 +36,7 @@ class Reshape(Op):
 
 class Transpose(Op):
     """Permute axes like ``np.transpose``; ``axes=None`` reverses them."""
+    saved = ()
 
     def forward(self, a, axes=None):
         if axes is not None and sorted(int(x) % max(a.ndim, 1) for x in axes) != list(range(a.ndim)):
@@ -72,6 +78,7 @@ def index_arrays(index, a):
 
 class GetItem(Op):
     """``a[index]`` with basic (ints, slices, None, ...), integer-array and boolean-mask indexing."""
+    saved = ()
 
     name = "getitem"
 
@@ -84,20 +91,19 @@ class GetItem(Op):
             raise IndexError(f"getitem: {e} (tensor shape {a.shape})") from None
 
     def backward(self, grad):
-        xp = backend.xp(grad)
-        g = xp.zeros(self.shape, dtype=self.dtype)
+        g = backend.zeros(self.shape, self.dtype, like=grad)
         if self.advanced:  # repeated integer indices must add up; masks become their positions
             index = self.index if isinstance(self.index, tuple) else (self.index,)
             index = tuple(q for p in index for q in (p.nonzero() if getattr(p, "dtype", None) == bool else (p,)))
-            xp.add.at(g, index, grad)
-        else:
-            g[self.index] = grad
+            return (index_add(g, index, grad),)
+        g[self.index] = grad
         return (g,)
 
 
 class SetItem(Op):
     """A copy of ``a`` with ``a[index] = value``: the gradient of the overwritten
     elements goes to ``value`` (summed over its broadcast), the rest to ``a``."""
+    saved = ()
 
     name = "setitem"
 
@@ -118,13 +124,14 @@ class SetItem(Op):
             if gv.shape != self.value_shape:
                 gv = unbroadcast(gv, self.value_shape)
         if self.needs_input_grad[0]:
-            ga = grad.copy()
+            ga = backend.xp(grad).copy(grad)
             ga[self.index] = 0
         return ga, gv
 
 
 class Cast(Op):
     """``a`` as another float dtype; the gradient is cast back."""
+    saved = ()
 
     def forward(self, a, dtype):
         self.dtype = a.dtype
@@ -136,6 +143,7 @@ class Cast(Op):
 
 class Clone(Op):
     """A copy of ``a`` in its own memory."""
+    saved = ()
 
     def forward(self, a):
         return a.copy()
@@ -146,6 +154,7 @@ class Clone(Op):
 
 class Expand(Op):
     """``a`` broadcast to ``shape`` (a read-only view); the engine sums the gradient back."""
+    saved = ()
 
     def forward(self, a, shape):
         try:
@@ -159,6 +168,7 @@ class Expand(Op):
 
 class Repeat(Op):
     """``a`` tiled ``repeats[i]`` times along each dim (``torch.Tensor.repeat``)."""
+    saved = ()
 
     def forward(self, a, repeats):
         if any(r < 0 for r in repeats):
@@ -177,6 +187,7 @@ class Repeat(Op):
 class Gather(Op):
     """``out[i][j] = a[index[i][j]][j]`` along ``axis`` (``torch.gather``); ``index`` may be
     smaller than ``a`` along the other axes. Repeated indices add their gradients."""
+    saved = ()
 
     def forward(self, a, axis, index):
         xp = backend.xp(a)
@@ -197,10 +208,33 @@ class Gather(Op):
         return a[self.positions].reshape(self.index_shape)
 
     def backward(self, grad):
-        xp = backend.xp(grad)
-        g = xp.zeros(self.shape, grad.dtype)
-        xp.add.at(g, self.positions, grad.reshape(self.out_shape))
-        return (g.reshape(self.input_shape),)
+        g = backend.zeros(self.shape, grad.dtype, like=grad)
+        return (index_add(g, self.positions, grad.reshape(self.out_shape)).reshape(self.input_shape),)
+
+
+def index_add(target, index, values):
+    """``target`` with ``values`` added at ``index`` (repeated positions add up): in place on
+    arrays; on Tensors (a backward differentiated again) the recorded op ``IndexAdd``."""
+    if isinstance(values, Tensor) or isinstance(target, Tensor):
+        return IndexAdd.apply(target, values, index=index)
+    backend.xp(target).add.at(target, index, values)
+    return target
+
+
+class IndexAdd(Op):
+    """A copy of ``a`` with ``values`` added at ``index`` (repeats add up): the backward of
+    indexing; its own backward is indexing again."""
+
+    saved = ()
+
+    def forward(self, a, values, index):
+        self.index = index
+        out = a.copy()
+        backend.xp(a).add.at(out, index, values)
+        return out
+
+    def backward(self, grad):
+        return grad, grad[self.index]
 
 
 # ----- joining and splitting ------------------------------------------------------------------
@@ -220,6 +254,7 @@ def _check_joinable(arrays, axis, op, same_axis_size):
 class Cat(Op):
     """Join ``(..., n_i, ...)`` arrays along ``axis`` into ``(..., sum n_i, ...)``;
     each input gets back its own slice of the gradient."""
+    saved = ()
 
     def forward(self, *arrays, axis=0):
         self.axis = checks.axis(axis, arrays[0].ndim if arrays else 1, "cat")
@@ -234,6 +269,7 @@ class Cat(Op):
 
 class Stack(Op):
     """Join equal-shaped arrays ``S`` along a new ``axis``: ``k x S -> (..., k, ...)``."""
+    saved = ()
 
     def forward(self, *arrays, axis=0):
         self.axis = checks.axis(axis, arrays[0].ndim + 1 if arrays else 1, "stack")

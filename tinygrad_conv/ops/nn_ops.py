@@ -9,6 +9,7 @@ from .base import Op
 
 class Linear(Op):
     """``x @ weight.T + bias``: x ``(..., in)``, weight ``(out, in)``, bias ``(out,)``."""
+    saved = ("x", "weight")
 
     def forward(self, x, weight, bias=None):
         checks.ndim(weight, 2, "linear", "weight", "(out_features, in_features)")
@@ -44,6 +45,7 @@ def _log_softmax(x, axis):
 
 class LogSoftmax(Op):
     """``x - logsumexp(x, axis)``, computed stably."""
+    saved = ("out",)
 
     def forward(self, x, axis=-1):
         self.axis = axis
@@ -57,6 +59,7 @@ class LogSoftmax(Op):
 
 class Softmax(Op):
     """``exp(x) / sum(exp(x), axis)``, computed stably."""
+    saved = ("out",)
 
     def forward(self, x, axis=-1):
         self.axis = axis

@@ -2,6 +2,7 @@
 import math
 
 from .. import backend, checks
+from ..tensor import Tensor
 from .base import Op
 
 
@@ -13,6 +14,8 @@ def _expand_to_input(grad, axes, keepdims, shape):
 
 
 class Sum(Op):
+    saved = ()
+
     def forward(self, a, axis=None, keepdims=False):
         self.axes = checks.axes(axis, a.ndim, "sum")
         self.keepdims, self.shape = keepdims, a.shape
@@ -24,6 +27,8 @@ class Sum(Op):
 
 
 class Mean(Op):
+    saved = ()
+
     def forward(self, a, axis=None, keepdims=False):
         self.axes = checks.axes(axis, a.ndim, "mean")
         self.keepdims, self.shape = keepdims, a.shape
@@ -38,6 +43,7 @@ class Mean(Op):
 
 class Max(Op):
     """Maximum; tied maxima share the gradient equally (as ``torch.amax``)."""
+    saved = ()
 
     def forward(self, a, axis=None, keepdims=False):
         self.axes = checks.axes(axis, a.ndim, self.name)
@@ -67,18 +73,21 @@ class Min(Max):
 class Var(Op):
     """Variance over ``axis``: ``sum((a - mean)**2) / (n - correction)`` (``correction=1``:
     unbiased, as ``torch.var``); d/da = ``2 (a - mean) / (n - correction)``."""
+    saved = ("a",)
 
     def forward(self, a, axis=None, keepdims=False, correction=1):
         self.axes = checks.axes(axis, a.ndim, "var")
         self.keepdims, self.shape = keepdims, a.shape
         divisor = math.prod(a.shape[i] for i in self.axes) - correction
         self.scale = 1.0 / divisor if divisor > 0 else float("nan")  # PyTorch: nan, not an error
-        self.centered = a - a.mean(axis=self.axes, keepdims=True)
-        return (self.centered * self.centered).sum(axis=self.axes, keepdims=keepdims) * self.scale
+        self.a = a
+        centered = a - a.mean(axis=self.axes, keepdims=True)
+        return (centered * centered).sum(axis=self.axes, keepdims=keepdims) * self.scale
 
     def backward(self, grad):
         g = _expand_to_input(grad, self.axes, self.keepdims, self.shape)
-        return (g * (2 * self.scale) * self.centered,)
+        centered = self.a - self.a.mean(axis=self.axes, keepdims=True)
+        return (g * (2 * self.scale) * centered,)
 
 
 class Prod(Op):
@@ -110,9 +119,26 @@ class Prod(Op):
         g = xp.moveaxis(g.reshape(g.shape + (1,)) * before * after, -1, self.axis)
         return (g.reshape(self.shape),)
 
+    def backward_graph(self, grad, out):
+        """On Tensors: the product of the others at each position is the product over a
+        copy of the row with that position set to 1 (an (n, n) table per row; n^2 work,
+        paid only when differentiating twice)."""
+        (x,) = self.parents
+        flat = x.reshape(-1) if self.axis is None else x.reshape(x.shape or (1,)).movedim(self.axis, -1)
+        n = flat.shape[-1]
+        table = flat.unsqueeze(-2).expand(flat.shape[:-1] + (n, n))
+        eye = backend.xp(x.array).eye(n, dtype=bool)
+        others = table.masked_fill(Tensor._make(eye, None), 1.0).prod(-1)
+        g = grad.reshape(()) if self.axis is None else (grad.squeeze(self.axis) if self.keepdims else grad)
+        g = g.unsqueeze(-1) * others if self.axis is not None else g * others
+        if self.axis is not None:
+            g = g.movedim(-1, self.axis)
+        return (g.reshape(self.shape),)
+
 
 class CumSum(Op):
     """Running sums along ``axis``; the gradient is the running sum from the other end."""
+    saved = ()
 
     name = "cumsum"
 
