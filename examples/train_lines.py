@@ -39,6 +39,8 @@ class SeedModel(nn.Module):
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(1, 2, 3)
+        nn.init.xavier_normal_(self.conv.weight)  # the notebook's initialisation (not PyTorch's default)
+        nn.init.zeros_(self.conv.bias)
 
     def forward(self, x):
         p = F.global_avg_pool2d(self.conv(x))  # (N, 2)

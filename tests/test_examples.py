@@ -100,3 +100,19 @@ def test_segment_lines(plotting, tmp_path):
     losses = result["losses"]
     assert len(losses) == 3 and losses[-1] < 0.7 * losses[0], losses
     assert 0.3 < result["iou"] <= 1.0, result["iou"]  # always answering "background" scores 0
+
+
+def test_gradient_penalty(plotting, tmp_path):
+    pytest.importorskip("sklearn")
+    module = load_example("gradient_penalty")
+    result = module.main(epochs=3, n_train=320, noise_levels=(0.0, 0.3), n_draws=1, out=str(tmp_path))
+    assert_pngs(result["figures"])
+    plain, penalised = result["results"].values()
+    for r in (plain, penalised):
+        assert len(r["losses"]) == 3 and r["losses"][-1] < r["losses"][0], r["losses"]
+        assert 0.5 < r["accuracy"] <= 1.0 and r["noisy_accuracy"][0] == r["accuracy"]
+        assert r["grad_norms"].shape == (450,) and np.isfinite(r["grad_norms"]).all() and r["grad_norm"] > 0
+    assert penalised["grad_norm"] < plain["grad_norm"]  # the penalty flattens the loss in the inputs
+    # the CNN's penalty differentiates conv2d and max pooling twice
+    cnn = module.main(epochs=1, model="cnn", n_train=128, noise_levels=(0.0,), n_draws=1, out=str(tmp_path))
+    assert all(np.isfinite(r["losses"]).all() for r in cnn["results"].values())

@@ -197,9 +197,7 @@ def test_accepts_a_generator_of_parameters():
     problems(),
     st.integers(0, 6),
 )
-def test_resuming_from_a_state_dict_gives_the_identical_trajectory(
-    tmp_path_factory, kind, sgd_hp, adam_hp, problem, split
-):
+def test_resuming_from_a_state_dict_gives_the_identical_trajectory(kind, sgd_hp, adam_hp, problem, split):
     make = (lambda ps: optim.SGD(ps, **sgd_hp)) if kind == "sgd" else (lambda ps: optim.Adam(ps, **adam_hp))
     steps = len(problem[0][1])
     split = min(split, steps)
@@ -213,33 +211,42 @@ def test_resuming_from_a_state_dict_gives_the_identical_trajectory(
 
     for i in range(split):
         step(params, opt, i)
-    # Resume through a file, as a checkpoint would, into a fresh optimizer
-    # whose hyperparameters differ (loading must restore them).
-    path = tmp_path_factory.mktemp("ckpt") / "opt.npz"
-    tc.save(opt.state_dict(), path)
+    # Resume from a checkpoint (the state dict with every Tensor as a NumPy array)
+    # into a fresh optimizer whose hyperparameters differ (loading must restore them).
     params2 = [Tensor(p.numpy().copy(), requires_grad=True) for p in params]
     opt2 = optim.SGD(params2, lr=123.0) if kind == "sgd" else optim.Adam(params2, lr=123.0, betas=(0.5, 0.5))
-    opt2.load_state_dict(tc.load(path))
+    opt2.load_state_dict(as_checkpoint(opt.state_dict()))
     for i in range(split, steps):
         step(params, opt, i)
         step(params2, opt2, i)
         for p, p2 in zip(params, params2):
             assert np.array_equal(p.numpy(), p2.numpy())
     sd, sd2 = opt.state_dict(), opt2.state_dict()
-    assert sd.keys() == sd2.keys()
-    for key in sd:
-        assert np.array_equal(sd[key], sd2[key]) and sd[key].dtype == sd2[key].dtype, key
+    assert sd["param_groups"] == sd2["param_groups"] and sd["state"].keys() == sd2["state"].keys()
+    for i, state in sd["state"].items():
+        assert state.keys() == sd2["state"][i].keys()
+        for name, value in state.items():
+            other = sd2["state"][i][name]
+            assert np.array_equal(value.numpy(), other.numpy()) and value.dtype == other.dtype, (i, name)
 
 
-def test_state_dict_is_flat_arrays_and_a_copy():
+def as_checkpoint(sd):
+    """What a checkpoint of ``sd`` holds: the same structure, each Tensor as a NumPy array."""
+    return {"state": {i: {k: v.numpy().copy() for k, v in s.items()} for i, s in sd["state"].items()},
+            "param_groups": [dict(g) for g in sd["param_groups"]]}
+
+
+def test_state_dict_has_pytorchs_layout_and_is_a_copy():
     p = Tensor([1.0, 2.0], requires_grad=True)
     opt = optim.Adam([p])
     p.grad = tc.ones(2)
     opt.step()
     sd = opt.state_dict()
-    assert set(sd) == {"lr", "betas", "eps", "weight_decay", "state.0.step", "state.0.exp_avg", "state.0.exp_avg_sq"}
-    assert all(isinstance(v, np.ndarray) for v in sd.values())
-    sd["state.0.exp_avg"][...] = 99
+    assert set(sd) == {"state", "param_groups"} and set(sd["state"]) == {0}
+    assert set(sd["state"][0]) == {"step", "exp_avg", "exp_avg_sq"}
+    assert all(isinstance(v, Tensor) for v in sd["state"][0].values())
+    assert sd["state"][0]["step"].item() == 1.0 and sd["param_groups"][0]["params"] == [0]
+    sd["state"][0]["exp_avg"].numpy()[...] = 99
     assert not np.any(opt.state[0]["exp_avg"] == 99)
 
 
@@ -286,7 +293,7 @@ def test_bad_construction_raises_and_changes_nothing(make, error):
 
 
 def _replace_buffers(sd, value):
-    sd.update({k: value for k in sd if k.startswith("state.0.") and not k.endswith(".step")})
+    sd["state"][0].update({k: value for k in sd["state"][0] if k != "step"})
 
 
 def _trained(kind):
@@ -300,21 +307,26 @@ def _trained(kind):
 @pytest.mark.parametrize(
     "corrupt, error",
     [
-        (lambda sd: sd.pop("lr"), KeyError),
+        (lambda sd: sd["param_groups"][0].pop("lr"), KeyError),
         (lambda sd: sd.update(extra=np.zeros(1)), KeyError),
-        (lambda sd: sd.update({"state.7.momentum_buffer": np.zeros(4), "state.7.exp_avg": np.zeros(4)}), KeyError),
-        (lambda sd: sd.update(lr=np.array(-1.0)), ValueError),
-        (lambda sd: sd.update(lr=np.array(np.inf)), ValueError),
-        (lambda sd: sd.update(lr=0.5), TypeError),  # not an array
+        (lambda sd: sd.pop("state"), KeyError),
+        (lambda sd: sd["state"].update({7: {"momentum_buffer": np.zeros(4), "exp_avg": np.zeros(4)}}), KeyError),
+        (lambda sd: sd["state"][0].update(bogus=np.zeros(4)), KeyError),
+        (lambda sd: sd["param_groups"][0].update(lr=np.array(-1.0)), ValueError),
+        (lambda sd: sd["param_groups"][0].update(lr=np.inf), ValueError),
+        (lambda sd: sd["param_groups"][0].update(lr="0.5"), TypeError),
+        (lambda sd: sd["param_groups"][0].update(params=[0, 1]), ValueError),
+        (lambda sd: sd["param_groups"].append(dict(sd["param_groups"][0])), ValueError),
         (lambda sd: _replace_buffers(sd, np.zeros(5, np.float32)), ValueError),
         (lambda sd: _replace_buffers(sd, np.array(["a"] * 4)), TypeError),
+        (lambda sd: _replace_buffers(sd, [0.0] * 4), TypeError),
     ],
 )
 def test_bad_optimizer_state_dict_raises_and_changes_nothing(kind, corrupt, error):
     params, opt = _trained(kind)
     twin_params, twin = _trained(kind)
     sd = opt.state_dict()
-    sd["lr"] = np.array(0.5)  # a valid change that must NOT be applied when the rest is bad
+    sd["param_groups"][0]["lr"] = 0.5  # a valid change that must NOT be applied when the rest is bad
     corrupt(sd)
     with pytest.raises(error):
         opt.load_state_dict(sd)
@@ -329,18 +341,25 @@ def test_bad_optimizer_state_dict_raises_and_changes_nothing(kind, corrupt, erro
 def test_adam_state_dict_with_a_bad_step_count_or_partial_state_is_refused():
     params, opt = _trained("adam")
     before = opt.state_dict()
+
+    def set_step(sd, value):
+        sd["param_groups"][0]["lr"] = 0.5
+        sd["state"][0]["step"] = value
+
     for corrupt, error in (
-        (lambda sd: sd.update({"lr": np.array(0.5), "state.0.step": np.array(-1)}), ValueError),
-        (lambda sd: sd.update({"state.0.step": np.array(0)}), ValueError),
-        (lambda sd: sd.update({"state.0.step": np.array(1.5)}), ValueError),
-        (lambda sd: sd.update(lr=np.array(0.5)) or sd.pop("state.0.exp_avg_sq"), KeyError),
+        (lambda sd: set_step(sd, np.array(-1.0)), ValueError),
+        (lambda sd: set_step(sd, np.array(1.5)), ValueError),
+        (lambda sd: set_step(sd, np.ones(2)), ValueError),
+        (lambda sd: set_step(sd, None), TypeError),
+        (lambda sd: sd["param_groups"][0].update(lr=0.5) or sd["state"][0].pop("exp_avg_sq"), KeyError),
     ):
         sd = opt.state_dict()
         corrupt(sd)
         with pytest.raises(error):
             opt.load_state_dict(sd)
     after = opt.state_dict()
-    assert all(np.array_equal(before[k], after[k]) for k in before)
+    assert before["param_groups"] == after["param_groups"]
+    assert all(np.array_equal(before["state"][0][k].numpy(), after["state"][0][k].numpy()) for k in before["state"][0])
 
 
 # ----- against torch.optim itself ---------------------------------------------------------

@@ -210,7 +210,7 @@ def test_draw_graph_renders_with_dot_or_writes_the_source_and_says_how(tmp_path,
 # ----- summary ----------------------------------------------------------------------------------
 def test_summary_lists_every_layer_with_output_shapes_and_parameter_counts():
     model = _line_model()
-    before = {k: v.copy() for k, v in model.state_dict().items()}
+    before = {k: v.clone() for k, v in model.state_dict().items()}  # (state dicts share memory)
     text = tc.summary(model, (3, 1, 8, 8))
     lines = text.splitlines()
     row = {line.split()[0]: line.split() for line in lines if line.startswith("  ")}

@@ -317,3 +317,25 @@ def dropout2d(x, p=0.5, training=True):
     """Zero whole channels of ``(N, C, H, W)`` with probability ``p``, scale the rest by ``1 / (1 - p)``."""
     checks.ndim(_tensor(x, "input", "dropout2d").array, 4, "dropout2d", layout="(N, C, H, W)")
     return _dropout(x, p, training, "dropout2d", x.shape[:2] + (1, 1))
+
+
+# ----- version 3 ----------------------------------------------------------------------------------
+def one_hot(tensor, num_classes=-1):
+    """Class indices ``(*)`` (an integer Tensor) as one-hot rows ``(*, num_classes)``, int64, as
+    ``torch.nn.functional.one_hot``; ``num_classes=-1`` uses ``max + 1``. Not differentiable
+    (indices carry no gradient): call ``.float()`` on the result to use it as a target."""
+    _tensor(tensor, "tensor", "one_hot")
+    if tensor.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expected an integer (int64) tensor of class indices, got {tensor.dtype}")
+    num_classes = checks.integer(num_classes, "num_classes", "one_hot", minimum=-1)
+    a = tensor.array
+    if num_classes == -1:
+        if a.size == 0:
+            raise ValueError("one_hot: cannot infer the number of classes from an empty tensor; give num_classes")
+        num_classes = int(a.max()) + 1
+    if a.size and int(a.min()) < 0:
+        raise ValueError(f"one_hot: class values must be non-negative, got {int(a.min())}")
+    if a.size and int(a.max()) >= num_classes:
+        raise ValueError(f"one_hot: class values must be smaller than num_classes={num_classes}, got {int(a.max())}")
+    xp = backend.xp(a)
+    return Tensor._make((a[..., None] == xp.arange(num_classes)).astype(np.int64), None)

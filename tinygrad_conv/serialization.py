@@ -4,6 +4,7 @@ Only numeric arrays go in and come out. Loading never unpickles, so a
 downloaded checkpoint cannot run code: a file holding Python objects is
 refused with ``ValueError``.
 """
+import json
 import numbers
 import os
 import zipfile
@@ -15,35 +16,84 @@ from .tensor import Tensor
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members / an empty zip
 
 
-def save(state_dict, path):
-    """Write ``state_dict`` (``{name: Tensor, np.ndarray or number}``) to ``path`` as an ``.npz``
-    archive (Tensors are written as their arrays, numbers as 0-d arrays).
+_STRUCTURE = "__structure__"  # the member that describes a nested checkpoint (JSON text as uint8)
 
-    The file is written at exactly ``path``, replacing any file there (unlike
-    ``np.savez``, no ``.npz`` is appended; name it ``*.npz`` by convention).
-    ``path`` may also be a binary file object opened for writing. Keys are
-    the names (dotted names are fine); values must be numeric NumPy arrays,
-    anything else is a ``TypeError``.
+
+def _leaf_array(value, where):
+    """A Tensor, array or number as a numeric NumPy array; anything else is a ``TypeError``."""
+    if isinstance(value, Tensor):
+        value = value.numpy()
+    elif isinstance(value, numbers.Number) and not isinstance(value, complex):
+        value = np.asarray(value)  # read back as a 0-d array
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"save: {where} must be a Tensor, an np.ndarray or a number, got {type(value).__name__}")
+    if value.dtype.kind not in "biufc":
+        raise TypeError(f"save: {where} must hold numbers, got dtype {value.dtype} (it would need pickle)")
+    return value
+
+
+def _describe(obj, arrays, where):
+    """``obj`` (nested dicts, lists and tuples of arrays, Tensors, numbers, strings, None) as
+    JSON-ready data; arrays and Tensors go into ``arrays`` under generated names."""
+    if isinstance(obj, (Tensor, np.ndarray)):
+        name = f"{len(arrays)}"
+        arrays[name] = _leaf_array(obj, where)
+        return {"array": name}
+    if obj is None or isinstance(obj, (bool, str)):
+        return {"value": obj}
+    if isinstance(obj, numbers.Integral):
+        return {"value": int(obj)}
+    if isinstance(obj, numbers.Real):
+        return {"value": float(obj)}
+    if isinstance(obj, dict):
+        for k in obj:
+            if not isinstance(k, (str, int)) or isinstance(k, bool):
+                raise TypeError(f"save: keys in {where} must be strings or ints, got {type(k).__name__} {k!r}")
+        return {"dict": [[k, _describe(v, arrays, f"{where}[{k!r}]")] for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):
+        kind = "list" if isinstance(obj, list) else "tuple"
+        return {kind: [_describe(v, arrays, f"{where}[{i}]") for i, v in enumerate(obj)]}
+    raise TypeError(f"save: {where} is a {type(obj).__name__}; checkpoints hold arrays, Tensors, numbers, strings, "
+                    "None and dicts/lists/tuples of them (nothing that would need pickle)")
+
+
+def _rebuild(desc, arrays):
+    (kind, body), = desc.items()
+    if kind == "array":
+        return arrays[body]
+    if kind == "value":
+        return body
+    if kind == "dict":
+        return {k: _rebuild(v, arrays) for k, v in body}
+    items = [_rebuild(v, arrays) for v in body]
+    return items if kind == "list" else tuple(items)
+
+
+def save(obj, f):
+    """Write ``obj`` to ``f`` (a path or a binary file object) as an ``.npz`` archive.
+
+    A flat ``{name: Tensor, np.ndarray or number}`` (a model's ``state_dict()``) is one
+    ``.npy`` member per name, readable by ``np.load`` too. Anything nested (an
+    optimizer's ``state_dict()``, a checkpoint dict of both, lists, strings, None)
+    is stored as its arrays plus a JSON description of the structure, never a
+    pickle. The file is written at exactly ``f``, replacing any file there (unlike
+    ``np.savez``, no ``.npz`` is appended). Anything else is a ``TypeError``.
     """
-    if not hasattr(state_dict, "items"):
-        raise TypeError(f"save: expected a dict of arrays, got {type(state_dict).__name__}")
-    arrays = {}
-    for key, value in state_dict.items():
-        if not isinstance(key, str):
-            raise TypeError(f"save: keys must be strings, got {type(key).__name__} {key!r}")
-        if isinstance(value, Tensor):
-            value = value.numpy()
-        elif isinstance(value, numbers.Number) and not isinstance(value, complex):
-            value = np.asarray(value)  # read back as a 0-d array
-        if not isinstance(value, np.ndarray):
-            raise TypeError(f"save: {key!r} must be a Tensor, an np.ndarray or a number, got {type(value).__name__}")
-        if value.dtype.kind not in "biufc":
-            raise TypeError(f"save: {key!r} must hold numbers, got dtype {value.dtype} (it would need pickle)")
-        arrays[key] = value
+    if not hasattr(obj, "items"):
+        raise TypeError(f"save: expected a dict (e.g. a state_dict), got {type(obj).__name__}")
+    flat = all(isinstance(k, str) and k != _STRUCTURE for k in obj) and all(
+        isinstance(v, (Tensor, np.ndarray)) or (isinstance(v, numbers.Number) and not isinstance(v, complex))
+        for v in obj.values())
+    if flat:
+        arrays = {key: _leaf_array(value, repr(key)) for key, value in obj.items()}
+    else:
+        arrays = {}
+        structure = json.dumps(_describe(obj, arrays, "the object"))
+        arrays[_STRUCTURE] = np.frombuffer(structure.encode(), dtype=np.uint8)
     # What np.savez does, written out: np.savez(file, **arrays) would take a key
     # named "file" or "allow_pickle" as its own argument, and append ".npz" to
     # a path without it. Arrays are written with pickling disabled.
-    with zipfile.ZipFile(path, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+    with zipfile.ZipFile(f, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
         for key, value in arrays.items():
             with archive.open(key + ".npy", "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, value, allow_pickle=False)
@@ -87,6 +137,11 @@ def load(path, map_location=None, weights_only=True):
     for key, value in out.items():
         if not isinstance(value, np.ndarray):  # NpzFile returns a non-.npy member as raw bytes
             raise ValueError(f"load: member {key!r} of {_name(path)} is not a NumPy array (.npy)")
+    if _STRUCTURE in out:  # a nested checkpoint: rebuild it from its JSON description
+        try:
+            return _rebuild(json.loads(out.pop(_STRUCTURE).tobytes().decode()), out)
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"load: {_name(path)} has a malformed structure description: {e}") from None
     return out
 
 

@@ -336,9 +336,18 @@ class Tensor:
         """A new leaf sharing this data, outside any graph."""
         return Tensor._make(self.array, None)
 
-    def zero_grad(self):
-        """Forget the accumulated gradient (``.grad = None``)."""
-        self._grad = None
+    def zero_grad(self, set_to_none=True):
+        """Forget the accumulated gradient (``.grad = None``), or with ``set_to_none=False``
+        fill it with zeros in place, detached from any graph, as PyTorch's optimizers do."""
+        g = self._grad
+        if g is None or set_to_none:
+            self._grad = None
+        elif g._op is None and isinstance(g.array, np.ndarray) and g.array.flags.writeable:
+            g.array[...] = 0
+        elif g._op is None and backend.is_cuda(g.array):
+            g.array.fill(0)
+        else:  # a grad with a graph (create_graph=True), a NumPy scalar or a read-only view
+            self._grad = Tensor._make(backend.xp(g.array).zeros_like(g.array), None)
 
     def retain_grad(self):
         """Keep ``.grad`` on this intermediate tensor after ``backward``."""

@@ -133,9 +133,12 @@ def vhp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(inputs), v^T H)`` for a scalar ``func``."""
     inputs, in_tuple = _as_tuple(inputs, "inputs")
     inputs = _prepare(inputs, create_graph)
-    if v is None:
-        raise ValueError("vhp: v must be given")
-    v, _ = _as_tuple(v, "v")
+    if v is None:  # as PyTorch: only for a single one-element input
+        if len(inputs) != 1 or inputs[0].numel() != 1:
+            raise ValueError("vhp: v must be given unless the input is a single Tensor with one element")
+        v = (factories.ones_like(inputs[0]),)
+    else:
+        v, _ = _as_tuple(v, "v")
     out = func(*inputs)
     if not isinstance(out, Tensor) or out.numel() != 1:
         raise ValueError("vhp: func must return a Tensor with a single element")

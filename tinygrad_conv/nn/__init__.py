@@ -1,4 +1,9 @@
-"""Neural-network building blocks: ``Module``, ``Parameter``, layers, losses, ``init``."""
+"""Neural-network building blocks: ``Module``, ``Parameter``, layers, losses, ``init``,
+and ``functional`` (the same module object as ``tinygrad_conv.functional``, so
+``import tinygrad_conv.nn.functional as F`` works as ``torch.nn.functional`` does)."""
+import sys
+
+from .. import functional
 from . import init
 from .layers import (
     AdaptiveAvgPool2d,
@@ -12,6 +17,7 @@ from .layers import (
     GlobalAvgPool2d,
     L1Loss,
     Linear,
+    LogSoftmax,
     MaxPool2d,
     MSELoss,
     NLLLoss,
@@ -19,11 +25,16 @@ from .layers import (
     Sequential,
     Sigmoid,
     SmoothL1Loss,
+    Softmax,
     Tanh,
+    Unflatten,
     Upsample,
 )
-from .module import Module, Parameter
+from .module import IncompatibleKeys, Module, Parameter
 from .activations import ELU, GELU, Identity, LeakyReLU, SiLU
-from .containers import ModuleList
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList
 from .norm import BatchNorm1d, BatchNorm2d, Dropout, Dropout2d
 from . import utils
+
+# `import tinygrad_conv.nn.functional` finds the one functional module under this name too.
+sys.modules[__name__ + ".functional"] = functional

@@ -7,14 +7,36 @@ import math
 
 import numpy as np
 
-from .. import checks
+from .. import backend, checks
 from .. import functional as F
+from ..combine import cat
 from . import init
-from .module import Module, Parameter
+from .activations import apply_inplace
+from .module import Module, Parameter, _float_dtype
 from ..ops.losses import REDUCTIONS
 
 
 # ----- layers with parameters -----------------------------------------------------------------
+def _factory(dtype, device, where):
+    """The dtype and device of a layer's parameters: float32 on the CPU unless given."""
+    dt = np.dtype(np.float32) if dtype is None else _float_dtype(dtype, where)
+    return dt, (None if device is None else backend.device(device))
+
+
+def _reset_weight_and_bias(layer):
+    """PyTorch's default for Conv2d, ConvTranspose2d and Linear: weight from
+    ``kaiming_uniform_(a=sqrt(5))``, that is U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and bias from
+    the same bound (``fan_in`` of the weight, computed as ``init`` does)."""
+    init.kaiming_uniform_(layer.weight, a=math.sqrt(5))
+    if layer.bias is not None:
+        fan_in, _ = init._calculate_fan_in_and_fan_out(layer.weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        init.uniform_(layer.bias, -bound, bound)
+
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
 def _conv_arguments(layer, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias):
     """Check and store the arguments Conv2d and ConvTranspose2d share."""
     where = type(layer).__name__
@@ -39,28 +61,78 @@ def _conv_repr(layer, *optional):
             s += f", {name}={getattr(layer, name)}"
     if layer.groups != 1:
         s += f", groups={layer.groups}"
-    return s + (", bias=False" if layer.bias is None else "")
+    s += ", bias=False" if layer.bias is None else ""
+    return s + (f", padding_mode={layer.padding_mode}" if layer.padding_mode != "zeros" else "")
+
+
+def _circular_pad(x, pad):
+    """Wrap-around padding of the last two axes, ``pad = (left, right, top, bottom)``
+    (each at most that axis's length), as PyTorch's ``padding_mode="circular"``."""
+    left, right, top, bottom = pad
+    for axis, (before, after) in ((-1, (left, right)), (-2, (top, bottom))):
+        size = x.shape[axis]
+        if before > size or after > size:
+            raise ValueError(f"circular padding: pad {pad} is larger than the input's size {size} (shape {x.shape})")
+        index = lambda start, stop: (Ellipsis, slice(start, stop)) + (slice(None),) * (-1 - axis)
+        parts = ([x[index(size - before, size)]] if before else []) + [x] + ([x[index(0, after)]] if after else [])
+        x = cat(parts, dim=axis) if len(parts) > 1 else x
+    return x
 
 
 class Conv2d(Module):
-    """2-D convolution (cross-correlation) of ``(N, C_in, H, W)`` into ``(N, C_out, H_out, W_out)``.
+    """2-D convolution (cross-correlation) of ``(N, C_in, H, W)`` into ``(N, C_out, H_out, W_out)``,
+    as ``torch.nn.Conv2d`` (same arguments).
 
-    ``weight``: ``(C_out, C_in / groups, K_h, K_w)`` drawn from the seed
-    notebook's Xavier/Glorot normal (``init.xavier_normal_``),
-    ``std = sqrt(2 / (fan_in + fan_out))`` with ``fan_in = C_in / groups * K_h * K_w``
-    and ``fan_out = C_out * K_h * K_w`` as in PyTorch; ``bias``: ``(C_out,)``, zeros.
+    ``padding``: an int, a pair, ``"valid"`` (none) or ``"same"`` (output as large as the
+    input, stride 1 only; an odd total goes to the right and bottom). ``padding_mode``:
+    ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``.
+    ``weight``: ``(C_out, C_in / groups, K_h, K_w)``; weight and bias drawn as PyTorch does,
+    ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` with ``fan_in = C_in / groups * K_h * K_w``
+    (for the weight that is ``kaiming_uniform_(a=sqrt(5))``).
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
+                 padding_mode="zeros", device=None, dtype=None):
         super().__init__()
-        _conv_arguments(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
+        dtype, device = _factory(dtype, device, "Conv2d")
+        text = padding if isinstance(padding, str) else None
+        if text is not None and text not in ("same", "valid"):
+            raise ValueError(f"Conv2d: invalid padding string {padding!r}, should be 'same' or 'valid'")
+        _conv_arguments(self, in_channels, out_channels, kernel_size, stride, 0 if text else padding, dilation,
+                        groups, bias)
+        self.padding_mode = checks.one_of(padding_mode, PADDING_MODES, "padding_mode", "Conv2d")
+        if text == "same" and self.stride != (1, 1):
+            raise ValueError(f"Conv2d: padding='same' is not supported for strided convolutions (stride {self.stride})")
+        if text == "same":
+            totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]  # (H, W)
+            (top, bottom), (left, right) = [(t // 2, t - t // 2) for t in totals]
+        else:
+            (top, bottom), (left, right) = [(p, p) for p in self.padding]
+        self._pad = (left, right, top, bottom)  # F.pad's order: last axis first
+        if text is not None:
+            self.padding = text
 
         kh, kw = self.kernel_size
-        self.weight = init.xavier_normal_(Parameter(np.empty((out_channels, in_channels // groups, kh, kw), np.float32)))
-        self.bias = Parameter(np.zeros(out_channels, np.float32)) if bias else None
+        self.weight = Parameter(np.empty((out_channels, in_channels // groups, kh, kw), dtype))
+        self.bias = Parameter(np.empty(out_channels, dtype)) if bias else None
+        self.reset_parameters()
+        if device is not None:
+            self.to(device)
+
+    def reset_parameters(self):
+        _reset_weight_and_bias(self)
 
     def forward(self, x):
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        left, right, top, bottom = self._pad
+        if self.padding_mode == "circular":
+            x, padding = _circular_pad(x, self._pad), 0
+        elif self.padding_mode != "zeros":
+            x, padding = F.pad(x, self._pad, mode=self.padding_mode), 0
+        elif left != right or top != bottom:  # "same" with an even kernel
+            x, padding = F.pad(x, self._pad), 0
+        else:
+            padding = (top, left)
+        return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
     def extra_repr(self):
         return _conv_repr(self, ("padding", (0, 0)), ("dilation", (1, 1)))
@@ -72,13 +144,18 @@ class ConvTranspose2d(Module):
 
     ``weight``: ``(C_in, C_out / groups, K_h, K_w)``; weight and bias drawn as PyTorch does,
     ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` with ``fan_in = C_out / groups * K_h * K_w``
-    (for the weight that is ``kaiming_uniform_(a=sqrt(5))``).
+    (for the weight that is ``kaiming_uniform_(a=sqrt(5))``). ``padding_mode`` must be
+    ``"zeros"``, as in PyTorch.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
-                 bias=True, dilation=1):
+                 bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
         super().__init__()
+        dtype, device = _factory(dtype, device, "ConvTranspose2d")
         _conv_arguments(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
+        if padding_mode != "zeros":
+            raise ValueError(f"ConvTranspose2d: only padding_mode='zeros' is supported, got {padding_mode!r}")
+        self.padding_mode = padding_mode
         self.output_padding = checks.pair(output_padding, "output_padding", "ConvTranspose2d", minimum=0)
         for o, s, d in zip(self.output_padding, self.stride, self.dilation):
             if o >= s and o >= d:
@@ -86,10 +163,14 @@ class ConvTranspose2d(Module):
                                  f"stride {self.stride} or dilation {self.dilation}")
 
         kh, kw = self.kernel_size
-        weight = Parameter(np.empty((in_channels, out_channels // groups, kh, kw), np.float32))
-        self.weight = init.kaiming_uniform_(weight, a=math.sqrt(5))
-        bound = 1 / math.sqrt(out_channels // groups * kh * kw)
-        self.bias = init.uniform_(Parameter(np.empty(out_channels, np.float32)), -bound, bound) if bias else None
+        self.weight = Parameter(np.empty((in_channels, out_channels // groups, kh, kw), dtype))
+        self.bias = Parameter(np.empty(out_channels, dtype)) if bias else None
+        self.reset_parameters()
+        if device is not None:
+            self.to(device)
+
+    def reset_parameters(self):
+        _reset_weight_and_bias(self)
 
     def forward(self, x):
         return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
@@ -107,15 +188,20 @@ class Linear(Module):
     ``kaiming_uniform_(a=sqrt(5))``).
     """
 
-    def __init__(self, in_features, out_features, bias=True):
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
+        dtype, device = _factory(dtype, device, "Linear")
         self.in_features = checks.positive_int(in_features, "in_features", "Linear")
         self.out_features = checks.positive_int(out_features, "out_features", "Linear")
         checks.boolean(bias, "bias", "Linear")
-        weight = Parameter(np.empty((out_features, in_features), np.float32))
-        self.weight = init.kaiming_uniform_(weight, a=math.sqrt(5))
-        bound = 1 / math.sqrt(in_features)
-        self.bias = init.uniform_(Parameter(np.empty(out_features, np.float32)), -bound, bound) if bias else None
+        self.weight = Parameter(np.empty((out_features, in_features), dtype))
+        self.bias = Parameter(np.empty(out_features, dtype)) if bias else None
+        self.reset_parameters()
+        if device is not None:
+            self.to(device)
+
+    def reset_parameters(self):
+        _reset_weight_and_bias(self)
 
     def forward(self, x):
         return F.linear(x, self.weight, self.bias)
@@ -126,10 +212,17 @@ class Linear(Module):
 
 # ----- activations ------------------------------------------------------------------------------
 class ReLU(Module):
-    """``max(x, 0)`` elementwise."""
+    """``max(x, 0)`` elementwise; ``inplace=True`` overwrites the input (same values)."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = checks.boolean(inplace, "inplace", "ReLU")
 
     def forward(self, x):
-        return F.relu(x)
+        return apply_inplace(x, self.inplace, "relu_", F.relu)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
 
 class Sigmoid(Module):
@@ -144,6 +237,27 @@ class Tanh(Module):
 
     def forward(self, x):
         return F.tanh(x)
+
+
+class Softmax(Module):
+    """``F.softmax(x, dim)``: exponentials normalised to sum to 1 along ``dim``."""
+
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = None if dim is None else checks.integer(dim, "dim", type(self).__name__)
+
+    def forward(self, x):
+        return F.softmax(x, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    """``F.log_softmax(x, dim)``: ``x - logsumexp(x, dim)``, computed stably."""
+
+    def forward(self, x):
+        return F.log_softmax(x, self.dim)
 
 
 # ----- pooling and reshaping ------------------------------------------------------------------
@@ -269,6 +383,26 @@ class Flatten(Module):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
+class Unflatten(Module):
+    """Split dim ``dim`` into ``unflattened_size``: ``Unflatten(1, (C, H, W))`` maps
+    ``(N, C*H*W)`` to ``(N, C, H, W)`` (the inverse of ``Flatten``)."""
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        self.dim = checks.integer(dim, "dim", "Unflatten")
+        if not isinstance(unflattened_size, (tuple, list)) or not unflattened_size:
+            raise TypeError(f"Unflatten: unflattened_size must be a non-empty tuple or list of ints, "
+                            f"got {unflattened_size!r}")
+        self.unflattened_size = tuple(checks.integer(s, "unflattened_size", "Unflatten", minimum=-1)
+                                      for s in unflattened_size)
+
+    def forward(self, x):
+        return x.unflatten(self.dim, self.unflattened_size)
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
 # ----- containers -----------------------------------------------------------------------------
 class Sequential(Module):
     """Modules applied in order: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
@@ -280,6 +414,12 @@ class Sequential(Module):
 
     def __init__(self, *modules):
         super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], dict):  # Sequential(OrderedDict(name=module, ...))
+            for name, module in modules[0].items():
+                if not isinstance(module, Module):
+                    raise TypeError(f"Sequential: {name!r} must be an nn.Module, got {type(module).__name__}")
+                self.add_module(name, module)
+            return
         for i, module in enumerate(modules):
             if not isinstance(module, Module):
                 raise TypeError(f"Sequential: argument {i} must be an nn.Module, got {type(module).__name__}")
@@ -318,6 +458,18 @@ class Sequential(Module):
             name = str(int(name) + 1)
         setattr(self, name, module)
         return self
+
+    def extend(self, modules):
+        """Append each module of an iterable; returns self."""
+        for module in list(modules):
+            self.append(module)
+        return self
+
+    def __setitem__(self, index, module):
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential: can only assign an nn.Module, got {type(module).__name__}")
+        self[index]  # the same checks as reading
+        setattr(self, list(self._modules)[index], module)
 
 
 # ----- losses ----------------------------------------------------------------------------------

@@ -1,14 +1,16 @@
-"""``Module`` (a container of parameters and sub-modules) and ``Parameter``.
+"""``Module`` (a container of parameters, buffers and sub-modules) and ``Parameter``.
 
 A module registers what is assigned to it: ``self.weight = Parameter(...)``
 lists ``weight`` in ``named_parameters()``, ``self.features = Sequential(...)``
-lists ``features`` as a child, in assignment order, as in PyTorch. Arrays that
+lists ``features`` as a child, in assignment order, as in PyTorch. Tensors that
 are state but not trained (batch norm's running statistics) are registered
 with ``register_buffer``: they are saved in ``state_dict`` and moved by ``to``.
 """
+from collections import namedtuple
+
 import numpy as np
 
-from .. import backend, checks, hooks
+from .. import backend, checks, dtypes, hooks
 from ..tensor import Tensor
 
 
@@ -35,6 +37,30 @@ class Parameter(Tensor):
         return f"Parameter({body}{dtype}{device})"
 
 
+class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What ``load_state_dict`` returns: the model's keys the dict lacked, and the dict's
+    keys the model lacks (both empty after a strict load)."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+
+class StateDictKeyError(RuntimeError, KeyError):
+    """A strict ``load_state_dict`` with missing or unexpected keys (PyTorch raises
+    ``RuntimeError``; a missing name is this library's ``KeyError``)."""
+
+    __str__ = RuntimeError.__str__  # the message as written, not KeyError's repr of it
+
+
+class StateDictShapeError(RuntimeError, ValueError):
+    """A state dict value whose shape differs from the model's (PyTorch's ``RuntimeError``,
+    this library's ``ValueError`` for a bad value)."""
+
+
 class Module:
     """Base class of layers and models: write ``__init__`` (call ``super().__init__()``
     first) and ``forward``; call the module like a function.
@@ -49,12 +75,13 @@ class Module:
     """
 
     def __init__(self):
-        # Registered parameters and sub-modules, in assignment order. Their
+        # Registered parameters, buffers and sub-modules, in assignment order. Their
         # values are also kept as ordinary instance attributes, so reading
         # `self.weight` in forward is a plain attribute lookup (no __getattr__).
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "training", True)
 
     # ----- registration ------------------------------------------------------------------
@@ -78,7 +105,7 @@ class Module:
             buffers.pop(name, None)
             modules[name] = value
         elif name in buffers:
-            buffers[name] = _buffer_array(value, name)
+            value = buffers[name] = _buffer_tensor(value, name)
         elif name in params:
             # A registered slot keeps its kind, as in PyTorch (`bias = None` is fine).
             if value is not None:
@@ -101,6 +128,91 @@ class Module:
         self._modules.pop(name, None)
         self._buffers.pop(name, None)
         object.__delattr__(self, name)
+
+    def _check_new_name(self, name, where, kind):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"cannot {where} before Module.__init__() is called")
+        if not isinstance(name, str):
+            raise TypeError(f"{where}: {kind} name must be a string, got {type(name).__name__}")
+        if not name or "." in name:
+            raise KeyError(f"{where}: {kind} name must be non-empty and without '.', got {name!r}")
+        registered = (self._parameters, self._modules, self._buffers)
+        if hasattr(self, name) and not any(name in d for d in registered):
+            raise KeyError(f"{where}: attribute {name!r} already exists")
+
+    def add_module(self, name, module):
+        """Register ``module`` (or None) as the child ``name``, as ``self.<name> = module``."""
+        self._check_new_name(name, "add_module", "module")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {type(module).__name__} is not a Module subclass")
+        if module is None:
+            self._parameters.pop(name, None)
+            self._buffers.pop(name, None)
+            self._modules[name] = None
+            object.__setattr__(self, name, None)
+        else:
+            setattr(self, name, module)
+
+    register_module = add_module
+
+    def register_parameter(self, name, param):
+        """Register ``param`` (an ``nn.Parameter`` or None) as ``self.<name>``."""
+        self._check_new_name(name, "register_parameter", "parameter")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: cannot assign {type(param).__name__} as parameter {name!r} "
+                            "(an nn.Parameter or None expected)")
+        if param is None:
+            self._modules.pop(name, None)
+            self._buffers.pop(name, None)
+            self._parameters[name] = None
+            object.__setattr__(self, name, None)
+        else:
+            setattr(self, name, param)
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Register ``tensor`` (a Tensor, a NumPy/CuPy array wrapped without a copy, or None)
+        as state that is not trained: readable as ``self.<name>``, listed by
+        ``named_buffers()``, moved by ``to`` and, if ``persistent``, saved in
+        ``state_dict``. Assigning to the name replaces it."""
+        if "_buffers" not in self.__dict__:
+            raise AttributeError(f"cannot register buffer {name!r} before Module.__init__() is called")
+        if not isinstance(name, str) or not name or "." in name:
+            raise TypeError(f"register_buffer: name must be a non-empty string without '.', got {name!r}")
+        if name in self._parameters or name in self._modules or (hasattr(self, name) and name not in self._buffers):
+            raise KeyError(f"register_buffer: attribute {name!r} already exists")
+        self._buffers[name] = _buffer_tensor(tensor, name)
+        if checks.boolean(persistent, "persistent", "register_buffer"):
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
+        object.__setattr__(self, name, self._buffers[name])
+
+    def get_submodule(self, target):
+        """The module at the dotted path ``target`` (``""`` is this module), e.g. ``"features.0"``."""
+        if not isinstance(target, str):
+            raise TypeError(f"get_submodule: target must be a string, got {type(target).__name__}")
+        module = self
+        for item in target.split(".") if target else ():
+            if item not in module._modules or module._modules[item] is None:
+                raise AttributeError(f"{type(module).__name__} has no submodule {item!r} (looking up {target!r})")
+            module = module._modules[item]
+        return module
+
+    def get_parameter(self, target):
+        """The parameter at the dotted path ``target``, e.g. ``"features.0.weight"``."""
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        if name not in module._parameters or module._parameters[name] is None:
+            raise AttributeError(f"{type(module).__name__} has no parameter {name!r} (looking up {target!r})")
+        return module._parameters[name]
+
+    def get_buffer(self, target):
+        """The buffer at the dotted path ``target``, e.g. ``"1.running_mean"``."""
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        if name not in module._buffers or module._buffers[name] is None:
+            raise AttributeError(f"{type(module).__name__} has no buffer {name!r} (looking up {target!r})")
+        return module._buffers[name]
 
     # ----- running -------------------------------------------------------------------------
     def forward(self, *args, **kwargs):
@@ -128,55 +240,87 @@ class Module:
 
     # ----- walking the tree ----------------------------------------------------------------
     def named_children(self):
-        """``(name, module)`` for each direct sub-module, in registration order."""
+        """``(name, module)`` for each direct sub-module, in registration order (once each)."""
+        seen = set()
         for name, module in self._modules.items():
-            if module is not None:
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
                 yield name, module
 
     def children(self):
         for _, module in self.named_children():
             yield module
 
-    def named_modules(self, prefix=""):
-        """``(dotted_name, module)`` for this module (name ``prefix``) and every
-        module below it, each once even if it is reachable twice."""
-        seen = set()
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """``(dotted_name, module)`` for this module (name ``prefix``) and every module
+        below it, depth first; each once unless ``remove_duplicate=False``."""
+        seen = set() if memo is None else memo  # modules hash by identity
         stack = [(prefix, self)]
         while stack:  # depth-first, children in registration order
             name, module = stack.pop()
-            if id(module) in seen:
-                continue
-            seen.add(id(module))
+            if remove_duplicate:
+                if module in seen:
+                    continue
+                seen.add(module)
             yield name, module
-            children = [(f"{name}.{n}" if name else n, m) for n, m in module.named_children()]
+            children = [(f"{name}.{n}" if name else n, m) for n, m in module._modules.items() if m is not None]
             stack.extend(reversed(children))
 
     def modules(self):
         for _, module in self.named_modules():
             yield module
 
-    def named_parameters(self):
+    def _named_members(self, kind, prefix, recurse, remove_duplicate):
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        seen = set()
+        for module_prefix, module in modules:
+            for name, value in getattr(module, kind).items():
+                if value is None or (remove_duplicate and id(value) in seen):
+                    continue
+                seen.add(id(value))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), value
+
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
         """``(dotted_name, parameter)`` for every parameter, e.g. ``"features.0.weight"``.
 
         A parameter shared by two modules is listed once, under its first name.
         """
-        seen = set()
-        for prefix, module in self.named_modules():
-            for name, p in module._parameters.items():
-                if p is None or id(p) in seen:
-                    continue
-                seen.add(id(p))
-                yield (f"{prefix}.{name}" if prefix else name), p
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
-    def parameters(self):
+    def parameters(self, recurse=True):
         """Every parameter once (what an optimizer takes)."""
-        for _, p in self.named_parameters():
+        for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def zero_grad(self):
-        """Set ``.grad`` of every parameter to None."""
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        """``(dotted_name, tensor)`` for every buffer, e.g. ``"1.running_mean"``."""
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse=True):
+        for _, buf in self.named_buffers(recurse=recurse):
+            yield buf
+
+    def apply(self, fn):
+        """Call ``fn(module)`` on every sub-module (children first) and then on this one; returns self.
+        ``model.apply(init_weights)`` is the usual way to re-initialise a model."""
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
+    def requires_grad_(self, requires_grad=True):
+        """Freeze (``False``) or unfreeze every parameter; returns self."""
+        requires_grad = checks.boolean(requires_grad, "requires_grad", "requires_grad_")
         for p in self.parameters():
-            p.grad = None
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none=True):
+        """Set ``.grad`` of every parameter to None (``set_to_none=False``: fill it with zeros
+        in place, detached from any graph, as PyTorch does)."""
+        set_to_none = checks.boolean(set_to_none, "set_to_none", "zero_grad")
+        for p in self.parameters():
+            p.zero_grad(set_to_none)
 
     def train(self, mode=True):
         """Set ``.training`` on this module and every sub-module; returns self."""
@@ -189,22 +333,42 @@ class Module:
         """``train(False)``."""
         return self.train(False)
 
-    # ----- devices -------------------------------------------------------------------------
-    def to(self, device):
-        """Move every parameter (and its gradient) to ``device`` in place and return self.
+    # ----- devices and dtypes --------------------------------------------------------------
+    def to(self, *args, device=None, dtype=None, non_blocking=False):
+        """Move and/or cast every parameter (and its gradient) and buffer, in place; returns
+        self. ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``; a dtype
+        applies to floating point tensors only (``num_batches_tracked`` stays int64), as
+        in PyTorch.
 
         The Parameter objects stay the same, so an optimizer built before the
         move keeps working (its state follows on its next step).
         """
-        device = backend.device(device)
+        for a in args:
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif isinstance(a, str) or (isinstance(a, int) and not isinstance(a, bool)):
+                device = a
+            else:
+                dtype = a
+        device = None if device is None else backend.device(device)
+        if dtype is not None:
+            dtype = _float_dtype(dtype, "Module.to")
+
+        def convert(array):
+            if dtype is not None and array.dtype.kind == "f":
+                array = backend.cast(array, dtype)
+            return array if device is None else backend.to_device(array, device)
+
         for p in self.parameters():
-            p.array = backend.to_device(p.array, device)
+            p.array = convert(p.array)
             if p.grad is not None:
-                p.grad.array = backend.to_device(p.grad.array, device)
+                p.grad.array = convert(p.grad.array)
         for module in self.modules():
             for name, buf in list(module._buffers.items()):
                 if buf is not None:
-                    setattr(module, name, backend.to_device(buf, device))
+                    array = convert(buf.array)
+                    if array is not buf.array:  # a new buffer Tensor, as PyTorch's
+                        setattr(module, name, Tensor._make(array, None))
         return self
 
     def cpu(self):
@@ -215,85 +379,91 @@ class Module:
         """``self.to("cuda")`` (or ``"cuda:index"``)."""
         return self.to("cuda" if index is None else f"cuda:{index}")
 
+    def float(self):
+        """Cast floating point parameters and buffers to float32; returns self."""
+        return self.to(dtypes.float32)
+
+    def double(self):
+        """Cast floating point parameters and buffers to float64; returns self."""
+        return self.to(dtypes.float64)
+
+    def half(self):
+        raise NotImplementedError("Module.half: float16 is not supported (there are no float16 kernels); "
+                                  "keep the model in float32")
+
     # ----- checkpoints ---------------------------------------------------------------------
-    def _named_state(self):
-        """``(dotted_name, array)`` for every parameter and buffer, module by module
-        (each module's parameters, then its buffers), in PyTorch's order."""
-        params = {id(p): name for name, p in self.named_parameters()}
-        for prefix, module in self.named_modules():
-            for name, p in module._parameters.items():
-                if p is not None and params.get(id(p)) == (f"{prefix}.{name}" if prefix else name):
-                    yield params[id(p)], p.array
-            for name, buf in module._buffers.items():
-                if buf is not None:
-                    yield (f"{prefix}.{name}" if prefix else name), buf
+    def _state_items(self, prefix=""):
+        """``(dotted_name, tensor)`` for every parameter and persistent buffer, module by module
+        (each module's parameters, then its buffers, then its children), in PyTorch's order.
+        As in PyTorch, a tensor reachable under two names (tied weights, a module used twice)
+        is listed under both."""
+        for name, p in self._parameters.items():
+            if p is not None:
+                yield prefix + name, p
+        for name, buf in self._buffers.items():
+            if buf is not None and name not in self._non_persistent_buffers:
+                yield prefix + name, buf
+        for name, module in self._modules.items():
+            if module is not None:
+                yield from module._state_items(f"{prefix}{name}.")
 
-    def state_dict(self):
-        """``{dotted_name: np.ndarray}``: a host copy of every parameter's and buffer's data,
-        whatever its device (buffers under PyTorch's names, e.g. ``"1.running_mean"``)."""
-        return {name: backend.to_numpy(a, copy=True) for name, a in self._named_state()}
+    def state_dict(self, *, destination=None, prefix="", keep_vars=False):
+        """``{dotted_name: Tensor}`` for every parameter and persistent buffer, under PyTorch's
+        names and in its order (e.g. ``"1.weight"``, ``"1.running_mean"``). The Tensors are
+        detached and share memory with the model (``keep_vars=True``: the parameters
+        themselves); ``tc.save(model.state_dict(), path)`` writes them as arrays."""
+        out = {} if destination is None else destination
+        for name, t in self._state_items(prefix):
+            out[name] = t if keep_vars else t.detach()
+        return out
 
-    def load_state_dict(self, state_dict):
-        """Copy ``state_dict``'s arrays into the parameters and buffers, in place, keeping their dtypes
-        and devices (a NumPy checkpoint loads onto a model on the GPU).
+    def load_state_dict(self, state_dict, strict=True, assign=False):
+        """Copy ``state_dict``'s values (Tensors or NumPy arrays, e.g. from ``tc.load``) into the
+        parameters and buffers, in place, each cast to the tensor's dtype and moved to its
+        device. Returns ``(missing_keys, unexpected_keys)``.
 
-        Everything is checked before anything is copied, so a bad dict changes
-        nothing: missing or unexpected keys raise ``KeyError``, a value that is
-        not a numeric array ``TypeError``, a shape mismatch ``ValueError``.
+        ``strict=True`` refuses missing or unexpected keys (``RuntimeError``, also a
+        ``KeyError``); ``strict=False`` loads the keys that match. A shape mismatch is
+        an error either way (``RuntimeError``, also a ``ValueError``), a non-numeric value
+        a ``TypeError``. Everything is checked before anything is copied, so a refused
+        dict changes nothing.
         """
+        where = f"load_state_dict for {type(self).__name__}"
         if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
-            raise TypeError(f"load_state_dict: expected a dict of arrays, got {type(state_dict).__name__}")
-        params = dict(self._named_state())  # name -> the parameter's data or the buffer
-        missing = [k for k in params if k not in state_dict]
-        unexpected = [k for k in state_dict.keys() if k not in params]
-        if missing or unexpected:
+            raise TypeError(f"{where}: expected a dict of Tensors or arrays, got {type(state_dict).__name__}")
+        strict = checks.boolean(strict, "strict", "load_state_dict")
+        if assign:
+            raise NotImplementedError("load_state_dict: assign=True is not supported; values are copied into "
+                                      "the existing parameters")
+        targets = list(self._state_items())
+        names = {name for name, _ in targets}
+        missing = [name for name, _ in targets if name not in state_dict]
+        unexpected = [k for k in state_dict.keys() if k not in names]
+        if strict and (missing or unexpected):
             parts = []
             if missing:
                 parts.append(f"missing keys {missing}")
             if unexpected:
                 parts.append(f"unexpected keys {unexpected}")
-            raise KeyError(f"load_state_dict: {' and '.join(parts)} for {type(self).__name__}")
-        values = {}
-        for name, p in params.items():
-            value = state_dict[name]
-            if isinstance(value, Tensor):
-                value = value.numpy()
-            if not isinstance(value, np.ndarray) or value.dtype.kind not in "iuf":
-                what = f"array of dtype {value.dtype}" if isinstance(value, np.ndarray) else type(value).__name__
-                raise TypeError(f"load_state_dict: {name!r} must be a numeric np.ndarray, got {what}")
-            if value.shape != p.shape:
-                raise ValueError(
-                    f"load_state_dict: {name!r} has shape {value.shape} in the state dict "
-                    f"but {p.shape} in the model"
+            raise StateDictKeyError(f"load_state_dict: {' and '.join(parts)} for {type(self).__name__}")
+        values = []
+        for name, t in targets:
+            if name not in state_dict:
+                continue
+            value = _state_value(state_dict[name], name)
+            if tuple(value.shape) != t.shape:
+                raise StateDictShapeError(
+                    f"load_state_dict: size mismatch: {name!r} has shape {tuple(value.shape)} in the state dict "
+                    f"but {t.shape} in the model"
                 )
-            values[name] = value
-        for name, a in params.items():
-            a[...] = backend.like(values[name].astype(a.dtype, copy=False), a)
-
-    # ----- buffers -----------------------------------------------------------------------------
-    def register_buffer(self, name, array):
-        """Register ``array`` (NumPy/CuPy array, or None) as state that is not trained:
-        readable as ``self.<name>``, listed by ``named_buffers()``, saved in
-        ``state_dict`` and moved by ``to``. Assigning to the name replaces it."""
-        if "_buffers" not in self.__dict__:
-            raise AttributeError(f"cannot register buffer {name!r} before Module.__init__() is called")
-        if not isinstance(name, str) or not name or "." in name:
-            raise TypeError(f"register_buffer: name must be a non-empty string without '.', got {name!r}")
-        if name in self._parameters or name in self._modules or (hasattr(self, name) and name not in self._buffers):
-            raise KeyError(f"register_buffer: attribute {name!r} already exists")
-        self._buffers[name] = _buffer_array(array, name)
-        object.__setattr__(self, name, self._buffers[name])
-
-    def named_buffers(self):
-        """``(dotted_name, array)`` for every buffer, e.g. ``"1.running_mean"``."""
-        for prefix, module in self.named_modules():
-            for name, buf in module._buffers.items():
-                if buf is not None:
-                    yield (f"{prefix}.{name}" if prefix else name), buf
-
-    def buffers(self):
-        for _, buf in self.named_buffers():
-            yield buf
+            values.append((t, value))
+        for t, value in values:
+            array = backend.like(backend.cast(value, t.dtype), t.array)
+            if isinstance(t.array, np.generic):
+                t.array = np.array(array, t.dtype)
+            else:
+                t.array[...] = array
+        return IncompatibleKeys(missing, unexpected)
 
     # ----- printing --------------------------------------------------------------------------
     def extra_repr(self):
@@ -302,9 +472,10 @@ class Module:
 
     def __repr__(self):
         lines = [line for line in self.extra_repr().split("\n") if line]
-        for name, module in self.named_children():
-            child = repr(module).replace("\n", "\n  ")
-            lines.append(f"({name}): {child}")
+        for name, module in self._modules.items():
+            if module is not None:
+                child = repr(module).replace("\n", "\n  ")
+                lines.append(f"({name}): {child}")
         if not lines:
             return f"{type(self).__name__}()"
         if len(lines) == 1 and not self._modules:
@@ -313,10 +484,40 @@ class Module:
         return f"{type(self).__name__}(\n  {body}\n)"
 
 
-def _buffer_array(value, name):
-    """A buffer's value: an array on either device (a Tensor gives its data), or None."""
+# ----- helpers ---------------------------------------------------------------------------------
+def _float_dtype(dtype, where):
+    """A parameter dtype: float32 or float64 (float16 has no kernels here; integers cannot be trained)."""
+    dt = dtypes.dtype(dtype, where)
+    if dt == dtypes.float16:
+        raise NotImplementedError(f"{where}: float16 is not supported (there are no float16 kernels); use float32")
+    if dt.kind != "f":
+        raise TypeError(f"{where}: parameters need a floating point dtype (float32 or float64), got {dt}")
+    return dt
+
+
+def _buffer_tensor(value, name):
+    """A buffer's value: a Tensor (an array is wrapped without a copy, as the module's own state), or None."""
+    if value is None or isinstance(value, Tensor):
+        return value
+    if isinstance(value, np.ndarray) or backend.is_cuda(value):
+        return Tensor._make(value, None)
+    raise TypeError(f"buffer {name!r} must be a Tensor, an array or None, got {type(value).__name__}")
+
+
+def _state_value(value, name):
+    """A state dict value as an array (NumPy or CuPy): Tensors, arrays and objects NumPy can
+    read (a PyTorch CPU tensor); numbers of any kind but not strings or objects."""
     if isinstance(value, Tensor):
         value = value.array
-    if value is not None and not (isinstance(value, np.ndarray) or backend.is_cuda(value)):
-        raise TypeError(f"buffer {name!r} must be an array or None, got {type(value).__name__}")
+    elif isinstance(value, np.generic):
+        value = np.asarray(value)
+    elif not (isinstance(value, np.ndarray) or backend.is_cuda(value)):
+        if not hasattr(value, "__array__"):  # lists and numbers are not tensors, as in PyTorch
+            raise TypeError(f"load_state_dict: {name!r} must be a Tensor or an array, got {type(value).__name__}")
+        try:
+            value = np.asarray(value)
+        except Exception as e:
+            raise TypeError(f"load_state_dict: {name!r} ({type(value).__name__}) cannot be read as an array: {e}") from None
+    if value.dtype.kind not in "biuf":
+        raise TypeError(f"load_state_dict: {name!r} must hold numbers, got an array of dtype {value.dtype}")
     return value

@@ -1,14 +1,26 @@
 """More activations: leaky ReLU, ELU, SiLU, GELU (exact and tanh), each with its derivative."""
+import copy
 import math
 
 from .. import backend
 from .base import Op
 
 
+def rerun_backward(op, grad, **tensors):
+    """``op.backward(grad)`` with some of what forward saved replaced by Tensors (the same
+    quantities recomputed from ``op.parents`` with differentiable ops): the rule, written
+    once on arrays, then records a graph (``backward_graph`` of ops that save derived arrays)."""
+    twin = copy.copy(op)
+    twin.retained = True
+    twin.__dict__.update(tensors)
+    return twin.backward(grad)
+
+
 class LeakyReLU(Op):
     """``a`` where positive, ``negative_slope * a`` elsewhere."""
 
     name = "leaky_relu"
+    saved = ()  # the slope is piecewise constant
 
     def forward(self, a, negative_slope=0.01):
         self.slope = backend.xp(a).where(a > 0, a.dtype.type(1), a.dtype.type(negative_slope))
@@ -22,6 +34,7 @@ class ELU(Op):
     """``a`` where positive, ``alpha * (exp(a) - 1)`` elsewhere; d/da there is ``out + alpha``."""
 
     name = "elu"
+    saved = ("out",)
 
     def forward(self, a, alpha=1.0):
         xp = backend.xp(a)
@@ -45,6 +58,10 @@ class SiLU(Op):
     def backward(self, grad):
         s = self.s
         return (grad * (s * (1 + self.a * (1 - s))),)
+
+    def backward_graph(self, grad, out):
+        a = self.parents[0]
+        return rerun_backward(self, grad, a=a, s=a.sigmoid())
 
 
 _SQRT_HALF = math.sqrt(0.5)
@@ -77,6 +94,12 @@ class GELU(Op):
         pdf = _INV_SQRT_2PI * backend.xp(a).exp(-0.5 * a * a)
         return (grad * (self.cdf + a * pdf),)
 
+    def backward_graph(self, grad, out):
+        a = self.parents[0]  # t or cdf recomputed on Tensors (erf below is made of differentiable ops)
+        if self.approximate == "tanh":
+            return rerun_backward(self, grad, a=a, t=(_SQRT_2_OVER_PI * (a + 0.044715 * a * a * a)).tanh())
+        return rerun_backward(self, grad, a=a, cdf=0.5 * (1 + erf(a * _SQRT_HALF)))
+
 
 # erf as in Cephes (S. L. Moshier's ndtr.c): x * T(x^2) / U(x^2) for |x| < 1 and
 # 1 - exp(-x^2) P(|x|) / Q(|x|) above (erfc < 1e-27 past 8, so x is capped there).
@@ -102,7 +125,8 @@ def _polynomial(coefficients, x):
 
 
 def erf(x):
-    """The error function of an array (NumPy or CuPy), in its dtype."""
+    """The error function of an array (NumPy or CuPy), in its dtype (of a Tensor under
+    ``create_graph``: the same rational functions, recorded, so differentiable)."""
     xp = backend.xp(x)
     ax = xp.minimum(xp.abs(x), 8)
     small = ax < 1

@@ -356,3 +356,56 @@ class Conv2d(Op):
         if not self.retained:
             self.cols = self.w = None
         return (dx, dw, db) if self.has_bias else (dx, dw)
+
+    def backward_graph(self, grad, out):
+        """The three gradients on Tensors, built from conv2d and conv_transpose2d themselves (as
+        PyTorch does), so they are differentiable again to any order::
+
+            dx = conv_transpose2d(grad, W)       (output_padding restores x's size)
+            dW = weight_grad_conv(x, grad)       (a conv2d of x with grad, see there)
+            db = grad summed over (N, H_o, W_o)
+        """
+        from .. import functional as F
+
+        g = self.geo
+        x, weight = self.parents[0], self.parents[1]
+        need_x, need_w = self.needs_input_grad[:2]
+        need_b = self.has_bias and self.needs_input_grad[2]
+        grad = _as_dtype(grad, self.dtype)
+        dx = dw = db = None
+        if need_b:
+            db = _as_dtype(grad.sum(axis=(0, 2, 3)), self.dtypes[2])
+        if need_w:
+            dw = weight_grad_conv(_as_dtype(x, self.dtype), grad, (g.sh, g.sw), (g.ph, g.pw), (g.dh, g.dw),
+                                  g.groups, g.KH, g.KW)
+            dw = _as_dtype(dw, self.dtypes[1])
+        if need_x:
+            # the transposed conv's output rows: (H_o - 1) s - 2 p + d (K - 1) + 1 + output_padding = H,
+            # output_padding = (H + 2 p - span) mod s < s
+            op_h = g.H + 2 * g.ph - g.dh * (g.KH - 1) - 1 - (g.Ho - 1) * g.sh
+            op_w = g.W + 2 * g.pw - g.dw * (g.KW - 1) - 1 - (g.Wo - 1) * g.sw
+            dx = F.conv_transpose2d(grad, _as_dtype(weight, self.dtype), stride=(g.sh, g.sw), padding=(g.ph, g.pw),
+                                    output_padding=(op_h, op_w), groups=g.groups, dilation=(g.dh, g.dw))
+            dx = _as_dtype(dx, self.dtypes[0])
+        return (dx, dw, db) if self.has_bias else (dx, dw)
+
+
+def _as_dtype(t, dtype):
+    return t if t.dtype == dtype else t.to(dtype)
+
+
+def weight_grad_conv(x, grad, stride, padding, dilation, groups, KH, KW):
+    """conv2d's weight gradient on Tensors, as a conv2d (PyTorch's way), so it is differentiable:
+    ``dW[o, c, kh, kw] = sum_{n, i, j} grad[n, o, i, j] x_pad[n, g(o) C/G + c, i s_h + kh d_h, j s_w + kw d_w]``
+    is a conv2d whose batch is the C/G channels of a group, whose input channels are (group, n),
+    whose kernel is grad ``(O, N, H_o, W_o)`` (groups G), with stride and dilation swapped.
+    Its output has at least K_h x K_w positions (more when the stride skips the last
+    rows/columns): the first K_h x K_w are dW. ``x (N, C, H, W)``, ``grad (N, O, H_o, W_o)``."""
+    from .. import functional as F
+
+    N, C, H, W = x.shape
+    G = groups
+    cols = x.reshape(N, G, C // G, H, W).permute(2, 1, 0, 3, 4).reshape(C // G, G * N, H, W)
+    kernel = grad.permute(1, 0, 2, 3)  # (O, N, H_o, W_o): output channel o reads group g(o)'s N channels
+    r = F.conv2d(cols, kernel, stride=dilation, padding=padding, dilation=stride, groups=G)  # (C/G, O, ., .)
+    return r.permute(1, 0, 2, 3)[:, :, :KH, :KW]

@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import backend, checks
 from .base import Op
-from .conv import layout, layout_of
+from .conv import _as_dtype, layout, layout_of, weight_grad_conv
 
 OP = "conv_transpose2d"
 
@@ -114,4 +114,31 @@ class ConvTranspose2d(Op):
                 dx = backend.cast(dx, self.dtypes[0])
         if not self.retained:
             self.gq = self.w = None
+        return (dx, dw, db) if self.has_bias else (dx, dw)
+
+    def backward_graph(self, grad, out):
+        """The gradients on Tensors, built from conv2d (as PyTorch does): the forward conv
+        (see the top) run on ``grad`` gives dx, and its weight gradient with x as the output
+        gradient gives dW; differentiable again to any order."""
+        from .. import functional as F
+
+        g = self.geo
+        x, weight = self.parents[0], self.parents[1]
+        need_x, need_w = self.needs_input_grad[:2]
+        need_b = self.has_bias and self.needs_input_grad[2]
+        grad = _as_dtype(grad, self.dtype)
+        dx = dw = db = None
+        if need_b:
+            db = _as_dtype(grad.sum(axis=(0, 2, 3)), self.dtypes[2])
+        if need_w:  # x plays the forward conv's output gradient (rows past H are zero: left out)
+            dw = weight_grad_conv(grad, _as_dtype(x, self.dtype), (g.sh, g.sw), (g.ph, g.pw), (g.dh, g.dw),
+                                  g.groups, g.KH, g.KW)
+            dw = _as_dtype(dw, self.dtypes[1])
+        if need_x:
+            dx = F.conv2d(grad, _as_dtype(weight, self.dtype), stride=(g.sh, g.sw), padding=(g.ph, g.pw),
+                          dilation=(g.dh, g.dw), groups=g.groups)
+            H, W = self.in_hw
+            if dx.shape[2:] != (H, W):
+                dx = dx[:, :, :H, :W]
+            dx = _as_dtype(dx, self.dtypes[0])
         return (dx, dw, db) if self.has_bias else (dx, dw)

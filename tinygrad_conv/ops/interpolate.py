@@ -99,3 +99,9 @@ class Interpolate(Separable, Op):
             resize_matrix(W, Wo, factors[1], mode, bool(align_corners)),
         )
 
+    def backward_graph(self, grad, out):
+        """``M_h.T @ grad @ M_w`` on Tensors: linear in grad with the matrices as constants (on
+        grad's device: CuPy, unlike NumPy, may not hand ``array @ Tensor`` to the Tensor), two
+        recorded matmuls whose own backward is the forward again."""
+        Mh, Mw = grad._wrap(self.Mh), grad._wrap(self.Mw)
+        return (Mh.T @ grad @ Mw,)

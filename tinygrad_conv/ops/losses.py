@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import backend, checks
 from . import losses_cuda
+from .activation import rerun_backward
 from .base import Op
 from .nn_ops import _log_softmax
 
@@ -59,13 +60,18 @@ class _Pointwise:
         checks.one_of(reduction, REDUCTIONS, "reduction", self.name)
         checks.same_shape(pred, target, self.name, ("pred", "target"))
         loss, self.slope = self.rule(pred - target, **params)
-        self.reduction = reduction
+        self.reduction, self.params, self.count = reduction, params, pred.size
         return _reduce(loss, reduction)
 
     def backward(self, grad):
-        scale = _scale(grad, self.reduction, self.slope.size)
+        scale = _scale(grad, self.reduction, self.count)
         g = self.slope * backend.xp(self.slope).asarray(scale, self.slope.dtype)
         return g, (-g if self.needs_input_grad[1] else None)
+
+    def backward_graph(self, grad, out):
+        # the same rule on Tensors: the slope recomputed from the inputs (its kinks are constant)
+        pred, target = self.parents
+        return rerun_backward(self, grad, slope=self.rule(pred - target, **self.params)[1])
 
 
 class MSELoss(_Pointwise, Op):
@@ -209,12 +215,15 @@ class CrossEntropy(Op):
             self.onehot = self.unit_rows and not eps
         self.log_probs, self.A, self.reduction = _log_softmax(logits, axis=1), A, reduction
         self.denominator = denominator
-        return _reduce(-(A * self.log_probs).sum(axis=1), reduction, denominator)
+        with np.errstate(invalid="ignore"):  # 0 * -inf at a masked class (logit -inf): replaced next
+            terms = A * self.log_probs
+        terms = backend.xp(terms).where(A == 0, 0, terms)  # a masked class adds 0, as in PyTorch
+        return _reduce(-terms.sum(axis=1), reduction, denominator)
 
     def backward(self, grad):
         if getattr(self, "A", None) is None:  # the CUDA kernel's case
             return (losses_cuda.cross_entropy_backward(self.log_probs, self.target, grad),)
-        xp, A = backend.xp(self.A), self.A
+        xp, A = backend.xp(self.log_probs), self.A
         softmax = xp.exp(self.log_probs)
         if self.reduction == "none":
             scale = xp.expand_dims(grad, 1)
@@ -229,6 +238,17 @@ class CrossEntropy(Op):
             softmax = softmax * A.sum(axis=1, keepdims=True)
         return (softmax * scale - A * scale,)
 
+    def backward_graph(self, grad, out):
+        # A is constant; the log-probabilities are recomputed on Tensors (log_softmax's own
+        # backward is differentiable), then the same rule runs
+        log_probs = self.parents[0].log_softmax(axis=1)
+        if getattr(self, "A", None) is None:  # forward ran the CUDA kernel: its case, as arrays
+            A, denominator = index_coefficients(self.target, -100, False, None, 0.0, self.log_probs.shape,
+                                                self.log_probs.dtype)
+            return rerun_backward(self, grad, log_probs=log_probs, A=A, denominator=denominator, reduction="mean",
+                                  unit_rows=True, onehot=True)
+        return rerun_backward(self, grad, log_probs=log_probs)
+
 
 class NLLLoss(Op):
     """Negative log-likelihood of log-probabilities ``(N, C)`` or ``(N, C, d1, ...)`` at class
@@ -237,6 +257,7 @@ class NLLLoss(Op):
     reduction="mean", ignore_index=-100)``."""
 
     name = "nll_loss"
+    saved = ()  # the rule is linear in grad, with constant coefficients
 
     def forward(self, log_probs, target, weight=None, reduction="mean", ignore_index=-100):
         op = "nll_loss"
@@ -250,7 +271,7 @@ class NLLLoss(Op):
         return _reduce(-(self.A * log_probs).sum(axis=1), reduction, self.denominator)
 
     def backward(self, grad):
-        xp = backend.xp(self.A)
+        xp = backend.xp(grad)
         if self.reduction == "none":
             return (-self.A * xp.expand_dims(grad, 1),)
         return (self.A * xp.asarray(-_scale(grad, self.reduction, self.denominator), self.A.dtype),)
@@ -281,12 +302,19 @@ class BinaryCrossEntropyWithLogits(Op):
         lw = pw_1 * y + one  # 1 + (pw - 1) y
         self.x, self.y, self.lw, self.pw_1, self.softplus = x, y, lw, pw_1, softplus
         self.sig_neg = xp.where(x >= 0, e, one) / (one + e)  # sigmoid(-x), no overflow
-        self.reduction = reduction
+        self.reduction, self.count = reduction, x.size
         return _reduce((one - y) * x + lw * softplus, reduction)
 
     def backward(self, grad):
         x, one = self.x, self.x.dtype.type(1)
-        scale = backend.xp(x).asarray(_scale(grad, self.reduction, x.size), x.dtype)
+        scale = backend.xp(x).asarray(_scale(grad, self.reduction, self.count), x.dtype)
         dx = (one - self.y - self.lw * self.sig_neg) * scale
         dy = (self.pw_1 * self.softplus - x) * scale if self.needs_input_grad[1] else None
         return dx, dy
+
+    def backward_graph(self, grad, out):
+        # what forward derived from x and y, recomputed on Tensors; then the same rule
+        x, y = self.parents
+        softplus = (-x).relu() + (1 + (-x.abs()).exp()).log()  # softplus(-x), stable
+        return rerun_backward(self, grad, x=x, y=y, lw=self.pw_1 * y + 1, softplus=softplus,
+                              sig_neg=(-x).sigmoid())

@@ -71,7 +71,7 @@ class BatchNorm(Op):
         shift = -mean * scale if bias is None else bias - mean * scale
         out = x3 * scale.astype(x.dtype).reshape(-1, 1)
         out += shift.astype(x.dtype).reshape(-1, 1)
-        self.x3, self.n, self.training = x3, n, training
+        self.x3, self.n, self.training, self.eps, self.origin = x3, n, training, eps, origin
         self.mean, self.invstd, self.scale, self.has_weight = mean, invstd, scale, weight is not None
         return out.reshape(self.shape)
 
@@ -98,11 +98,52 @@ class BatchNorm(Op):
         dw = sum_gxhat.astype(dtype) if need_w else None
         return dx, dw, sum_g.astype(dtype)
 
+    def backward_graph(self, grad, out):
+        """The same gradients on Tensors, from differentiable ops: in training the batch
+        mean and variance are recomputed from x, so the second derivatives include the
+        paths through them (as PyTorch's batch norm double backward)::
+
+            xhat = (x - mean) * invstd,  invstd = (var + eps) ** -0.5
+            d bias = sum(g)   d weight = sum(g * xhat)
+            d x = weight * invstd * (g - mean(g) - xhat * mean(g * xhat))   (training)
+            d x = weight * invstd * g                                       (eval: constant statistics)
+        """
+        x = self.parents[0]
+        weight = self.parents[1] if self.has_weight else None
+        axes = (0,) + tuple(range(2, x.ndim))
+        if self.training:
+            centred = x - x.mean(axis=axes, keepdims=True)
+            invstd = ((centred * centred).mean(axis=axes, keepdims=True) + self.eps) ** -0.5
+        else:  # the running statistics: constants
+            xp = backend.xp(x.array)
+            centred = x - xp.asarray(self.mean + self.origin).astype(x.dtype).reshape(self.view)
+            invstd = xp.asarray(self.invstd).astype(x.dtype).reshape(self.view)
+        xhat = centred * invstd
+        need_x = self.needs_input_grad[0]
+        need_w = self.has_weight and self.needs_input_grad[1]
+        dx = dw = db = None
+        if need_x:
+            scale = invstd if weight is None else invstd * weight.reshape(self.view)
+            if self.training:
+                g = grad - grad.mean(axis=axes, keepdims=True) - xhat * (grad * xhat).mean(axis=axes, keepdims=True)
+            else:
+                g = grad
+            dx = g * scale
+        if not self.has_weight:
+            return (dx,)
+        if need_w:
+            dw = (grad * xhat).sum(axis=axes)
+        if self.needs_input_grad[2]:
+            db = grad.sum(axis=axes)
+        return dx, dw, db
+
 
 class Dropout(Op):
     """``a * mask``: ``mask`` (given, already scaled by ``1 / (1 - p)``, broadcastable
     to ``a``: per element for dropout, ``(N, C, 1, 1)`` for whole channels) is the
     derivative too."""
+
+    saved = ()  # the mask is a constant
 
     def forward(self, a, mask):
         self.mask = mask

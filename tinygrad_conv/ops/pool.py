@@ -35,6 +35,13 @@ The adaptive mean is ``A_h @ x @ A_w.T`` as for avg, ``A[i, r] = 1 / len(window 
 
 On a GPU (CuPy arrays) avg_pool2d and max_pool2d run as one kernel per direction
 (``pool_cuda.py``, with the same options); the rest is written once for both devices.
+
+Double backward (``create_graph``): each op's ``backward_graph`` gives the same gradient
+as recorded Tensor ops, the array rules staying as they are. avg and adaptive avg:
+``M_h.T @ grad @ M_w`` as two matmuls with constant matrices. max and adaptive max: the
+gradient added at each window's winner by the differentiable scatter ``IndexAdd``
+(the winners, piecewise constant in x, are constants), so differentiating again
+gathers at the winners.
 """
 from collections import namedtuple
 
@@ -44,6 +51,7 @@ from .. import backend, checks
 from . import pool_cuda
 from .base import Op
 from .interpolate import Separable
+from .movement import index_add
 
 PoolGeometry = namedtuple("PoolGeometry", "N C H W kh kw sh sw ph pw dh dw Ho Wo Hp Wp")
 
@@ -138,6 +146,28 @@ def avg_matrix(size, k, s, p, n_out, include_pad):
     return mean_matrix(size, lo, hi, end - start if include_pad else hi - lo)
 
 
+def separable_graph(grad, Mh, Mw):
+    """The backward of ``out = M_h @ x @ M_w.T`` on Tensors (create_graph): ``M_h.T @ grad @ M_w``
+    with the matrices as constants, so the result is differentiable in ``grad`` (its own
+    derivative in grad is the forward again; in x it is zero: the map is linear)."""
+    Mh = grad._wrap(backend.like(backend.cast(Mh, grad.array.dtype), grad.array))
+    Mw = grad._wrap(backend.like(backend.cast(Mw, grad.array.dtype), grad.array))
+    return Mh.T @ grad @ Mw
+
+
+def scatter_graph(grad, index, plane, shape):
+    """dx of max pooling on Tensors (create_graph): each window's gradient added at its winner,
+    ``index`` (``(N, C, H_o, W_o)`` int array) a flat position in a plane of ``plane`` pixels,
+    by the recorded scatter ``IndexAdd`` (whose backward gathers: d(dx)/d(grad) is the gather at
+    the winners, and d(dx)/dx is zero, the winners being piecewise constant in x).
+    Returns the ``(N, C, plane)`` Tensor of sums; the caller shapes (and crops) it."""
+    N, C = shape[:2]
+    xp = backend.xp(index)
+    flat = (index + (xp.arange(N * C, dtype=index.dtype) * plane).reshape(N, C, 1, 1)).ravel()
+    target = backend.zeros((N * C * plane,), grad.dtype, like=grad)
+    return index_add(target, flat, grad.reshape(-1)).reshape(N, C, plane)
+
+
 class AvgPool2d(Separable, Op):
     """Mean over each window: ``(N, C, H, W) -> (N, C, H_o, W_o)``, as
     ``torch.nn.functional.avg_pool2d``: ``AvgPool2d.apply(x, kernel_size=(k_h, k_w),
@@ -168,6 +198,12 @@ class AvgPool2d(Separable, Op):
             return (pool_cuda.avg_pool2d_backward(grad, shape, k, st, p, self.include_pad),)
         return Separable.backward(self, grad)
 
+    def backward_graph(self, grad, out):
+        g = self.geo
+        Mh = avg_matrix(g.H, g.kh, g.sh, g.ph, g.Ho, self.include_pad) if backend.is_cuda(grad.array) else self.Mh
+        Mw = avg_matrix(g.W, g.kw, g.sw, g.pw, g.Wo, self.include_pad) if backend.is_cuda(grad.array) else self.Mw
+        return (separable_graph(grad, Mh, Mw),)
+
 
 def winners(xpad, out, geo):
     """For each tap in ``window_views`` order, the ``(N, C, H_o, W_o)`` mask of the windows
@@ -194,13 +230,20 @@ def max_pool2d_indices(x, out, kernel_size, stride=None, padding=0, dilation=1, 
     """PyTorch's ``return_indices`` for ``out = max_pool2d(x, ...)`` (arrays): each window's
     winning pixel as a flat position in its ``H*W`` plane, int64 ``(N, C, H_o, W_o)``."""
     g = pool_geometry(x, kernel_size, stride, padding, "max_pool2d", dilation, ceil_mode)
-    xpad, xp = padded(x, g, -np.inf), backend.xp(out)
+    return winner_index(padded(x, g, -np.inf), out, g, g.W, (g.ph, g.pw))
+
+
+def winner_index(xpad, out, geo, W, offset):
+    """Each window's winner (``winners``) as a flat position ``r W + c``, int64
+    ``(N, C, H_o, W_o)``, in a plane of width W whose pixel (r, c) is ``xpad``'s
+    ``(r + offset[0], c + offset[1])``: ``xpad``'s own plane for offset (0, 0), x's for (p_h, p_w)."""
+    g, xp = geo, backend.xp(out)
     idx = xp.zeros(out.shape, np.int64)
-    rows = backend.like(np.arange(g.Ho) * g.sh - g.ph, out)[:, None]
-    cols = backend.like(np.arange(g.Wo) * g.sw - g.pw, out)[None, :]
+    rows = backend.like(np.arange(g.Ho) * g.sh - offset[0], out)[:, None]
+    cols = backend.like(np.arange(g.Wo) * g.sw - offset[1], out)[None, :]
     taps = ((a, b) for a in range(0, g.kh * g.dh, g.dh) for b in range(0, g.kw * g.dw, g.dw))
     for (a, b), won in zip(taps, winners(xpad, out, g)):  # the taps of window_views
-        idx = xp.where(won, (rows + a) * g.W + cols + b, idx)
+        idx = xp.where(won, (rows + a) * W + cols + b, idx)
     return idx
 
 
@@ -237,6 +280,19 @@ class MaxPool2d(Op):
             self.xpad = self.out = None
         return (scatter(g, xpad.dtype, backend.xp(xpad), (grad * won for won in winners(xpad, out, g))),)
 
+    def backward_graph(self, grad, out):
+        g = self.geo
+        if backend.is_cuda(grad.array):  # the kernel's winners, flat in x's planes
+            dx = scatter_graph(grad, self.index.astype(np.int64), g.H * g.W, (g.N, g.C))
+            return (dx.reshape(g.N, g.C, g.H, g.W),)
+        # the winners in the padded planes, as the array rule (a winner in the padding,
+        # possible only where a window is all -inf, is cropped away there as here)
+        index = winner_index(self.xpad, self.out, g, g.Wp, (0, 0))
+        dx = scatter_graph(grad, index, g.Hp * g.Wp, (g.N, g.C)).reshape(g.N, g.C, g.Hp, g.Wp)
+        if (g.Hp, g.Wp) != (g.H, g.W):
+            dx = dx[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W]
+        return (dx,)
+
 
 def adaptive_windows(size, n_out):
     """PyTorch's adaptive windows along one axis: ``[floor(i size / n), ceil((i + 1) size / n))``."""
@@ -264,6 +320,9 @@ class AdaptiveAvgPool2d(Separable, Op):
             lo, hi = np.array(adaptive_windows(size, n_out)).T
             mats.append(mean_matrix(size, lo, hi, hi - lo))
         return self.separable(x, *mats)
+
+    def backward_graph(self, grad, out):
+        return (separable_graph(grad, self.Mh, self.Mw),)
 
 
 def adaptive_max(x, output_size):
@@ -320,3 +379,7 @@ class AdaptiveMaxPool2d(Op):
         planes = (xp.arange(N * C) * (H * W)).reshape(N, C, 1, 1)
         dx = xp.bincount((self.best + planes).ravel(), weights=grad.ravel(), minlength=N * C * H * W)
         return (dx.astype(grad.dtype, copy=False).reshape(self.shape),)
+
+    def backward_graph(self, grad, out):
+        N, C, H, W = self.shape
+        return (scatter_graph(grad, self.best, H * W, (N, C)).reshape(self.shape),)

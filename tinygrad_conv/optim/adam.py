@@ -4,32 +4,17 @@ import math
 import numpy as np
 
 from .. import backend
-from ..checks import finite_number
-from .optimizer import Optimizer
-
-
-def check_adam_hyperparameters(where, lr, betas, eps, weight_decay):
-    """Adam's and AdamW's hyperparameters, checked (betas a pair in [0, 1))."""
-    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-        raise TypeError(f"{where}: betas must be a pair (beta1, beta2), got {betas!r}")
-    beta1, beta2 = (finite_number(b, name, where) for b, name in zip(betas, ("betas[0]", "betas[1]")))
-    for name, beta in (("betas[0]", beta1), ("betas[1]", beta2)):
-        if not 0.0 <= beta < 1.0:
-            raise ValueError(f"{where}: {name} must be in [0, 1), got {beta}")
-    return dict(
-        lr=finite_number(lr, "lr", where, minimum=0),
-        betas=(beta1, beta2),
-        eps=finite_number(eps, "eps", where, minimum=0),
-        weight_decay=finite_number(weight_decay, "weight_decay", where, minimum=0),
-    )
+from .optimizer import Optimizer, betas, flag, implementation_switch, nonnegative
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba, 2015) with L2 weight decay, as ``torch.optim.Adam``::
+    """Adam (Kingma & Ba, 2015), as ``torch.optim.Adam``::
 
-        g = grad + weight_decay * p
+        g = (-grad if maximize else grad) + weight_decay * p
+                 (decoupled_weight_decay=True, AdamW: p = p * (1 - lr * weight_decay) instead)
         m = beta1 * m + (1 - beta1) * g               (m, v start at zero)
         v = beta2 * v + (1 - beta2) * g**2
+        v_max = max(v_max, v)                         (amsgrad; then v_max replaces v below)
         p = p - lr * m_hat / (sqrt(v_hat) + eps),     m_hat = m / (1 - beta1**t),
                                                       v_hat = v / (1 - beta2**t)
 
@@ -38,34 +23,37 @@ class Adam(Optimizer):
     so the bias corrections are scalars, not arrays.
     """
 
-    hyperparameters = ("lr", "betas", "eps", "weight_decay")
-    state_names = ("step", "exp_avg", "exp_avg_sq")
+    hyperparameters = dict(lr=nonnegative, betas=betas, eps=nonnegative, weight_decay=nonnegative, amsgrad=flag,
+                           maximize=flag, foreach=implementation_switch, capturable=implementation_switch,
+                           differentiable=implementation_switch, fused=implementation_switch,
+                           decoupled_weight_decay=flag)
+    state_names = ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, *,
+                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+                 decoupled_weight_decay=False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                         maximize=maximize, foreach=foreach, capturable=capturable, differentiable=differentiable,
+                         fused=fused, decoupled_weight_decay=decoupled_weight_decay)
 
-    @classmethod
-    def _check_hyperparameters(cls, lr, betas, eps, weight_decay):
-        return check_adam_hyperparameters(cls.__name__, lr, betas, eps, weight_decay)
-
-    def _decay(self, p, group):
-        """Weight decay applied to the weights themselves (AdamW); Adam's is in the gradient."""
+    def _required_state(self, group):
+        return ("step", "exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
 
     def _update_group(self, group, items):
-        lr, eps = group["lr"], group["eps"]
+        lr, eps, amsgrad = group["lr"], group["eps"], group["amsgrad"]
         beta1, beta2 = group["betas"]
         for p, g, state in items:
-            if state:
-                t = state["step"] = state["step"] + 1
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-            else:
-                t = state["step"] = 1
-                xp = backend.xp(p.array)
-                m = state["exp_avg"] = xp.zeros_like(p.array)
-                v = state["exp_avg_sq"] = xp.zeros_like(p.array)
-            self._decay(p, group)
+            xp = backend.xp(p.array)
+            if not state:
+                state["step"] = 0
+                state["exp_avg"] = xp.zeros_like(p.array)
+                state["exp_avg_sq"] = xp.zeros_like(p.array)
+            if amsgrad and "max_exp_avg_sq" not in state:
+                state["max_exp_avg_sq"] = xp.zeros_like(p.array)
+            t = state["step"] = state["step"] + 1
+            m, v = state["exp_avg"], state["exp_avg_sq"]
             step_size, bias2 = lr / (1.0 - beta1**t), math.sqrt(1.0 - beta2**t)
-            if backend.is_cuda(p.array):  # the same update as below, in one launch instead of ten
+            if backend.is_cuda(p.array) and not amsgrad:  # the same update as below, in one launch instead of ten
                 f = p.dtype.type
                 kernel = backend.raw_kernel(f"typedef {backend.c_type(p.dtype)} T;\n" + _ADAM_CUDA, "adam")
                 backend.launch(kernel, p.array.size, p.array, m, v, g if g.flags.c_contiguous else g.copy(),
@@ -76,7 +64,9 @@ class Adam(Optimizer):
             m += (1.0 - beta1) * g
             v *= beta2
             v += (1.0 - beta2) * (g * g)
-            denom = backend.xp(v).sqrt(v)
+            if amsgrad:
+                v = xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+            denom = xp.sqrt(v)
             denom /= bias2
             denom += eps
             p.array -= step_size * m / denom

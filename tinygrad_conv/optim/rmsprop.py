@@ -1,13 +1,12 @@
 """``RMSprop``, as ``torch.optim.RMSprop``."""
 from .. import backend
-from ..checks import boolean, finite_number
-from .optimizer import Optimizer
+from .optimizer import Optimizer, flag, implementation_switch, nonnegative
 
 
 class RMSprop(Optimizer):
     """RMSprop (Hinton's lecture 6e), as ``torch.optim.RMSprop``::
 
-        g = grad + weight_decay * p
+        g = (-grad if maximize else grad) + weight_decay * p
         v = alpha * v + (1 - alpha) * g**2                       (v starts at zero)
         if centered: a = alpha * a + (1 - alpha) * g; denom = sqrt(v - a**2) + eps
         else:        denom = sqrt(v) + eps
@@ -15,22 +14,16 @@ class RMSprop(Optimizer):
         else:        p = p - lr * g / denom
     """
 
-    hyperparameters = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered")
+    hyperparameters = dict(lr=nonnegative, momentum=nonnegative, alpha=nonnegative, eps=nonnegative, centered=flag,
+                           weight_decay=nonnegative, capturable=implementation_switch, foreach=implementation_switch,
+                           maximize=flag, differentiable=implementation_switch)
     state_names = ("step", "square_avg", "momentum_buffer", "grad_avg")
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
-        super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered)
-
-    @classmethod
-    def _check_hyperparameters(cls, lr, alpha, eps, weight_decay, momentum, centered):
-        return dict(
-            lr=finite_number(lr, "lr", "RMSprop", minimum=0),
-            alpha=finite_number(alpha, "alpha", "RMSprop", minimum=0),
-            eps=finite_number(eps, "eps", "RMSprop", minimum=0),
-            weight_decay=finite_number(weight_decay, "weight_decay", "RMSprop", minimum=0),
-            momentum=finite_number(momentum, "momentum", "RMSprop", minimum=0),
-            centered=boolean(centered, "centered", "RMSprop"),
-        )
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,
+                 capturable=False, foreach=None, maximize=False, differentiable=False):
+        super().__init__(params, lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
+                         weight_decay=weight_decay, capturable=capturable, foreach=foreach, maximize=maximize,
+                         differentiable=differentiable)
 
     def _required_state(self, group):
         return ("step", "square_avg") + (("momentum_buffer",) if group["momentum"] > 0 else ()) + (
@@ -44,14 +37,15 @@ class RMSprop(Optimizer):
             if not state:
                 state["step"] = 0
                 state["square_avg"] = xp.zeros_like(p.array)
+            for name in ("momentum_buffer",) * (momentum > 0) + ("grad_avg",) * centered:  # (PyTorch's order)
+                if name not in state:
+                    state[name] = xp.zeros_like(p.array)
             state["step"] += 1
             v = state["square_avg"]
             v *= alpha
             v += (1.0 - alpha) * (g * g)
             if centered:
-                a = state.get("grad_avg")
-                if a is None:
-                    a = state["grad_avg"] = xp.zeros_like(p.array)
+                a = state["grad_avg"]
                 a *= alpha
                 a += (1.0 - alpha) * g
                 denom = xp.sqrt(v - a * a)
@@ -59,9 +53,7 @@ class RMSprop(Optimizer):
                 denom = xp.sqrt(v)
             denom += eps
             if momentum > 0:
-                buf = state.get("momentum_buffer")
-                if buf is None:
-                    buf = state["momentum_buffer"] = xp.zeros_like(p.array)
+                buf = state["momentum_buffer"]
                 buf *= momentum
                 buf += g / denom
                 p.array -= lr * buf

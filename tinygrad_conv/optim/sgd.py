@@ -1,12 +1,11 @@
 """``SGD``, as ``torch.optim.SGD``."""
-from ..checks import boolean, finite_number
-from .optimizer import Optimizer
+from .optimizer import Optimizer, flag, implementation_switch, nonnegative, number
 
 
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum, as ``torch.optim.SGD``::
 
-        g = grad + weight_decay * p
+        g = (-grad if maximize else grad) + weight_decay * p
         if momentum:
             b = g                                         (first step)
             b = momentum * b + (1 - dampening) * g        (later steps)
@@ -14,29 +13,24 @@ class SGD(Optimizer):
         p = p - lr * g
     """
 
-    hyperparameters = ("lr", "momentum", "dampening", "weight_decay", "nesterov")
+    hyperparameters = dict(lr=nonnegative, momentum=nonnegative, dampening=number, weight_decay=nonnegative,
+                           nesterov=flag, maximize=flag, foreach=implementation_switch,
+                           differentiable=implementation_switch, fused=implementation_switch)
     state_names = ("momentum_buffer",)
 
-    def __init__(self, params, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
-        super().__init__(
-            params, lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov
-        )
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *,
+                 maximize=False, foreach=None, differentiable=False, fused=None):
+        super().__init__(params, lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                         nesterov=nesterov, maximize=maximize, foreach=foreach, differentiable=differentiable,
+                         fused=fused)
 
     @classmethod
-    def _check_hyperparameters(cls, lr, momentum, dampening, weight_decay, nesterov):
-        checked = dict(
-            lr=finite_number(lr, "lr", "SGD", minimum=0),
-            momentum=finite_number(momentum, "momentum", "SGD", minimum=0),
-            dampening=finite_number(dampening, "dampening", "SGD"),
-            weight_decay=finite_number(weight_decay, "weight_decay", "SGD", minimum=0),
-        )
-        nesterov = boolean(nesterov, "nesterov", "SGD")
-        if nesterov and (checked["momentum"] <= 0 or checked["dampening"] != 0):
+    def _check_group(cls, values):
+        if values["nesterov"] and (values["momentum"] <= 0 or values["dampening"] != 0):
             raise ValueError(
                 f"SGD: nesterov momentum needs momentum > 0 and dampening = 0, "
-                f"got momentum={momentum}, dampening={dampening}"
+                f"got momentum={values['momentum']}, dampening={values['dampening']}"
             )
-        return dict(checked, nesterov=nesterov)
 
     def _update_group(self, group, items):
         lr, momentum, nesterov = group["lr"], group["momentum"], group["nesterov"]
