@@ -87,77 +87,64 @@ def backward(roots, root_grads, retain_graph=False, inputs=None, create_graph=Fa
     for root, g in zip(roots, root_grads):
         prev = grads.get(id(root))
         grads[id(root)] = g if prev is None else prev + g
-    with _recording(create_graph):
-        for node in reversed(order):
-            g = grads.pop(id(node), None)
-            op = node._op
-            if g is not None:
-                if node._hooks:  # this gradient is complete: hooks see it now
-                    g = hooks.run_grad_hooks(node, g)
-                if capture is not None:
-                    if id(node) in capture:
-                        capture[id(node)] = g if create_graph else Tensor._make(g, None)
-                elif (op is None or node._retain) if wanted is None else id(node) in wanted:
-                    _accumulate(node, g, create_graph, Tensor)
-            if op is None:
-                continue
-            if g is not None:
-                if op._stamp < now:  # something was modified in place since op ran
-                    _check_unmodified(op)
-                if retain_graph:
-                    op.retained = True  # the op keeps what it saved for the next backward
-                parent_grads = op.backward_graph(g, node) if create_graph else op.backward(g)
-                if not isinstance(parent_grads, (tuple, list)):
-                    parent_grads = (parent_grads,)
-                if check_nan:
-                    anomaly.check_backward(op, [_array(p) for p in parent_grads])
-                for parent, pg in zip(op.parents, parent_grads):
-                    if pg is None or not parent.requires_grad:
-                        continue
-                    if pg.shape != parent.array.shape:
-                        pg = unbroadcast(pg, parent.array.shape)
-                    key = id(parent)
-                    prev = grads.get(key)
-                    grads[key] = pg if prev is None else prev + pg
-                parent_grads = pg = prev = None  # the dict holds the only references (see _own)
-            if not retain_graph:
-                # Release the graph as we go: saved arrays are freed right away, so
-                # memory does not grow across a training loop.
-                node._op = RELEASED
-
-
-def _accumulate(node, g, create_graph, Tensor):
-    """Add ``g`` into ``node.grad``: in place of the array, or as a recorded sum under create_graph."""
     if create_graph:
-        g = g if isinstance(g, Tensor) else Tensor._make(g, None)
-        node._grad = g if node._grad is None else node._grad + g
-    elif node._grad is None:  # never alias an array the graph passed around
-        node._grad = Tensor._make(_own(g, node.dtype) if node._op is None else g.copy(), None)
+        from .grad_mode import enable_grad
+
+        with enable_grad():  # the backward rules' ops are recorded
+            _walk(order, grads, retain_graph, wanted, True, capture, check_nan, now, Tensor)
     else:
-        node._grad.array = node._grad.array + g
+        _walk(order, grads, retain_graph, wanted, False, capture, check_nan, now, Tensor)
+
+
+def _walk(order, grads, retain_graph, wanted, create_graph, capture, check_nan, now, Tensor):
+    """The backward pass proper: each node in reverse topological order passes its complete
+    gradient to its inputs through its op's rule."""
+    for node in reversed(order):
+        g = grads.pop(id(node), None)
+        op = node._op
+        if g is not None:
+            if node._hooks:  # this gradient is complete: hooks see it now
+                g = hooks.run_grad_hooks(node, g)
+            if capture is not None:
+                if id(node) in capture:
+                    capture[id(node)] = g if create_graph else Tensor._make(g, None)
+            elif (op is None or node._retain) if wanted is None else id(node) in wanted:
+                if create_graph:  # a recorded sum, so .grad can be differentiated again
+                    g = g if isinstance(g, Tensor) else Tensor._make(g, None)
+                    node._grad = g if node._grad is None else node._grad + g
+                elif node._grad is None:  # never alias an array the graph passed around
+                    node._grad = Tensor._make(_own(g, node.dtype) if op is None else g.copy(), None)
+                else:
+                    node._grad.array = node._grad.array + g
+        if op is None:
+            continue
+        if g is not None:
+            if op._stamp < now:  # something was modified in place since op ran
+                _check_unmodified(op)
+            if retain_graph:
+                op.retained = True  # the op keeps what it saved for the next backward
+            parent_grads = op.backward_graph(g, node) if create_graph else op.backward(g)
+            if not isinstance(parent_grads, (tuple, list)):
+                parent_grads = (parent_grads,)
+            if check_nan:
+                anomaly.check_backward(op, [_array(p) for p in parent_grads])
+            for parent, pg in zip(op.parents, parent_grads):
+                if pg is None or not parent.requires_grad:
+                    continue
+                if pg.shape != parent.array.shape:
+                    pg = unbroadcast(pg, parent.array.shape)
+                key = id(parent)
+                prev = grads.get(key)
+                grads[key] = pg if prev is None else prev + pg
+            parent_grads = pg = prev = None  # the dict holds the only references (see _own)
+        if not retain_graph:
+            # Release the graph as we go: saved arrays are freed right away, so
+            # memory does not grow across a training loop.
+            node._op = RELEASED
 
 
 def _array(x):
     return getattr(x, "array", x)
-
-
-class _recording:
-    """Ops record (create_graph) or not (a plain backward) while backward rules run."""
-
-    def __init__(self, on):
-        self.on = on
-
-    def __enter__(self):
-        from .grad_mode import enable_grad
-
-        self.mode = enable_grad() if self.on else None
-        if self.mode is not None:
-            self.mode.__enter__()
-
-    def __exit__(self, *exc):
-        if self.mode is not None:
-            self.mode.__exit__(*exc)
-        return False
 
 
 def _enable_graph_xp():
