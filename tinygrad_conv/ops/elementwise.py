@@ -89,6 +89,8 @@ class Pow(Op):
 
     def backward(self, grad):
         p = self.exponent
+        if p == 0:  # d/da a**0 = 0 everywhere (p * a**-1 would be 0 * inf = NaN at a = 0)
+            return (backend.xp(grad).zeros_like(grad),)
         return (grad * (p * self.a ** (p - 1)),)
 
 
