@@ -116,3 +116,43 @@ def test_gradient_penalty(plotting, tmp_path):
     # the CNN's penalty differentiates conv2d and max pooling twice
     cnn = module.main(epochs=1, model="cnn", n_train=128, noise_levels=(0.0,), n_draws=1, out=str(tmp_path))
     assert all(np.isfinite(r["losses"]).all() for r in cnn["results"].values())
+
+
+TORCH_IMPORTS = """\
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.optim as optim
+from torch.optim.lr_scheduler import StepLR
+from torch.utils.data import DataLoader, TensorDataset
+"""
+
+
+def test_from_pytorch(tmp_path):
+    pytest.importorskip("sklearn")
+    module = load_example("from_pytorch")
+    accuracy = module.main(epochs=2, out=str(tmp_path))
+    assert 0.6 < accuracy <= 1.0, accuracy  # chance is 0.1
+    model = module.Net()
+    missing, unexpected = model.load_state_dict(module.torch.load(str(tmp_path / "digits_cnn.pt")))
+    assert not missing and not unexpected
+
+
+def test_from_pytorch_runs_unchanged_on_pytorch(tmp_path):
+    """The same source, its import block swapped for PyTorch's and nothing else, trains on PyTorch."""
+    pytest.importorskip("sklearn")
+    pytest.importorskip("torch")
+    with open(os.path.join(EXAMPLES, "from_pytorch.py")) as f:
+        source = f.read()
+    ours = TORCH_IMPORTS.replace("torch", "tinygrad_conv").replace("import tinygrad_conv\n", "import tinygrad_conv as torch\n")
+    assert source.count(ours) == 1, "the example's import block changed"
+    rest = source.replace(ours, "")
+    assert "tinygrad_conv" not in "\n".join(l for l in rest.splitlines() if not l.lstrip().startswith("#")), \
+        "tinygrad_conv is named outside the import block"
+    namespace = {"__name__": "from_pytorch_on_torch"}
+    exec(compile(source.replace(ours, TORCH_IMPORTS), "from_pytorch.py (torch imports)", "exec"), namespace)
+    assert namespace["torch"].__name__ == "torch" and namespace["nn"].__name__ == "torch.nn"
+    accuracy = namespace["main"](epochs=2, out=str(tmp_path))
+    assert 0.6 < accuracy <= 1.0, accuracy
+    state = namespace["torch"].load(str(tmp_path / "digits_cnn.pt"))
+    assert set(state) == set(namespace["Net"]().state_dict())
