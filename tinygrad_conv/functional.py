@@ -109,9 +109,18 @@ def linear(x, weight, bias=None):
     return ops.Linear.apply(x, weight, _tensor(bias, "bias", "linear"))
 
 
-def relu(x):
+def _maybe_inplace(x, inplace, fn, compute):
+    """``compute(x)``; with ``inplace=True`` (PyTorch's argument) written into ``x``, which
+    is returned (``nn.activations.apply_inplace``: the input takes the result's place in a
+    recorded graph, so gradients stay correct)."""
+    from .nn.activations import apply_inplace  # (imported here: nn.activations imports this module)
+
+    return apply_inplace(x, checks.boolean(inplace, "inplace", fn), fn + "_", compute)
+
+
+def relu(x, inplace=False):
     """``max(x, 0)`` elementwise."""
-    return ops.ReLU.apply(_tensor(x, "input", "relu"))
+    return _maybe_inplace(x, inplace, "relu", lambda t: ops.ReLU.apply(_tensor(t, "input", "relu")))
 
 
 def sigmoid(x):
@@ -220,21 +229,22 @@ def pad(x, pad, mode="constant", value=0.0):
     return ops.Pad.apply(x, pad=pad, mode=mode, value=value)
 
 
-def leaky_relu(x, negative_slope=0.01):
+def leaky_relu(x, negative_slope=0.01, inplace=False):
     """``x`` where positive, ``negative_slope * x`` elsewhere."""
     slope = checks.finite_number(negative_slope, "negative_slope", "leaky_relu")
-    return ops.LeakyReLU.apply(_tensor(x, "input", "leaky_relu"), negative_slope=slope)
+    return _maybe_inplace(x, inplace, "leaky_relu",
+                          lambda t: ops.LeakyReLU.apply(_tensor(t, "input", "leaky_relu"), negative_slope=slope))
 
 
-def elu(x, alpha=1.0):
+def elu(x, alpha=1.0, inplace=False):
     """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere."""
     alpha = checks.finite_number(alpha, "alpha", "elu")
-    return ops.ELU.apply(_tensor(x, "input", "elu"), alpha=alpha)
+    return _maybe_inplace(x, inplace, "elu", lambda t: ops.ELU.apply(_tensor(t, "input", "elu"), alpha=alpha))
 
 
-def silu(x):
+def silu(x, inplace=False):
     """``x * sigmoid(x)`` (also called swish)."""
-    return ops.SiLU.apply(_tensor(x, "input", "silu"))
+    return _maybe_inplace(x, inplace, "silu", lambda t: ops.SiLU.apply(_tensor(t, "input", "silu")))
 
 
 def gelu(x, approximate="none"):
@@ -294,29 +304,31 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
                                training=training, momentum=momentum, eps=eps)
 
 
-def _dropout(x, p, training, fn, mask_shape):
+def _dropout(x, p, training, fn, mask_shape, inplace):
     _tensor(x, "input", fn)
     p = checks.finite_number(p, "p", fn)
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"{fn}: p must be a probability in [0, 1], got {p}")
     training = checks.boolean(training, "training", fn)
+    inplace = checks.boolean(inplace, "inplace", fn)
     if not training or p == 0.0:
         return x
     keep = random.generator().random(mask_shape, dtype=np.float32) >= p
-    mask = keep.astype(x.dtype) * (1.0 / (1.0 - p) if p < 1.0 else 0.0)
-    return ops.Dropout.apply(x, mask=backend.like(mask, x.array))
+    mask = backend.like(keep.astype(x.dtype) * (1.0 / (1.0 - p) if p < 1.0 else 0.0), x.array)
+    return _maybe_inplace(x, inplace, fn, lambda t: ops.Dropout.apply(t, mask=mask))
 
 
-def dropout(x, p=0.5, training=True):
+def dropout(x, p=0.5, training=True, inplace=False):
     """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``
-    (the identity when not training); masks come from the library's generator."""
-    return _dropout(x, p, training, "dropout", x.shape)
+    (the identity when not training); masks come from the library's generator.
+    ``inplace=True`` writes the result into ``x`` and returns it."""
+    return _dropout(x, p, training, "dropout", _tensor(x, "input", "dropout").shape, inplace)
 
 
-def dropout2d(x, p=0.5, training=True):
+def dropout2d(x, p=0.5, training=True, inplace=False):
     """Zero whole channels of ``(N, C, H, W)`` with probability ``p``, scale the rest by ``1 / (1 - p)``."""
     checks.ndim(_tensor(x, "input", "dropout2d").array, 4, "dropout2d", layout="(N, C, H, W)")
-    return _dropout(x, p, training, "dropout2d", x.shape[:2] + (1, 1))
+    return _dropout(x, p, training, "dropout2d", x.shape[:2] + (1, 1), inplace)
 
 
 # ----- version 3 ----------------------------------------------------------------------------------

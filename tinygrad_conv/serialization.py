@@ -16,6 +16,26 @@ from .tensor import Tensor
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members / an empty zip
 
 
+_PICKLE_PROTO = 0x80  # the first byte of a pickle (protocol 2+): PyTorch's legacy torch.save format
+
+_PYTORCH_HOWTO = (
+    "PyTorch checkpoints are pickles, which are never loaded here (unpickling can run arbitrary code). "
+    "Convert it once, in PyTorch: `sd = torch.load(path, map_location=\"cpu\"); "
+    "tc_compatible = {k: v.numpy() for k, v in sd.items()}`, then save `tc_compatible` with "
+    "`tinygrad_conv.save(tc_compatible, \"model.npz\")` (from a process where both are installed) "
+    "or `numpy.savez(\"model.npz\", **tc_compatible)`, and load that file"
+)
+
+
+def _is_pytorch_zip(names):
+    """A ``torch.save`` zip: an ``archive/data.pkl`` member, or tensor storages under ``archive/data/``."""
+    for name in names:
+        parts = name.split("/")
+        if name.endswith(".pkl") or ("data" in parts[:-1] and not name.endswith(".npy")):
+            return True
+    return False
+
+
 _STRUCTURE = "__structure__"  # the member that describes a nested checkpoint (JSON text as uint8)
 
 
@@ -103,7 +123,8 @@ def load(path, map_location=None, weights_only=True):
     """Read an ``.npz`` archive written by ``save`` (or ``np.savez``) into ``{name: np.ndarray}``.
 
     Raises ``ValueError`` for a file that is not an ``.npz`` archive or that
-    holds Python objects (those are never unpickled). PyTorch's keywords are
+    holds Python objects (those are never unpickled); for a PyTorch checkpoint
+    (a ``torch.save`` zip or legacy pickle) the message says how to convert it. PyTorch's keywords are
     accepted: ``map_location`` (the arrays are host arrays either way;
     ``load_state_dict`` puts them on each parameter's device) and
     ``weights_only=True``; ``weights_only=False`` is refused, since nothing is unpickled.
@@ -117,8 +138,20 @@ def load(path, map_location=None, weights_only=True):
         start = f.tell()
         magic = f.read(4)
         f.seek(start)
+        if magic[:1] == bytes([_PICKLE_PROTO]):
+            raise ValueError(f"load: {_name(path)} is a pickle file, such as a PyTorch checkpoint written by "
+                             f"torch.save(..., _use_new_zipfile_serialization=False). {_PYTORCH_HOWTO}")
         if magic not in _ZIP_MAGIC:
             raise ValueError(f"load: {_name(path)} is not an .npz archive (it does not start with a zip header)")
+        try:  # only the zip's directory is read: nothing is unpickled
+            with zipfile.ZipFile(f) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, EOFError):
+            names = []  # np.load reports it below
+        finally:
+            f.seek(start)
+        if _is_pytorch_zip(names):
+            raise ValueError(f"load: {_name(path)} is a PyTorch checkpoint (written by torch.save). {_PYTORCH_HOWTO}")
         try:
             with np.load(f, allow_pickle=False) as npz:
                 out = {key: npz[key] for key in npz.files}
