@@ -4,6 +4,7 @@ Each rule lives here once: "int or (h, w) pair", "at least 1", "same shape".
 Messages name the op, what was given and what was expected.
 """
 import numbers
+import operator
 
 import numpy as np
 
@@ -35,6 +36,27 @@ def integer(value, name, where, minimum=None):
     if minimum is not None and value < minimum:
         raise ValueError(f"{where}: {name} must be >= {minimum}, got {value}")
     return int(value)
+
+
+def index(value, name, where):
+    """``value`` (an int, NumPy int or integer 0-d Tensor, not a bool) as a Python int."""
+    if isinstance(value, (bool, np.bool_)) or not hasattr(type(value), "__index__"):
+        raise TypeError(f"{where}: {name} must be an int, got {type(value).__name__} {value!r}")
+    return operator.index(value)
+
+
+def sizes(args, where, minimum=0):
+    """A size given as ints (``f(2, 3)``) or one tuple or list (``f((2, 3))``), as a tuple
+    of ints >= ``minimum``. ``args`` is the tuple of positional arguments."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = args[0]
+    elif not args:
+        raise TypeError(f"{where}: missing size (give ints, e.g. {where}(2, 3), or one tuple, {where}((2, 3)))")
+    shape = tuple(index(n, "each size", where) for n in args)
+    if any(n < minimum for n in shape):
+        bound = "non-negative" if minimum == 0 else f">= {minimum}"
+        raise ValueError(f"{where}: sizes must be {bound}, got {shape}")
+    return shape
 
 
 def positive_int(value, name, where):

@@ -18,20 +18,18 @@ def _tensors(tensors, fn):
     return tensors
 
 
-def _common_dtype(tensors):
+def _promote_all(tensors):
     """The tensors cast to the dtype PyTorch's promotion gives them all."""
     first = tensors[0].array
     if all(t.array.dtype == first.dtype for t in tensors):
         return tensors
-    dtype = first.dtype
-    for t in tensors[1:]:
-        dtype = dtypes.result_type(np.empty((1,), dtype), np.empty((1,), t.dtype))
+    dtype = dtypes.result_type(*[t.array for t in tensors])
     return [t._cast(dtype) for t in tensors]
 
 
 def cat(tensors, dim=0, *, axis=None):
     """Join tensors along an existing ``dim`` (``torch.cat``)."""
-    tensors = _common_dtype(_tensors(tensors, "cat"))
+    tensors = _promote_all(_tensors(tensors, "cat"))
     return ops.Cat.apply(*tensors, axis=dim if axis is None else axis)
 
 
@@ -40,7 +38,7 @@ concat = concatenate = cat
 
 def stack(tensors, dim=0, *, axis=None):
     """Join equal-shaped tensors along a new ``dim`` (``torch.stack``)."""
-    tensors = _common_dtype(_tensors(tensors, "stack"))
+    tensors = _promote_all(_tensors(tensors, "stack"))
     return ops.Stack.apply(*tensors, axis=dim if axis is None else axis)
 
 

@@ -10,11 +10,10 @@ same numbers on every device. Random draws come from the library's generator
 """
 import math
 import numbers
-import operator
 
 import numpy as np
 
-from . import backend, dtypes, random
+from . import backend, checks, dtypes, random
 from .tensor import Tensor
 
 __all__ = [
@@ -26,24 +25,8 @@ __all__ = [
 
 
 # ----- the rules every factory shares ---------------------------------------------------
-def _int(value, name, where):
-    """``value`` (an int, NumPy int or integer 0-d Tensor, not a bool) as a Python int."""
-    if isinstance(value, (bool, np.bool_)) or not hasattr(type(value), "__index__"):
-        raise TypeError(f"{where}: {name} must be an int, got {type(value).__name__} {value!r}")
-    return operator.index(value)
-
-
-def _shape(size, where):
-    """A size given as ints (``f(2, 3)``) or one tuple or list (``f((2, 3))``), as a tuple
-    of ints >= 0. ``size`` is the tuple of positional arguments."""
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = size[0]
-    elif not size:
-        raise TypeError(f"{where}: missing size (give ints, e.g. {where}(2, 3), or one tuple, {where}((2, 3)))")
-    shape = tuple(_int(n, "each size", where) for n in size)
-    if any(n < 0 for n in shape):
-        raise ValueError(f"{where}: sizes must be non-negative, got {shape}")
-    return shape
+_int = checks.index  # the one rule for an int argument
+_shape = checks.sizes  # ints or one tuple, each >= 0
 
 
 def _options(where, dtype, device, requires_grad, default_dtype=dtypes.DEFAULT_FLOAT, default_device=backend.CPU):

@@ -62,13 +62,6 @@ def _keep(keepdim, keepdims):
     return keepdim if keepdims is None else keepdims
 
 
-def _sizes(sizes, where):
-    """``f(2, 3)`` or ``f((2, 3))`` as a tuple of ints."""
-    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
-        sizes = tuple(sizes[0])
-    return tuple(checks.integer(s, "size", where) for s in sizes)
-
-
 _max_result = collections.namedtuple("max", ["values", "indices"])  # torch.return_types.max
 _min_result = collections.namedtuple("min", ["values", "indices"])
 
@@ -443,12 +436,7 @@ class Tensor:
     def _binary(self, other, op, reverse=False):
         """``op`` on ``self`` and ``other``, both promoted to their common dtype first."""
         other = self._wrap(other)
-        a, b = (other, self) if reverse else (self, other)
-        da, db = a.array.dtype, b.array.dtype
-        if da is not db and da != db:
-            dtype = dtypes.result_type(a.array, b.array)
-            a, b = a._cast(dtype), b._cast(dtype)
-        return op.apply(a, b)
+        return op.apply(*_common_dtype(other, self) if reverse else _common_dtype(self, other))
 
     def __add__(self, other):
         return self._binary(other, _ops.Add)
@@ -886,7 +874,7 @@ class Tensor:
 
     def expand(self, *sizes):
         """A broadcast view of this tensor at ``sizes`` (-1 keeps a dim's size)."""
-        sizes = _sizes(sizes, "expand")
+        sizes = checks.sizes(sizes, "expand", minimum=-1)
         lead = len(sizes) - self.ndim
         if lead < 0:
             raise ValueError(f"expand: {len(sizes)} sizes given for a {self.ndim}-D tensor of shape {self.shape}")
@@ -900,7 +888,7 @@ class Tensor:
 
     def repeat(self, *sizes):
         """Tile this tensor ``sizes[i]`` times along each dim (leading sizes add dims)."""
-        sizes = _sizes(sizes, "repeat")
+        sizes = checks.sizes(sizes, "repeat")
         if len(sizes) < self.ndim:
             raise ValueError(f"repeat: {len(sizes)} repeats given for a {self.ndim}-D tensor; give at least {self.ndim}")
         return _ops.Repeat.apply(self, repeats=sizes)
@@ -1125,10 +1113,16 @@ def _array_of(x):
 def _promoted(a, b):
     """``a`` and ``b`` (Tensors or numbers) as Tensors of their common dtype (PyTorch's promotion)."""
     ref = a if isinstance(a, Tensor) else b
-    a, b = ref._wrap(a), ref._wrap(b)
-    if a.array.dtype != b.array.dtype:
+    return _common_dtype(ref._wrap(a), ref._wrap(b))
+
+
+def _common_dtype(a, b):
+    """Tensors ``a`` and ``b`` cast to the dtype PyTorch's promotion gives them (themselves
+    when they already share one: the common case, checked by identity first)."""
+    da, db = a.array.dtype, b.array.dtype
+    if da is not db and da != db:
         dtype = dtypes.result_type(a.array, b.array)
-        a, b = a._cast(dtype), b._cast(dtype)
+        return a._cast(dtype), b._cast(dtype)
     return a, b
 
 

@@ -24,6 +24,23 @@ def _prepare(inputs, create_graph):
     return tuple(t.detach().requires_grad_(True) for t in inputs)
 
 
+def _vector(v, like, where, what):
+    """``v`` as a tuple of Tensors; when not given, ones, which only one-element ``like`` allow."""
+    if v is not None:
+        return _as_tuple(v, "v")[0]
+    for t in like:
+        if t.numel() != 1:
+            raise ValueError(f"{where}: v must be given for an {what} of shape {t.shape}")
+    return tuple(factories.ones_like(t) for t in like)
+
+
+def _scalar_gradient(out, inputs, where):
+    """d out / d inputs with a graph (to be differentiated again), for a one-element ``out``."""
+    if not isinstance(out, Tensor) or out.numel() != 1:
+        raise ValueError(f"{where}: func must return a Tensor with a single element")
+    return _grads((out.reshape(()),), inputs, (factories.ones((), dtype=out.dtype, device=out.device),), True)
+
+
 def _finish(x, create_graph):
     if x is None:
         return None
@@ -54,13 +71,7 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
     inputs, in_tuple = _as_tuple(inputs, "inputs")
     inputs = _prepare(inputs, create_graph)
     outputs, out_tuple = _call(func, inputs)
-    if v is None:
-        for o in outputs:
-            if o.numel() != 1:
-                raise ValueError(f"vjp: v must be given for an output of shape {o.shape}")
-        v = tuple(factories.ones_like(o) for o in outputs)
-    else:
-        v, _ = _as_tuple(v, "v")
+    v = _vector(v, outputs, "vjp", "output")
     result = _grads(outputs, inputs, v, create_graph)
     outputs = tuple(_finish(o, create_graph) for o in outputs)
     result = tuple(_finish(r, create_graph) for r in result)
@@ -72,13 +83,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
     optional for one-element inputs), by differentiating a vjp once more."""
     inputs, in_tuple = _as_tuple(inputs, "inputs")
     inputs = _prepare(inputs, create_graph)
-    if v is None:
-        for t in inputs:
-            if t.numel() != 1:
-                raise ValueError(f"jvp: v must be given for an input of shape {t.shape}")
-        v = tuple(factories.ones_like(t) for t in inputs)
-    else:
-        v, _ = _as_tuple(v, "v")
+    v = _vector(v, inputs, "jvp", "input")
     outputs, out_tuple = _call(func, inputs)
     # u is a dummy cotangent: vjp(u) is linear in u, and d(vjp(u) . v)/du = J v
     us = tuple(factories.zeros_like(o).requires_grad_(True) for o in outputs)
@@ -120,10 +125,7 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False, out
     inputs_t, in_tuple = _as_tuple(inputs, "inputs")
 
     def gradient(*xs):
-        out = func(*xs)
-        if not isinstance(out, Tensor) or out.numel() != 1:
-            raise ValueError("hessian: func must return a Tensor with a single element")
-        gs = _grads((out.reshape(()),), xs, (factories.ones((), dtype=out.dtype, device=out.device),), True)
+        gs = _scalar_gradient(func(*xs), xs, "hessian")
         return gs if in_tuple else gs[0]
 
     return jacobian(gradient, inputs_t if in_tuple else inputs_t[0], create_graph=create_graph)
@@ -140,9 +142,7 @@ def vhp(func, inputs, v=None, create_graph=False, strict=False):
     else:
         v, _ = _as_tuple(v, "v")
     out = func(*inputs)
-    if not isinstance(out, Tensor) or out.numel() != 1:
-        raise ValueError("vhp: func must return a Tensor with a single element")
-    g = _grads((out.reshape(()),), inputs, (factories.ones((), dtype=out.dtype, device=out.device),), True)
+    g = _scalar_gradient(out, inputs, "vhp")
     result = _grads(g, inputs, v, create_graph)
     result = tuple(_finish(r, create_graph) for r in result)
     return _finish(out, create_graph), (result if in_tuple else result[0])

@@ -79,6 +79,16 @@ def _circular_pad(x, pad):
     return x
 
 
+def _make_parameters(layer, weight_shape, out_features, bias, dtype, device):
+    """``layer.weight`` (and ``layer.bias`` unless ``bias`` is False), initialised by the
+    layer's ``reset_parameters`` as PyTorch's, then moved to ``device``."""
+    layer.weight = Parameter(np.empty(weight_shape, dtype))
+    layer.bias = Parameter(np.empty(out_features, dtype)) if bias else None
+    layer.reset_parameters()
+    if device is not None:
+        layer.to(device)
+
+
 class Conv2d(Module):
     """2-D convolution (cross-correlation) of ``(N, C_in, H, W)`` into ``(N, C_out, H_out, W_out)``,
     as ``torch.nn.Conv2d`` (same arguments).
@@ -113,11 +123,7 @@ class Conv2d(Module):
             self.padding = text
 
         kh, kw = self.kernel_size
-        self.weight = Parameter(np.empty((out_channels, in_channels // groups, kh, kw), dtype))
-        self.bias = Parameter(np.empty(out_channels, dtype)) if bias else None
-        self.reset_parameters()
-        if device is not None:
-            self.to(device)
+        _make_parameters(self, (out_channels, in_channels // groups, kh, kw), out_channels, bias, dtype, device)
 
     def reset_parameters(self):
         _reset_weight_and_bias(self)
@@ -163,11 +169,7 @@ class ConvTranspose2d(Module):
                                  f"stride {self.stride} or dilation {self.dilation}")
 
         kh, kw = self.kernel_size
-        self.weight = Parameter(np.empty((in_channels, out_channels // groups, kh, kw), dtype))
-        self.bias = Parameter(np.empty(out_channels, dtype)) if bias else None
-        self.reset_parameters()
-        if device is not None:
-            self.to(device)
+        _make_parameters(self, (in_channels, out_channels // groups, kh, kw), out_channels, bias, dtype, device)
 
     def reset_parameters(self):
         _reset_weight_and_bias(self)
@@ -194,11 +196,7 @@ class Linear(Module):
         self.in_features = checks.positive_int(in_features, "in_features", "Linear")
         self.out_features = checks.positive_int(out_features, "out_features", "Linear")
         checks.boolean(bias, "bias", "Linear")
-        self.weight = Parameter(np.empty((out_features, in_features), dtype))
-        self.bias = Parameter(np.empty(out_features, dtype)) if bias else None
-        self.reset_parameters()
-        if device is not None:
-            self.to(device)
+        _make_parameters(self, (out_features, in_features), out_features, bias, dtype, device)
 
     def reset_parameters(self):
         _reset_weight_and_bias(self)

@@ -29,10 +29,7 @@ class Adadelta(Optimizer):
         lr, rho, eps = group["lr"], group["rho"], group["eps"]
         for p, g, state in items:
             xp = backend.xp(p.array)
-            if not state:
-                state["step"] = 0
-                state["square_avg"] = xp.zeros_like(p.array)
-                state["acc_delta"] = xp.zeros_like(p.array)
+            self._first_step(state, p, "square_avg", "acc_delta")
             state["step"] += 1
             v, u = state["square_avg"], state["acc_delta"]
             v *= rho

@@ -44,10 +44,7 @@ class Adam(Optimizer):
         beta1, beta2 = group["betas"]
         for p, g, state in items:
             xp = backend.xp(p.array)
-            if not state:
-                state["step"] = 0
-                state["exp_avg"] = xp.zeros_like(p.array)
-                state["exp_avg_sq"] = xp.zeros_like(p.array)
+            self._first_step(state, p, "exp_avg", "exp_avg_sq")
             if amsgrad and "max_exp_avg_sq" not in state:
                 state["max_exp_avg_sq"] = xp.zeros_like(p.array)
             t = state["step"] = state["step"] + 1

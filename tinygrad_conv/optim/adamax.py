@@ -29,10 +29,7 @@ class Adamax(Optimizer):
         beta1, beta2 = group["betas"]
         for p, g, state in items:
             xp = backend.xp(p.array)
-            if not state:
-                state["step"] = 0
-                state["exp_avg"] = xp.zeros_like(p.array)
-                state["exp_inf"] = xp.zeros_like(p.array)
+            self._first_step(state, p, "exp_avg", "exp_inf")
             t = state["step"] = state["step"] + 1
             m, u = state["exp_avg"], state["exp_inf"]
             m *= beta1

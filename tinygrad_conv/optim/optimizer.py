@@ -271,6 +271,15 @@ class Optimizer:
     def _update_group(self, group, items):
         raise NotImplementedError(f"{type(self).__name__} does not define _update_group()")
 
+    @staticmethod
+    def _first_step(state, p, *buffers):
+        """On a parameter's first step: ``step`` 0 and each named buffer zeros like ``p``
+        (in the order given: PyTorch's state_dict order)."""
+        if not state:
+            state["step"] = 0
+            for name in buffers:
+                state[name] = backend.xp(p.array).zeros_like(p.array)
+
     def _gradients(self, group, offset):
         """``(param, g, state)`` for each parameter of ``group`` with a ``.grad``, where ``g``
         is the gradient negated under ``maximize`` plus any L2 weight decay; decoupled weight

@@ -38,10 +38,7 @@ class RAdam(Optimizer):
         rho_inf = 2.0 / (1.0 - beta2) - 1.0
         for p, g, state in items:
             xp = backend.xp(p.array)
-            if not state:
-                state["step"] = 0
-                state["exp_avg"] = xp.zeros_like(p.array)
-                state["exp_avg_sq"] = xp.zeros_like(p.array)
+            self._first_step(state, p, "exp_avg", "exp_avg_sq")
             t = state["step"] = state["step"] + 1
             m, v = state["exp_avg"], state["exp_avg_sq"]
             m *= beta1

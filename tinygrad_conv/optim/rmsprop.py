@@ -34,9 +34,7 @@ class RMSprop(Optimizer):
         lr, alpha, eps, momentum, centered = (group[k] for k in ("lr", "alpha", "eps", "momentum", "centered"))
         for p, g, state in items:
             xp = backend.xp(p.array)
-            if not state:
-                state["step"] = 0
-                state["square_avg"] = xp.zeros_like(p.array)
+            self._first_step(state, p, "square_avg")
             for name in ("momentum_buffer",) * (momentum > 0) + ("grad_avg",) * centered:  # (PyTorch's order)
                 if name not in state:
                     state[name] = xp.zeros_like(p.array)
