@@ -176,7 +176,7 @@ class ResNet(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):  # EDIT: was (nn.BatchNorm2d, nn.GroupNorm); GroupNorm comes with issue 19
+            elif isinstance(m, nn.BatchNorm2d):  # EDIT: was (nn.BatchNorm2d, nn.GroupNorm): no GroupNorm yet
                 nn.init.constant_(m.weight, 1)
                 nn.init.constant_(m.bias, 0)
 
