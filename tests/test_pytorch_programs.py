@@ -59,7 +59,7 @@ def numpy_state(model):
     return {k: v.numpy() for k, v in model.state_dict().items()}
 
 
-def assert_close_curves(ours, theirs, rtol=1e-3, atol=1e-4):
+def assert_close_curves(ours, theirs, rtol, atol=1e-6):
     np.testing.assert_allclose(np.asarray(ours, np.float64), np.asarray(theirs, np.float64), rtol=rtol, atol=atol)
 
 
@@ -107,7 +107,7 @@ def test_torchvision_resnet(both):
     assert_same_forward_and_backward(ours, theirs, stage(ours, 2), stage(theirs, 2), (2, 256, 8, 8))
     # resnet18 with zero_init_residual trains the same few SGD steps from the same weights
     a, b = ours["main"](state_dict=start), theirs["main"](state_dict=to_torch(start))
-    assert_close_curves(a["losses"], b["losses"], rtol=2e-3)
+    assert_close_curves(a["losses"], b["losses"], rtol=1e-4)  # (seen: 1e-6)
     assert a["losses"][-1] < a["losses"][0] and a["accuracy"] == b["accuracy"]
 
 
@@ -118,7 +118,7 @@ def test_cifar10_tutorial(both, tmp_path):
     a = ours["main"](shuffle=False, state_dict=start, out=str(tmp_path))
     b = theirs["main"](shuffle=False, state_dict=to_torch(start), out=str(tmp_path))
     assert len(a["losses"]) == 4 and a["losses"][-1] < a["losses"][0]
-    assert_close_curves(a["losses"], b["losses"])
+    assert_close_curves(a["losses"], b["losses"], rtol=1e-5)  # (seen: 1e-7)
     assert abs(a["accuracy"] - b["accuracy"]) <= 0.02  # at most 2 of the 100 test images differ
     assert a["class_accuracy"].keys() == b["class_accuracy"].keys()
 
@@ -152,5 +152,5 @@ def test_d2l_batch_norm_lenet(both, model):
     start = numpy_state(net)
     a = ours["main"](model, shuffle=False, state_dict=start)["history"]
     b = theirs["main"](model, shuffle=False, state_dict=to_torch(start))["history"]
-    assert_close_curves(a, b)  # (train loss, train accuracy, test accuracy) per epoch
+    assert_close_curves(a, b, rtol=1e-5)  # (train loss, train accuracy, test accuracy) per epoch; seen: 1e-6
     assert a[-1][0] < a[0][0] and a[-1][1] > 0.5
