@@ -154,3 +154,23 @@ def test_d2l_batch_norm_lenet(both, model):
     b = theirs["main"](model, shuffle=False, state_dict=to_torch(start))["history"]
     assert_close_curves(a, b, rtol=1e-5)  # (train loss, train accuracy, test accuracy) per epoch; seen: 1e-6
     assert a[-1][0] < a[0][0] and a[-1][1] > 0.5
+
+
+def test_the_small_pieces_these_programs_needed():
+    """``t.type(dtype)`` (d2l), ``memory_format=`` (milesial's ``channels_last``), as in PyTorch."""
+    torch = pytest.importorskip("torch")
+    values = [[1.7, -2.2], [0.0, 3.9]]
+    t, r = tc.tensor(values), torch.tensor(values)
+    for ours, theirs in [(tc.int64, torch.int64), (tc.bool, torch.bool), (tc.float64, torch.float64)]:
+        assert t.type(ours).tolist() == r.type(theirs).tolist() and t.type(ours).dtype == ours
+    assert t.type() == "float32" and t.type(tc.float32) is t
+    with pytest.raises(TypeError, match="type"):
+        t.type("complex")
+    x = tc.randn(2, 3, 4, 5)
+    assert x.to(memory_format=tc.channels_last) is x and x.contiguous(memory_format=tc.channels_last) is x
+    layer = tc.nn.Conv2d(3, 2, 1)
+    assert layer.to(memory_format=tc.channels_last) is layer
+    for bad in (lambda: x.to(memory_format="nhwc"), lambda: x.contiguous(memory_format="nhwc"),
+                lambda: layer.to("cpu", memory_format="nhwc")):
+        with pytest.raises(ValueError, match="memory_format must be one of"):
+            bad()
