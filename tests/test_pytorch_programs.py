@@ -115,8 +115,9 @@ def test_cifar10_tutorial(both, tmp_path):
     ours, theirs, to_torch = both("cifar10_tutorial")
     tc.manual_seed(0)
     start = numpy_state(ours["Net"]())
-    a = ours["main"](shuffle=False, state_dict=start, out=str(tmp_path))
-    b = theirs["main"](shuffle=False, state_dict=to_torch(start), out=str(tmp_path))
+    sizes = dict(n_train=200, n_test=100, print_every=20, shuffle=False, out=str(tmp_path))
+    a = ours["main"](state_dict=start, **sizes)
+    b = theirs["main"](state_dict=to_torch(start), **sizes)
     assert len(a["losses"]) == 4 and a["losses"][-1] < a["losses"][0]
     assert_close_curves(a["losses"], b["losses"], rtol=1e-5)  # (seen: 1e-7)
     assert abs(a["accuracy"] - b["accuracy"]) <= 0.02  # at most 2 of the 100 test images differ
