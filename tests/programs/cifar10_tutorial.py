@@ -1,5 +1,5 @@
 """PyTorch's tutorial "Training a classifier" (CIFAR-10), unchanged but for its imports, the data
-and the loader's ``num_workers`` (one line marked ``# EDIT``).
+and the loaders' ``num_workers`` (the two lines marked ``# EDIT``).
 
 There is no download here: instead of torchvision's CIFAR10 the images are synthetic 3x32x32
 ones normalised to [-1, 1] as ``transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))`` does,
