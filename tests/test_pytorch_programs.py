@@ -86,26 +86,26 @@ def test_programs_differ_from_pytorch_only_in_imports_and_listed_edits():
         assert len(edits) == count, f"{name}.py: {len(edits)} lines marked # EDIT, expected {count}: {edits}"
 
 
-def stage(namespace, blocks):
-    """resnet50's layer2 (``blocks`` Bottlenecks of width 128, stride 2, 256 channels in), built by
-    ``ResNet._make_layer`` on the attributes it reads, without the rest of the network."""
-    resnet = types.SimpleNamespace(inplanes=256, dilation=1, groups=1, base_width=64,
+def stage(namespace, block, inplanes, blocks):
+    """A stage of ``blocks`` blocks of width 128, stride 2 (resnet18's or resnet50's layer2), built
+    by ``ResNet._make_layer`` on the attributes it reads, without the rest of the network."""
+    resnet = types.SimpleNamespace(inplanes=inplanes, dilation=1, groups=1, base_width=64,
                                    _norm_layer=namespace["nn"].BatchNorm2d)
-    return namespace["ResNet"]._make_layer(resnet, namespace["Bottleneck"], 128, blocks, stride=2)
+    return namespace["ResNet"]._make_layer(resnet, namespace[block], 128, blocks, stride=2)
 
 
 def test_torchvision_resnet(both):
     ours, theirs, to_torch = both("resnet")
     tc.manual_seed(0)
-    model = ours["resnet18"](num_classes=4, zero_init_residual=True)
-    start = numpy_state(model)
+    start = numpy_state(ours["resnet18"](num_classes=4, zero_init_residual=True))
     assert not start["layer1.0.bn2.weight"].any() and start["layer1.0.bn1.weight"].all()
-    # resnet18, and a stage of resnet50's Bottleneck blocks as _make_layer builds it: forward and
-    # backward agree in training mode (in float64, since batch norm over the 2 images of 1x1
-    # in the last stage amplifies float32 rounding)
-    assert_same_forward_and_backward(ours, theirs, model, theirs["resnet18"](num_classes=4), (2, 3, 32, 32))
-    assert_same_forward_and_backward(ours, theirs, stage(ours, 2), stage(theirs, 2), (2, 256, 8, 8))
-    # resnet18 with zero_init_residual trains the same few SGD steps from the same weights
+    # resnet18's and resnet50's layer2 as _make_layer builds them: forward and backward agree in
+    # training mode to float64 rounding
+    for block, inplanes in [("BasicBlock", 64), ("Bottleneck", 256)]:
+        assert_same_forward_and_backward(ours, theirs, stage(ours, block, inplanes, 2),
+                                         stage(theirs, block, inplanes, 2), (2, inplanes, 8, 8))
+    # resnet18 with zero_init_residual trains the same few SGD steps from the same weights (in
+    # float32; the 1x1 maps of its last stage make batch norm amplify rounding, hence 1e-4)
     a, b = ours["main"](state_dict=start), theirs["main"](state_dict=to_torch(start))
     assert_close_curves(a["losses"], b["losses"], rtol=1e-4)  # (seen: 1e-6)
     assert a["losses"][-1] < a["losses"][0] and a["accuracy"] == b["accuracy"]
