@@ -1,0 +1,26 @@
+"""Embedding lookup: rows of a weight matrix picked by integer indices."""
+from .base import Op
+from .movement import index_add
+from .. import backend
+
+
+class Embedding(Op):
+    """``weight[indices]``: ``weight (V, D)`` and integer ``indices (*)`` give ``(*, D)``.
+
+    Backward adds each output row's gradient into the row it came from (repeated
+    indices add up, through ``index_add``), after multiplying it by ``row_scale``
+    (a constant of the indices' shape, or None): 0 where the index is ``padding_idx``
+    (that row gets no gradient), ``1 / count`` for ``scale_grad_by_freq``.
+    """
+
+    saved = ()  # the gradient is linear in grad: indices and scales are constants
+
+    def forward(self, weight, indices, row_scale=None):
+        self.indices, self.row_scale, self.shape = indices, row_scale, weight.shape
+        return weight[indices]
+
+    def backward(self, grad):
+        if self.row_scale is not None:
+            grad = grad * self.row_scale[..., None]
+        dw = backend.zeros(self.shape, grad.dtype, like=grad)
+        return (index_add(dw, self.indices.reshape(-1), grad.reshape(-1, self.shape[1])),)
