@@ -357,8 +357,10 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
     n, c = x.shape[:2]
     if c % groups:
         raise ValueError(f"group_norm: input has {c} channels (shape {x.shape}), not divisible by num_groups={groups}")
-    affine = _norm_affine("group_norm", x, weight, bias, (c,))
     view = (n, groups, c // groups, int(np.prod(x.shape[2:])))
+    if n * view[2] * view[3] == 1:  # PyTorch's check (a batch-norm rule it applies here too)
+        raise ValueError(f"group_norm: expected more than 1 value per group over the batch, got input shape {x.shape}")
+    affine = _norm_affine("group_norm", x, weight, bias, (c,))
     return ops.GroupNorm.apply(x, *affine, view=view, eps=eps)
 
 
