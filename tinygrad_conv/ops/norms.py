@@ -26,9 +26,9 @@ class GroupNorm(Op):
         d bias = sum_{n,l} g      d weight = sum_{n,l} g * xhat
         d x    = rstd * (gw - mean(gw) - xhat * mean(gw * xhat))
 
-    Speed: the full-size arrays are touched by a few passes (two reductions per direction,
-    each one ``einsum`` pass); every sum over ``l`` is taken once per ``(n, g, c)`` and the
-    rest works on those small arrays.
+    Speed: NumPy's elementwise passes over the full-size arrays are the cost, so each
+    direction makes as few as it can (an ``einsum`` reduces in one pass without a
+    temporary); statistics and per-channel factors are small arrays.
     """
 
     name = "group_norm"
@@ -61,29 +61,57 @@ class GroupNorm(Op):
         return out.reshape(x.shape)
 
     def backward(self, grad):
-        xp, xhat, rstd = backend.xp(grad), self.xhat, self.rstd
-        n, groups, c, l = self.view
-        m = max(c * l, 1)
         g4 = grad.reshape(self.view)
-        # the sums over l, once per (n, g, c): all that follows works on these small arrays
-        sum_g = g4[..., 0] if l == 1 else xp.einsum("ngcl->ngc", g4)
+        if self.view[3] == 1:  # layer norm: one value per (n, g, c), nothing to sum over l
+            dx, dw, db = self._backward_rows(g4[..., 0], self.xhat[..., 0])
+        else:
+            dx, dw, db = self._backward_channels(g4)
+        dx = None if dx is None else dx.reshape(self.shape)
+        if self.weight is None:
+            return (dx,)
+        return dx, *(None if d is None else d.reshape(self.weight_shape) for d in (dw, db))
+
+    def _backward_channels(self, g4):
+        """``(N, G, C, L)``: every sum over ``l`` is taken once per ``(n, g, c)`` (two einsum
+        passes); the rest works on those small arrays until the one dx pass."""
+        xp, xhat, rstd, w = backend.xp(g4), self.xhat, self.rstd, self.weight
+        m = max(self.view[2] * self.view[3], 1)
+        sum_g = xp.einsum("ngcl->ngc", g4)
         sum_gx = xp.einsum("ngcl,ngcl->ngc", g4, xhat)
         dx = None
         if self.needs_input_grad[0]:
-            if self.weight is None:
+            if w is None:
                 mean_gw, mean_gwx, a = sum_g.sum(axis=2) / m, sum_gx.sum(axis=2) / m, rstd[:, :, None, None]
             else:
-                mean_gw = xp.einsum("ngc,gc->ng", sum_g, self.weight) / m
-                mean_gwx = xp.einsum("ngc,gc->ng", sum_gx, self.weight) / m
-                a = (rstd[:, :, None] * self.weight)[..., None]  # d out / d x with the statistics fixed
+                mean_gw = xp.einsum("ngc,gc->ng", sum_g, w) / m
+                mean_gwx = xp.einsum("ngc,gc->ng", sum_gx, w) / m
+                a = (rstd[:, :, None] * w)[..., None]  # d out / d x with the statistics fixed
             dx = g4 * a
             dx -= xhat * (rstd * mean_gwx)[:, :, None, None]
             dx -= (rstd * mean_gw)[:, :, None, None]
-            dx = dx.reshape(self.shape)
-        if self.weight is None:
-            return (dx,)
-        dw = sum_gx.sum(axis=0).reshape(self.weight_shape) if self.needs_input_grad[1] else None
-        db = sum_g.sum(axis=0).reshape(self.weight_shape) if self.needs_input_grad[2] else None
+        dw = sum_gx.sum(axis=0) if w is not None and self.needs_input_grad[1] else None
+        db = sum_g.sum(axis=0) if w is not None and self.needs_input_grad[2] else None
+        return dx, dw, db
+
+    def _backward_rows(self, g3, xhat):
+        """``(N, G, C)`` with an elementwise weight: ``gw = g * weight`` is one full pass, and
+        its two means over the group one einsum pass each."""
+        xp, rstd, w = backend.xp(g3), self.rstd, self.weight
+        m = max(self.view[2], 1)
+        dx = dw = db = None
+        if w is not None:
+            dw = xp.einsum("ngc,ngc->gc", g3, xhat) if self.needs_input_grad[1] else None
+            db = g3.sum(axis=0) if self.needs_input_grad[2] else None
+        if self.needs_input_grad[0]:
+            gw = g3 * rstd[:, :, None] if w is None else g3 * w
+            mean_gw = xp.einsum("ngc->ng", gw) / m
+            mean_gwx = xp.einsum("ngc,ngc->ng", gw, xhat) / m
+            if w is not None:  # (without weight gw is already g * rstd: the means are rstd times theirs)
+                gw *= rstd[:, :, None]
+                mean_gw, mean_gwx = rstd * mean_gw, rstd * mean_gwx
+            dx = xhat * -mean_gwx[:, :, None]
+            dx += gw
+            dx -= mean_gw[:, :, None]
         return dx, dw, db
 
     def backward_graph(self, grad, out):
