@@ -25,6 +25,6 @@ class Embedding(Op):
         v, d = self.shape
         # add element by element into the flat weight: NumPy's add.at has a fast path for
         # 1-D operands that rows of a 2-D one miss (3x faster here on 4096 rows of 256)
-        flat = (self.indices.reshape(-1, 1) * d + backend.xp(self.indices).arange(d)).reshape(-1)
+        flat = (self.indices.reshape(-1, 1).astype("int64") * d + backend.xp(self.indices).arange(d)).reshape(-1)
         dw = backend.zeros((v * d,), grad.dtype, like=grad)
         return (index_add(dw, flat, grad.reshape(-1)).reshape(self.shape),)
