@@ -353,7 +353,7 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
     if x.ndim < 2:
         raise ValueError(f"group_norm: input must be (N, C, *), got shape {x.shape}")
     groups = checks.positive_int(num_groups, "num_groups", "group_norm")
-    eps = checks.finite_number(eps, "eps", "group_norm", minimum=0)
+    eps = checks.finite_number(eps, "eps", "group_norm")  # any value, as PyTorch (negative: NaN where var < -eps)
     n, c = x.shape[:2]
     if c % groups:
         raise ValueError(f"group_norm: input has {c} channels (shape {x.shape}), not divisible by num_groups={groups}")
@@ -370,7 +370,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     as ``torch.nn.functional.layer_norm``."""
     _tensor(x, "input", "layer_norm")
     shape = checks.sizes((normalized_shape,), "layer_norm")
-    eps = checks.finite_number(eps, "eps", "layer_norm", minimum=0)
+    eps = checks.finite_number(eps, "eps", "layer_norm")  # any value, as PyTorch (negative: NaN where var < -eps)
     k = len(shape)
     if x.ndim < k or x.shape[x.ndim - k:] != shape:
         raise ValueError(f"layer_norm: normalized_shape={shape} must be the last dims of the input, got shape {x.shape}")
@@ -392,8 +392,8 @@ def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None
     use_input_stats = checks.boolean(use_input_stats, "use_input_stats", "instance_norm")
     if not use_input_stats:
         return batch_norm(x, running_mean, running_var, weight, bias, training=False, momentum=momentum, eps=eps)
-    momentum = checks.finite_number(momentum, "momentum", "instance_norm", minimum=0)
-    eps = checks.finite_number(eps, "eps", "instance_norm", minimum=0)
+    momentum = checks.finite_number(momentum, "momentum", "instance_norm")  # unchecked in PyTorch too
+    eps = checks.finite_number(eps, "eps", "instance_norm")  # any value, as PyTorch (negative: NaN where var < -eps)
     spatial = int(np.prod(x.shape[2:]))
     if spatial == 1:
         raise ValueError(f"instance_norm: expected more than 1 spatial element when using input stats, got shape {x.shape}")
