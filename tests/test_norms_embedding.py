@@ -76,7 +76,7 @@ def _split(w, b):
 
 # ----- functional forms against torch ---------------------------------------------------------
 @pytest.mark.parametrize("dtype", DTYPES)
-@settings(max_examples=12)
+@settings(max_examples=10)
 @given(data=st.data())
 def test_group_norm_matches_torch(torch, dtype, data):
     groups, per_group, n = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
@@ -98,7 +98,7 @@ def test_group_norm_matches_torch(torch, dtype, data):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@settings(max_examples=12)
+@settings(max_examples=10)
 @given(data=st.data())
 def test_layer_norm_matches_torch(torch, dtype, data):
     shape = tuple(data.draw(st.lists(st.integers(1, 5), min_size=1, max_size=4)))
@@ -115,7 +115,7 @@ def test_layer_norm_matches_torch(torch, dtype, data):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@settings(max_examples=12)
+@settings(max_examples=10)
 @given(data=st.data())
 def test_instance_norm_matches_torch(torch, dtype, data):
     """With and without running statistics (updated in place as PyTorch's), and
@@ -171,7 +171,7 @@ def test_float32_accuracy_with_large_offsets(torch, scale, shift):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@settings(max_examples=12)
+@settings(max_examples=10)
 @given(data=st.data())
 def test_embedding_matches_torch(torch, dtype, data):
     """Repeated indices add their gradients; padding_idx (negative too) gets none;
@@ -205,7 +205,7 @@ def test_embedding_max_norm_renormalises_the_picked_rows_as_torch(torch, norm_ty
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@settings(max_examples=8)
+@settings(max_examples=6)
 @given(data=st.data())
 def test_pixel_shuffle_and_unshuffle_match_torch(torch, dtype, data):
     r = data.draw(st.integers(1, 3))
