@@ -25,3 +25,6 @@ from .norm import BatchNorm, Dropout
 from .movement import Cast, Clone, Expand, Gather, Repeat, SetItem
 from .reduce import CumSum, Prod
 from .movement import IndexAdd
+# issue 19: group/layer/instance norm (one op), embedding
+from .norms import GroupNorm
+from .embedding import Embedding
