@@ -1,5 +1,5 @@
 """torchvision's ``models/resnet.py`` (BasicBlock, Bottleneck, ResNet, resnet18/50), unchanged
-but for its imports and one line marked ``# EDIT``, plus a short training run on synthetic
+but for its imports, plus a short training run on synthetic
 3x32x32 images. tests/test_pytorch_programs.py runs this file on both libraries.
 """
 from typing import Callable, List, Optional, Type, Union
@@ -176,7 +176,7 @@ class ResNet(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):  # EDIT: was (nn.BatchNorm2d, nn.GroupNorm): no GroupNorm yet
+            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
                 nn.init.constant_(m.weight, 1)
                 nn.init.constant_(m.bias, 0)
 
