@@ -3,8 +3,11 @@
 test_registry_gradcheck.py (replacing the 2-d-only specs of the same ops)."""
 from hypothesis import strategies as st
 
-from test_registry_gradcheck import array
-from tinygrad_conv import ops
+from tinygrad_conv import ops, testing
+
+
+def array(data, shape):
+    return data.draw(testing.arrays(shape, elements=testing.floats()))  # as test_registry_gradcheck's
 
 
 def conv_case(data, transposed=False):
