@@ -107,21 +107,6 @@ class _ConvNd(Module):
         return _conv_repr(self, ("padding", (0,) * self.d), ("dilation", (1,) * self.d))
 
 
-class Conv1d(_ConvNd):
-    __doc__ = _ConvNd.__doc__.replace("{d}", "1").replace("``d``", "1")
-    d = 1
-
-
-class Conv2d(_ConvNd):
-    __doc__ = _ConvNd.__doc__.replace("{d}", "2").replace("``d``", "2")
-    d = 2
-
-
-class Conv3d(_ConvNd):
-    __doc__ = _ConvNd.__doc__.replace("{d}", "3").replace("``d``", "3")
-    d = 3
-
-
 class _ConvTransposeNd(Module):
     """Transposed convolution over ``d`` spatial axes, ``(N, C_in, *size) -> (N, C_out, *out)``, the
     adjoint of the conv (a learned upsampling with stride > 1), as ``torch.nn.ConvTranspose{d}d``.
@@ -164,19 +149,15 @@ class _ConvTransposeNd(Module):
         return _conv_repr(self, ("padding", zeros), ("output_padding", zeros), ("dilation", ones))
 
 
-class ConvTranspose1d(_ConvTransposeNd):
-    __doc__ = _ConvTransposeNd.__doc__.replace("{d}", "1").replace("``d``", "1")
-    d = 1
+def _for_dims(base, d):
+    """``base`` fixed to d spatial axes, under PyTorch's name (``_ConvNd``, 2 -> ``Conv2d``)."""
+    name = base.__name__.lstrip("_").replace("Nd", f"{d}d")
+    doc = base.__doc__.replace("{d}", str(d)).replace("``d``", str(d))
+    return type(name, (base,), {"d": d, "__doc__": doc, "__module__": __name__, "__qualname__": name})
 
 
-class ConvTranspose2d(_ConvTransposeNd):
-    __doc__ = _ConvTransposeNd.__doc__.replace("{d}", "2").replace("``d``", "2")
-    d = 2
-
-
-class ConvTranspose3d(_ConvTransposeNd):
-    __doc__ = _ConvTransposeNd.__doc__.replace("{d}", "3").replace("``d``", "3")
-    d = 3
+Conv1d, Conv2d, Conv3d = (_for_dims(_ConvNd, d) for d in (1, 2, 3))
+ConvTranspose1d, ConvTranspose2d, ConvTranspose3d = (_for_dims(_ConvTransposeNd, d) for d in (1, 2, 3))
 
 
 class Unfold(Module):
