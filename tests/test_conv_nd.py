@@ -50,7 +50,8 @@ def test_conv_nd_matches_torch(torch, data, transposed, dtype):
     d, params, x_shape, w_shape, c_out = conv_case(data, transposed)
     name = f"conv_transpose{d}d" if transposed else f"conv{d}d"
     unbatched = x_shape[0] == 1 and data.draw(st.booleans())
-    compare(torch, lambda *t: getattr(F, name)(*t, **params), lambda *t: getattr(torch.nn.functional, name)(*t, **params),
+    compare(torch, lambda *t: getattr(F, name)(*t, **params),
+            lambda *t: getattr(torch.nn.functional, name)(*t, **params),
             case_arrays(data, x_shape, w_shape, c_out, d), d, dtype, unbatched)
 
 
@@ -153,7 +154,8 @@ def test_unfold_fold_modules(torch):
         (lambda: F.fold(tc.zeros(1, 4, 5), (3, 3), 2), ValueError, r"number of sliding blocks 2 \* 2 = 4, but got 5"),
         (lambda: nn.Conv3d(2, 2, 3, stride=2, padding="same"), ValueError, r"Conv3d: padding='same' is not supported"),
         (lambda: nn.Conv1d(2, 2, (3, 3)), ValueError, r"Conv1d: kernel_size must be an int or a tuple of 1 ints"),
-        (lambda: nn.ConvTranspose1d(2, 2, 3, stride=2, output_padding=2), ValueError, r"ConvTranspose1d: output_padding"),
+        (lambda: nn.ConvTranspose1d(2, 2, 3, stride=2, output_padding=2), ValueError,
+         r"ConvTranspose1d: output_padding"),
     ],
 )
 def test_refusals_name_what_was_given(call, error, match):

@@ -79,7 +79,8 @@ class _ConvNd(Module):
                         groups, bias)
         self.padding_mode = checks.one_of(padding_mode, PADDING_MODES, "padding_mode", where)
         if text == "same" and self.stride != (1,) * d:
-            raise ValueError(f"{where}: padding='same' is not supported for strided convolutions (stride {self.stride})")
+            raise ValueError(f"{where}: padding='same' is not supported for strided convolutions "
+                             f"(stride {self.stride})")
         if text == "same":
             totals = [dl * (k - 1) for dl, k in zip(self.dilation, self.kernel_size)]
             before_after = [(t // 2, t - t // 2) for t in totals]

@@ -61,9 +61,14 @@ offset (kh, kw) reads phase ``(kh d_h % s_h, kw d_w % s_w)`` shifted by
 
 ``ConvNd`` below is written once for both devices: ``layout_of(x, geo)`` gives it the
 module that holds the layout steps (im2col, weight_rows, output, grad_columns,
-weight_grad, col2im): this one, or ``conv_cuda.py`` (d <= 2; a 1-d conv is a 2-d one with H = 1), whose CUDA kernels use the
-plain ``H_o x W_o`` grid and the weight's own row order. The GEMMs between the
-steps are the same ``backend.matmul`` calls on both.
+weight_grad, col2im): this one, ``conv_cuda.py`` (CUDA, d <= 2; a 1-d conv is a 2-d
+one with H = 1), whose kernels use the plain ``H_o x W_o`` grid and the weight's own
+row order, or ``conv_xp.py`` (CUDA, d = 3: the same grid and order in plain array
+code). The GEMMs between the steps are the same ``backend.matmul`` calls on all.
+
+Under ``backward(create_graph=True)`` the weight gradient is its own op,
+``ConvWeightGrad`` (the array rule above, with convs as its gradients), and the
+input gradient is a transposed conv: both fast, both differentiable again.
 """
 import functools
 import itertools
@@ -81,10 +86,6 @@ Geometry = namedtuple(
     "N C O groups size kernel stride padding dilation out "  # size, kernel, ...: one int per spatial axis
     "grid xused phase_size length starts phases lead",  # see layout()
 )
-
-
-def _prod(values):
-    return math.prod(values)
 
 
 def spatial_layout(d):
@@ -116,7 +117,7 @@ def geometry(x, weight, bias, stride, padding, dilation, groups, dtype):
 def _check_geometry(x, weight, bias, stride, padding, dilation, groups, dtype):
     d = weight.ndim - 2
     if d < 1:
-        raise ValueError(f"conv: weight must be (C_out, C_in // groups, *kernel) with 1-3 kernel axes, "
+        raise ValueError(f"conv: weight must be (C_out, C_in // groups, *kernel) with at least one kernel axis, "
                          f"got shape {weight.shape}")
     op, axes = op_name(d), spatial_layout(d)
     checks.ndim(x, d + 2, op, "input", f"(N, C_in, {axes})")
@@ -165,8 +166,8 @@ def layout(N, C, size, O, kernel, stride, padding, dilation, groups, itemsize):
         grid = tuple(max(o, n + p) for o, n, p in zip(out, size, padding))  # shared padding
     else:
         grid = tuple(-(-u // s) for u, s in zip(used, stride))  # phase size: ceil(used / stride)
-    block = C * N * _prod(grid)
-    steps = [_prod(grid[i + 1:]) for i in range(len(grid))]  # flat step of each grid axis
+    block = C * N * math.prod(grid)
+    steps = [math.prod(grid[i + 1:]) for i in range(len(grid))]  # flat step of each grid axis
     starts = []  # where the block of each kernel offset (in C order) starts in the flat buffer
     for offset in itertools.product(*(range(k) for k in kernel)):
         shifts, phase = zip(*(divmod(k * dl, s) for k, dl, s in zip(offset, dilation, stride)))
@@ -176,7 +177,7 @@ def layout(N, C, size, O, kernel, stride, padding, dilation, groups, itemsize):
     xused = tuple(max(0, min(n, u - p)) for n, u, p in zip(size, used, padding))
     phases = tuple(phase_slices(stride, padding, xused, grid))
     lead = copy_friendly_lead(starts, block, groups, itemsize)
-    phase_size = _prod(stride) * block
+    phase_size = math.prod(stride) * block
     length = max(phase_size, max(starts) + block)
     return Geometry(N, C, O, groups, size, kernel, stride, padding, dilation, out,
                     grid, xused, phase_size, length, tuple(starts), phases, lead)
@@ -258,7 +259,7 @@ def im2col(x, geo):
     to (k+1) C/G) is the flat slice offset k reads, ``flat[start_k : start_k + C N P_q]``
     (split by group)."""
     g = geo
-    block = g.C * g.N * _prod(g.grid)
+    block = g.C * g.N * math.prod(g.grid)
     K = len(g.starts)
     cols = aligned(K * block, x.dtype).reshape(g.groups, K, block // g.groups)
     flat = to_phases(x, g, g.lead)
@@ -288,18 +289,18 @@ def _first_garbage(geo):
     that has garbage."""
     g = geo
     i = max(i for i in range(len(g.grid)) if g.grid[i] > g.out[i])
-    return g.out[i] * _prod(g.grid[i + 1:])
+    return g.out[i] * math.prod(g.grid[i + 1:])
 
 
 def col2im(dcols, geo, dtype):
     """The adjoint of ``im2col``: add each block back onto the slice it was read from.
     ``dcols`` is ``(G, K C/G, N P_q)``; returns dx ``(N, C, *size)``."""
     g = geo
-    block = g.C * g.N * _prod(g.grid)
+    block = g.C * g.N * math.prod(g.grid)
     # dcols = W.T @ grad is exactly 0 at every garbage position unless a weight is NaN/inf:
     # one garbage column (the first grid position past the output, image 0) tells.
     if has_garbage(g):
-        if not math.isfinite(dcols.reshape(-1, g.N * _prod(g.grid))[:, _first_garbage(g)].sum()):
+        if not math.isfinite(dcols.reshape(-1, g.N * math.prod(g.grid))[:, _first_garbage(g)].sum()):
             zero_garbage(dcols, g)
     flat = np.zeros(g.length, dcols.dtype)
     dcols = dcols.reshape(g.groups, len(g.starts), -1)
@@ -337,7 +338,7 @@ def grad_columns(grad, geo):
 def weight_rows(weight, geo):
     """The weight as ``(G, O/G, K C/G)`` matrices, rows in the columns' order (kernel offset, c)."""
     g = geo
-    Og, Cg, K = g.O // g.groups, g.C // g.groups, _prod(g.kernel)
+    Og, Cg, K = g.O // g.groups, g.C // g.groups, math.prod(g.kernel)
     return weight.reshape(g.groups, Og, Cg, K).transpose(0, 1, 3, 2).reshape(g.groups, Og, K * Cg)
 
 
@@ -345,7 +346,7 @@ def weight_grad(cols, gq, geo):
     """dW ``(O, C/G, *kernel)`` from the columns and gq ``(G, O/G, P)``. Computed as
     dW.T = cols @ grad.T: BLAS runs this orientation faster than grad @ cols.T."""
     g = geo
-    Og, Cg, K = g.O // g.groups, g.C // g.groups, _prod(g.kernel)
+    Og, Cg, K = g.O // g.groups, g.C // g.groups, math.prod(g.kernel)
     dw = backend.matmul(cols, gq.transpose(0, 2, 1))  # (G, [offset, c], O/G)
     return dw.reshape(g.groups, K, Cg, Og).transpose(0, 3, 2, 1).reshape((g.O, Cg) + g.kernel)
 

@@ -33,8 +33,8 @@ def transpose_geometry(x, weight, bias, stride, padding, output_padding, groups,
     """Check every argument (raising before any work) and return the forward conv's ``Geometry``."""
     d = weight.ndim - 2
     if d < 1:
-        raise ValueError(f"conv_transpose: weight must be (C_in, C_out // groups, *kernel) with 1-3 kernel "
-                         f"axes, got shape {weight.shape}")
+        raise ValueError(f"conv_transpose: weight must be (C_in, C_out // groups, *kernel) with at least one "
+                         f"kernel axis, got shape {weight.shape}")
     op, axes = op_name(d, transposed=True), spatial_layout(d)
     checks.ndim(x, d + 2, op, "input", f"(N, C_in, {axes})")
     stride = checks.ntuple(stride, d, "stride", op)
