@@ -171,3 +171,16 @@ def test_double_backward_uses_the_weight_gradient_op():
     (dw,) = tc.autograd.grad((F.conv1d(x, w, padding=1) ** 2).sum(), [w], create_graph=True)
     assert dw.grad_fn is not None and dw.grad_fn.name == "conv_weight_grad"
     assert tc.gradgradcheck(lambda a, b: F.conv1d(a, b, padding=1, stride=2), [x, w])
+
+
+def test_cuda_kernels_see_a_1d_conv_as_2d_with_one_row():
+    """conv_cuda's 2-d kernels serve conv1d through ``_sizes`` (runs without a GPU: sizes only)."""
+    from tinygrad_conv.ops import conv_cuda
+
+    x, w = np.zeros((2, 4, 9)), np.zeros((6, 2, 3))
+    g = conv_module.geometry(x, w, None, 2, 1, 2, 2, np.float64)
+    s = conv_cuda._sizes(g)
+    assert (s.H, s.W, s.KH, s.KW, s.Ho, s.Wo) == (1, 9, 1, 3, 1, g.out[0])
+    assert (s.sh, s.sw, s.ph, s.pw, s.dh, s.dw, s.groups) == (1, 2, 0, 1, 1, 2, 2)
+    g2 = conv_module.geometry(np.zeros((2, 4, 5, 9)), np.zeros((6, 4, 3, 2)), None, (1, 2), (0, 1), 1, 1, np.float64)
+    assert tuple(conv_cuda._sizes(g2))[2:] == (5, 9, 6, 3, 2, 1, 2, 0, 1, 1, 1, 1) + g2.out
