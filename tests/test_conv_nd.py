@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 import tinygrad_conv as tc
 from specs_hconv import conv_case
 from tinygrad_conv import functional as F, nn
-from tinygrad_conv.ops import conv as conv_module, conv_transpose, conv_xp
+from tinygrad_conv.ops import conv as conv_module, conv_batch_inner, conv_transpose, conv_xp
 
 
 @pytest.fixture(scope="module")
@@ -68,19 +68,24 @@ def test_string_padding_matches_torch(torch, data, d, padding):
             case_arrays(data, (2, 3) + size, (2, 3) + kernel, 2, d), d, np.float64)
 
 
+@pytest.mark.parametrize("layout", [conv_xp, conv_batch_inner], ids=["conv_xp", "conv_batch_inner"])
 @settings(max_examples=15)
 @given(data=st.data())
-def test_plain_xp_code_matches_torch(torch, data):
-    """conv_xp.py (the CUDA path of 3-d convs; any d) run on NumPy arrays."""
+def test_other_layouts_match_torch(torch, layout, data):
+    """Every conv through one layout module: conv_xp.py (the CUDA path of 3-d convs; any d)
+    run on NumPy arrays, and conv_batch_inner.py (the CPU layout chosen for mostly-garbage
+    grids), NaN and inf included."""
     d, params, x_shape, w_shape, c_out = conv_case(data, data.draw(st.booleans()))
     transposed = "output_padding" in params
     name = f"conv_transpose{d}d" if transposed else f"conv{d}d"
+    arrays = case_arrays(data, x_shape, w_shape, c_out, 3)
+    if data.draw(st.booleans()):
+        arrays[0].flat[data.draw(st.integers(0, arrays[0].size - 1))] = data.draw(st.sampled_from([np.nan, np.inf]))
     saved = conv_module.layout_of, conv_transpose.layout_of
-    conv_module.layout_of = conv_transpose.layout_of = lambda x, geo: conv_xp
+    conv_module.layout_of = conv_transpose.layout_of = lambda x, geo: layout
     try:
         compare(torch, lambda *t: getattr(F, name)(*t, **params),
-                lambda *t: getattr(torch.nn.functional, name)(*t, **params),
-                case_arrays(data, x_shape, w_shape, c_out, 3), 3, np.float64)
+                lambda *t: getattr(torch.nn.functional, name)(*t, **params), arrays, 3, np.float64)
     finally:
         conv_module.layout_of, conv_transpose.layout_of = saved
 
