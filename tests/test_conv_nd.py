@@ -173,7 +173,9 @@ def test_double_backward_uses_the_weight_gradient_op():
     grouped conv with a huge kernel), and its gradient is a conv again."""
     x = tc.tensor(np.random.default_rng(0).standard_normal((2, 3, 6)), requires_grad=True)
     w = tc.tensor(np.random.default_rng(1).standard_normal((4, 3, 3)), requires_grad=True)
-    (dw,) = tc.autograd.grad((F.conv1d(x, w, padding=1) ** 2).sum(), [w], create_graph=True)
+    y = F.conv1d(x, w, padding=1)
+    assert y.grad_fn.name == "conv1d"  # the registered N-d op shows its dimension in graphs
+    (dw,) = tc.autograd.grad((y ** 2).sum(), [w], create_graph=True)
     assert dw.grad_fn is not None and dw.grad_fn.name == "conv_weight_grad"
     assert tc.gradgradcheck(lambda a, b: F.conv1d(a, b, padding=1, stride=2), [x, w])
 

@@ -400,6 +400,7 @@ class ConvNd(Op):
     def forward(self, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         dtype = self.dtype = np.result_type(x, weight) if bias is None else np.result_type(x, weight, bias)
         g = self.geo = geometry(x, weight, bias, stride, padding, dilation, groups, dtype)
+        self.name = op_name(len(g.size))  # graphs and messages say conv1d/2d/3d (the registry: "conv")
         self.layout, cols, w, y = _forward_gemm(backend.cast(x, dtype), backend.cast(weight, dtype), g)
         out = self.layout.output(y, None if bias is None else backend.cast(bias, dtype), g)
 

@@ -78,6 +78,7 @@ class ConvTransposeNd(Op):
     def forward(self, x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
         dtype = self.dtype = np.result_type(x, weight) if bias is None else np.result_type(x, weight, bias)
         g = self.geo = transpose_geometry(x, weight, bias, stride, padding, output_padding, groups, dilation, dtype)
+        self.name = op_name(len(g.size), transposed=True)  # as in graphs (the registry: "conv_transpose")
         lay = self.layout = layout_of(x, g)
         self.dtypes = (x.dtype, weight.dtype, None if bias is None else bias.dtype)
         self.in_size = tuple(x.shape[2:])
