@@ -41,6 +41,7 @@ SHAPES = [
     (16, 32, 32, 32, 64, 3, 2, 1),
     (8, 64, 16, 16, 64, 3, 1, 1),
     (128, 3, 32, 32, 16, 3, 1, 1),
+    (64, 16, 8, 8, 32, 3, 1, 1),  # the digits CNN's second layer (issue 21)
 ]
 REFERENCE_SHAPES = SHAPES[:2]
 PAUSE = float(os.environ.get("BENCH_PAUSE", "0.2"))  # seconds of idle before each timing

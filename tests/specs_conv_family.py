@@ -43,22 +43,6 @@ def adaptive_spec(name):
     return spec
 
 
-def conv_transpose_spec(data):
-    groups = data.draw(st.integers(1, 2))
-    c_in, c_out = groups * data.draw(st.integers(1, 2)), groups * data.draw(st.integers(1, 2))
-    kh, kw = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
-    stride = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2)))
-    dilation = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2)))
-    output_padding = tuple(data.draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
-    padding = (data.draw(st.integers(0, (kh - 1) // 2)), data.draw(st.integers(0, (kw - 1) // 2)))
-    h, w, n = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)), data.draw(st.integers(1, 2))
-    arrays = [array(data, (n, c_in, h, w)), array(data, (c_in, c_out // groups, kh, kw))]
-    if data.draw(st.booleans()):
-        arrays.append(array(data, (c_out,)))
-    params = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
-    return (lambda *t: ops.registry["conv_transpose2d"].apply(*t, **params)), arrays
-
-
 def class_shape(data):
     """Logits shape: (N, C) or per-pixel (N, C, H, W)."""
     n, c = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 4))
@@ -126,7 +110,6 @@ SPECS = {
     "binary_cross_entropy_with_logits": bce_spec,
     "l1_loss": pointwise_spec("l1_loss"),
     "smooth_l1_loss": pointwise_spec("smooth_l1_loss"),
-    "conv_transpose2d": conv_transpose_spec,
     "avg_pool2d": pool_spec("avg_pool2d"),
     "max_pool2d": pool_spec("max_pool2d"),
     "adaptive_avg_pool2d": adaptive_spec("adaptive_avg_pool2d"),

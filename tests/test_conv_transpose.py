@@ -118,7 +118,8 @@ def test_float32_stays_float32_and_the_module_upsamples():
         ((1, 2, 3, 3), (3, 1, 3, 3), {}, ValueError, r"input has 2 channels but weight expects 3 \(weight shape \(3, 1, 3, 3\)\)"),
         ((1, 3, 3, 3), (3, 1, 3, 3), dict(groups=2), ValueError, r"input channels 3 are not divisible by groups 2"),
         ((1, 2, 1, 1), (2, 1, 1, 1), dict(padding=1), ValueError, r"output size \(-1, -1\) is too small"),
-        ((2, 3, 3), (2, 1, 3, 3), {}, ValueError, r"input must be 4-D \(N, C_in, H, W\), got shape \(2, 3, 3\)"),
+        ((3, 3), (2, 1, 3, 3), {}, ValueError,  # (2, 3, 3) is an unbatched input, as in PyTorch
+         r"expected 3D \(unbatched\) or 4D \(batched\) input.*got input of shape \(3, 3\)"),
         ((1, 2, 3, 3), (2, 1, 3, 3), dict(stride=1.5), TypeError, r"stride must be an int or an \(h, w\) pair"),
     ],
 )

@@ -139,14 +139,6 @@ def mse_spec(data):
     return (lambda p, t: ops.MSELoss.apply(p, t, reduction=reduction)), [array(data, s), array(data, s)]
 
 
-def conv2d_spec(data):
-    g = data.draw(testing.conv2d_geometries())
-    arrays = [array(data, g.input_shape), array(data, g.weight_shape)]
-    if data.draw(st.booleans()):
-        arrays.append(array(data, g.bias_shape))
-    return (lambda *t: ops.registry["conv2d"].apply(*t, **g.params)), arrays
-
-
 def to_device_spec(data):
     s = shape(data)
     return (lambda t: ops.ToDevice.apply(t, device="cpu")), [array(data, s)]
@@ -176,12 +168,12 @@ SPECS = {
     "log_softmax": softmax_spec(ops.LogSoftmax),
     "softmax": softmax_spec(ops.Softmax),
     "mse_loss": mse_spec,
-    "conv2d": conv2d_spec,
 }
 from specs_building_blocks import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue 11)
 from specs_conv_family import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702
 from specs_tensor_v3 import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue 16)
 from specs_hopsb import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue 19: norms, embedding)
+from specs_hconv import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue 19: N-d conv)
 
 BUILTIN = sorted(name for name, cls in ops.registry.items() if cls.__module__.startswith("tinygrad_conv."))
 

@@ -27,30 +27,160 @@ def _same_dtype(fn, x, *others):
         raise TypeError(f"{fn}: expected a floating point input, got {x.dtype} (convert it with .float())")
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-D cross-correlation. x ``(N, C_in, H, W)``, weight ``(C_out, C_in/groups, K_h, K_w)``,
-    bias ``(C_out,)`` -> ``(N, C_out, H_out, W_out)``,
-    ``H_out = floor((H + 2*pad - dil*(K_h - 1) - 1) / stride) + 1``."""
-    _tensor(x, "input", "conv2d")
-    _tensor(weight, "weight", "conv2d")
-    _same_dtype("conv2d", x, ("weight", weight), ("bias", bias))
+_SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
+
+
+def _conv_operands(fn, d, x, weight, bias, kind="(C_out, C_in // groups"):
+    """Check a conv's Tensors (types, one float dtype, ranks) and batch an unbatched input:
+    ``(x with a batch axis, whether it had none)``."""
+    _tensor(x, "input", fn)
+    _tensor(weight, "weight", fn)
+    if bias is not None:
+        _tensor(bias, "bias", fn)
+    _same_dtype(fn, x, ("weight", weight), ("bias", bias))
+    kernel = ", ".join("K_" + a.lower() for a in _SPATIAL[d].split(", "))
+    if weight.ndim != d + 2:
+        raise ValueError(f"{fn}: weight must be {kind}, {kernel}), got shape {tuple(weight.shape)}")
+    if x.ndim not in (d + 1, d + 2):
+        raise ValueError(f"{fn}: expected {d + 1}D (unbatched) or {d + 2}D (batched) input, (C_in, {_SPATIAL[d]}) "
+                         f"or (N, C_in, {_SPATIAL[d]}), but got input of shape {tuple(x.shape)}")
+    unbatched = x.ndim == d + 1
+    return (x.unsqueeze(0) if unbatched else x), unbatched
+
+
+def _string_padding(fn, padding, weight, stride, dilation, d):
+    """PyTorch's ``padding="valid"|"same"``: ``(padding per axis, axes to crop)``. "same" pads
+    ``dilation (K - 1)`` in all, the odd one on the right: as the conv pads both sides alike, an
+    odd total gets one more on the left too, and the first output of that axis is dropped."""
+    if padding == "valid":
+        return 0, ()
+    if padding != "same":
+        raise ValueError(f"{fn}: invalid padding string {padding!r}, should be one of ('valid', 'same')")
+    if checks.ntuple(stride, d, "stride", fn) != (1,) * d:
+        raise ValueError(f"{fn}: padding='same' is not supported for strided convolutions (stride {stride!r})")
+    totals = [dl * (k - 1) for dl, k in zip(checks.ntuple(dilation, d, "dilation", fn), weight.shape[2:])]
+    return tuple(-(-t // 2) for t in totals), tuple(i for i, t in enumerate(totals) if t % 2)
+
+
+def _conv(fn, d, x, weight, bias, stride, padding, dilation, groups):
+    """conv1d/2d/3d: one registered N-d op."""
+    x, unbatched = _conv_operands(fn, d, x, weight, bias)
+    crop = ()
+    if isinstance(padding, str):
+        padding, crop = _string_padding(fn, padding, weight, stride, dilation, d)
     params = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
-    if bias is None:
-        return ops.Conv2d.apply(x, weight, **params)
-    return ops.Conv2d.apply(x, weight, _tensor(bias, "bias", "conv2d"), **params)
+    out = ops.ConvNd.apply(*((x, weight) if bias is None else (x, weight, bias)), **params)
+    if crop:
+        out = out[(slice(None), slice(None)) + tuple(slice(1 if i in crop else 0, None) for i in range(d))]
+    return out[0] if unbatched else out
+
+
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D cross-correlation. x ``(N, C_in, L)`` or unbatched ``(C_in, L)``, weight
+    ``(C_out, C_in/groups, K)``, bias ``(C_out,)`` -> ``(N, C_out, L_out)``,
+    ``L_out = floor((L + 2*pad - dil*(K - 1) - 1) / stride) + 1``; ``padding`` may be
+    ``"valid"`` or ``"same"`` (stride 1)."""
+    return _conv("conv1d", 1, x, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation. x ``(N, C_in, H, W)`` or unbatched ``(C_in, H, W)``, weight
+    ``(C_out, C_in/groups, K_h, K_w)``, bias ``(C_out,)`` -> ``(N, C_out, H_out, W_out)``,
+    ``H_out = floor((H + 2*pad - dil*(K_h - 1) - 1) / stride) + 1``; ``padding`` may be
+    ``"valid"`` or ``"same"`` (stride 1)."""
+    return _conv("conv2d", 2, x, weight, bias, stride, padding, dilation, groups)
+
+
+def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-D cross-correlation. x ``(N, C_in, D, H, W)`` or unbatched ``(C_in, D, H, W)``, weight
+    ``(C_out, C_in/groups, K_d, K_h, K_w)``, bias ``(C_out,)`` -> ``(N, C_out, D_out, H_out, W_out)``;
+    sizes and ``padding`` as ``conv2d``'s, per axis."""
+    return _conv("conv3d", 3, x, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv_transpose(fn, d, x, weight, bias, stride, padding, output_padding, groups, dilation):
+    """conv_transpose1d/2d/3d: one registered N-d op."""
+    x, unbatched = _conv_operands(fn, d, x, weight, bias, kind="(C_in, C_out // groups")
+    params = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
+    out = ops.ConvTransposeNd.apply(*((x, weight) if bias is None else (x, weight, bias)), **params)
+    return out[0] if unbatched else out
+
+
+def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 1-D convolution, the adjoint of ``conv1d``. x ``(N, C_in, L)`` or ``(C_in, L)``,
+    weight ``(C_in, C_out/groups, K)`` -> ``(N, C_out, L_out)``,
+    ``L_out = (L - 1)*stride - 2*pad + dil*(K - 1) + output_padding + 1``."""
+    return _conv_transpose("conv_transpose1d", 1, x, weight, bias, stride, padding, output_padding, groups, dilation)
 
 
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    """Transposed 2-D convolution, the adjoint of ``conv2d``. x ``(N, C_in, H, W)``, weight
-    ``(C_in, C_out/groups, K_h, K_w)``, bias ``(C_out,)`` -> ``(N, C_out, H_out, W_out)``,
-    ``H_out = (H - 1)*stride - 2*pad + dil*(K_h - 1) + output_padding + 1``."""
-    _tensor(x, "input", "conv_transpose2d")
-    _tensor(weight, "weight", "conv_transpose2d")
-    _same_dtype("conv_transpose2d", x, ("weight", weight), ("bias", bias))
-    params = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
-    if bias is None:
-        return ops.ConvTranspose2d.apply(x, weight, **params)
-    return ops.ConvTranspose2d.apply(x, weight, _tensor(bias, "bias", "conv_transpose2d"), **params)
+    """Transposed 2-D convolution, the adjoint of ``conv2d``. x ``(N, C_in, H, W)`` or
+    ``(C_in, H, W)``, weight ``(C_in, C_out/groups, K_h, K_w)``, bias ``(C_out,)`` ->
+    ``(N, C_out, H_out, W_out)``, ``H_out = (H - 1)*stride - 2*pad + dil*(K_h - 1) + output_padding + 1``."""
+    return _conv_transpose("conv_transpose2d", 2, x, weight, bias, stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose3d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 3-D convolution, the adjoint of ``conv3d``. x ``(N, C_in, D, H, W)`` or
+    ``(C_in, D, H, W)``, weight ``(C_in, C_out/groups, K_d, K_h, K_w)`` -> ``(N, C_out, D_out, H_out, W_out)``."""
+    return _conv_transpose("conv_transpose3d", 3, x, weight, bias, stride, padding, output_padding, groups, dilation)
+
+
+def _patch_weight(channels, kernel, dtype, device):
+    """The identity kernel that makes a grouped conv copy patches: ``(C K, 1, *kernel)``,
+    output channel ``c K + k`` reads offset k of channel c (PyTorch's unfold order)."""
+    K = int(np.prod(kernel))
+    eye = np.tile(np.eye(K, dtype=dtype), (channels, 1)).reshape((channels * K, 1) + tuple(kernel))
+    return Tensor(eye).to(device)
+
+
+def _patch_arguments(fn, kernel_size, dilation, padding, stride):
+    return dict(kernel=checks.pair(kernel_size, "kernel_size", fn), dilation=checks.pair(dilation, "dilation", fn),
+                padding=checks.pair(padding, "padding", fn, minimum=0), stride=checks.pair(stride, "stride", fn))
+
+
+def unfold(x, kernel_size, dilation=1, padding=0, stride=1):
+    """im2col: the sliding blocks of ``(N, C, H, W)`` (or ``(C, H, W)``) as columns
+    ``(N, C K_h K_w, L)``, L the number of blocks, rows in (c, kh, kw) order, as PyTorch's.
+    A grouped conv2d with an identity kernel, so it has every conv's gradients."""
+    _tensor(x, "input", "unfold")
+    a = _patch_arguments("unfold", kernel_size, dilation, padding, stride)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"unfold: only 3D (C, H, W) or 4D (N, C, H, W) input is supported, got shape {tuple(x.shape)}")
+    batched = x if x.ndim == 4 else x.unsqueeze(0)
+    weight = _patch_weight(batched.shape[1], a["kernel"], x.dtype, x.device)
+    cols = conv2d(batched, weight, None, a["stride"], a["padding"], a["dilation"], groups=batched.shape[1])
+    cols = cols.reshape(cols.shape[0], cols.shape[1], -1)
+    return cols if x.ndim == 4 else cols[0]
+
+
+def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """col2im, the adjoint of ``unfold``: columns ``(N, C K_h K_w, L)`` (or ``(C K_h K_w, L)``)
+    summed back into ``(N, C, *output_size)``, overlapping blocks adding up."""
+    _tensor(x, "input", "fold")
+    a = _patch_arguments("fold", kernel_size, dilation, padding, stride)
+    size = checks.pair(output_size, "output_size", "fold")
+    if x.ndim not in (2, 3):
+        raise ValueError(f"fold: only 2D (C*K, L) or 3D (N, C*K, L) input is supported, got shape {tuple(x.shape)}")
+    batched = x if x.ndim == 3 else x.unsqueeze(0)
+    K = a["kernel"][0] * a["kernel"][1]
+    if batched.shape[1] % K:
+        raise ValueError(f"fold: expected size of input's dimension 1 ({batched.shape[1]}) to be divisible by the "
+                         f"product of kernel_size {a['kernel']} ({K})")
+    blocks = [(n + 2 * p - dl * (k - 1) - 1) // s + 1
+              for n, p, dl, k, s in zip(size, a["padding"], a["dilation"], a["kernel"], a["stride"])]
+    if min(blocks) < 1 or batched.shape[2] != blocks[0] * blocks[1]:
+        raise ValueError(f"fold: given output_size={size}, kernel_size={a['kernel']}, dilation={a['dilation']}, "
+                         f"padding={a['padding']}, stride={a['stride']}, expected size of input's dimension 2 to "
+                         f"match the number of sliding blocks {blocks[0]} * {blocks[1]} = {blocks[0] * blocks[1]}, "
+                         f"but got {batched.shape[2]}")
+    C = batched.shape[1] // K
+    extra = [n + 2 * p - dl * (k - 1) - 1 - (b - 1) * s
+             for n, p, dl, k, b, s in zip(size, a["padding"], a["dilation"], a["kernel"], blocks, a["stride"])]
+    weight = _patch_weight(C, a["kernel"], x.dtype, x.device)
+    out = conv_transpose2d(batched.reshape(batched.shape[0], C * K, *blocks), weight, None, a["stride"],
+                           a["padding"], tuple(extra), C, a["dilation"])
+    return out if x.ndim == 3 else out[0]
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):

@@ -10,8 +10,6 @@ from .layers import (
     AdaptiveMaxPool2d,
     AvgPool2d,
     BCEWithLogitsLoss,
-    Conv2d,
-    ConvTranspose2d,
     CrossEntropyLoss,
     Flatten,
     GlobalAvgPool2d,
@@ -31,6 +29,7 @@ from .layers import (
     Upsample,
 )
 from .module import IncompatibleKeys, Module, Parameter
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d, Fold, Unfold
 from .activations import ELU, GELU, Identity, LeakyReLU, SiLU
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList
 from .norm import BatchNorm1d, BatchNorm2d, Dropout, Dropout2d

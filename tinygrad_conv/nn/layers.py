@@ -9,7 +9,6 @@ import numpy as np
 
 from .. import backend, checks
 from .. import functional as F
-from ..combine import cat
 from . import init
 from .activations import apply_inplace
 from .module import Module, Parameter, _float_dtype
@@ -34,51 +33,6 @@ def _reset_weight_and_bias(layer):
         init.uniform_(layer.bias, -bound, bound)
 
 
-PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-
-
-def _conv_arguments(layer, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias):
-    """Check and store the arguments Conv2d and ConvTranspose2d share."""
-    where = type(layer).__name__
-    layer.in_channels = checks.positive_int(in_channels, "in_channels", where)
-    layer.out_channels = checks.positive_int(out_channels, "out_channels", where)
-    layer.kernel_size = checks.pair(kernel_size, "kernel_size", where)
-    layer.stride = checks.pair(stride, "stride", where)
-    layer.padding = checks.pair(padding, "padding", where, minimum=0)
-    layer.dilation = checks.pair(dilation, "dilation", where)
-    layer.groups = checks.positive_int(groups, "groups", where)
-    for name, channels in (("in_channels", in_channels), ("out_channels", out_channels)):
-        if channels % groups:
-            raise ValueError(f"{where}: {name}={channels} must be divisible by groups={groups}")
-    checks.boolean(bias, "bias", where)
-
-
-def _conv_repr(layer, *optional):
-    """``in, out, kernel_size=..., stride=...`` and each ``(name, default)`` that differs."""
-    s = f"{layer.in_channels}, {layer.out_channels}, kernel_size={layer.kernel_size}, stride={layer.stride}"
-    for name, default in optional:
-        if getattr(layer, name) != default:
-            s += f", {name}={getattr(layer, name)}"
-    if layer.groups != 1:
-        s += f", groups={layer.groups}"
-    s += ", bias=False" if layer.bias is None else ""
-    return s + (f", padding_mode={layer.padding_mode}" if layer.padding_mode != "zeros" else "")
-
-
-def _circular_pad(x, pad):
-    """Wrap-around padding of the last two axes, ``pad = (left, right, top, bottom)``
-    (each at most that axis's length), as PyTorch's ``padding_mode="circular"``."""
-    left, right, top, bottom = pad
-    for axis, (before, after) in ((-1, (left, right)), (-2, (top, bottom))):
-        size = x.shape[axis]
-        if before > size or after > size:
-            raise ValueError(f"circular padding: pad {pad} is larger than the input's size {size} (shape {x.shape})")
-        index = lambda start, stop: (Ellipsis, slice(start, stop)) + (slice(None),) * (-1 - axis)
-        parts = ([x[index(size - before, size)]] if before else []) + [x] + ([x[index(0, after)]] if after else [])
-        x = cat(parts, dim=axis) if len(parts) > 1 else x
-    return x
-
-
 def _make_parameters(layer, weight_shape, out_features, bias, dtype, device):
     """``layer.weight`` (and ``layer.bias`` unless ``bias`` is False), initialised by the
     layer's ``reset_parameters`` as PyTorch's, then moved to ``device``."""
@@ -87,99 +41,6 @@ def _make_parameters(layer, weight_shape, out_features, bias, dtype, device):
     layer.reset_parameters()
     if device is not None:
         layer.to(device)
-
-
-class Conv2d(Module):
-    """2-D convolution (cross-correlation) of ``(N, C_in, H, W)`` into ``(N, C_out, H_out, W_out)``,
-    as ``torch.nn.Conv2d`` (same arguments).
-
-    ``padding``: an int, a pair, ``"valid"`` (none) or ``"same"`` (output as large as the
-    input, stride 1 only; an odd total goes to the right and bottom). ``padding_mode``:
-    ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``.
-    ``weight``: ``(C_out, C_in / groups, K_h, K_w)``; weight and bias drawn as PyTorch does,
-    ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` with ``fan_in = C_in / groups * K_h * K_w``
-    (for the weight that is ``kaiming_uniform_(a=sqrt(5))``).
-    """
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-                 padding_mode="zeros", device=None, dtype=None):
-        super().__init__()
-        dtype, device = _factory(dtype, device, "Conv2d")
-        text = padding if isinstance(padding, str) else None
-        if text is not None and text not in ("same", "valid"):
-            raise ValueError(f"Conv2d: invalid padding string {padding!r}, should be 'same' or 'valid'")
-        _conv_arguments(self, in_channels, out_channels, kernel_size, stride, 0 if text else padding, dilation,
-                        groups, bias)
-        self.padding_mode = checks.one_of(padding_mode, PADDING_MODES, "padding_mode", "Conv2d")
-        if text == "same" and self.stride != (1, 1):
-            raise ValueError(f"Conv2d: padding='same' is not supported for strided convolutions (stride {self.stride})")
-        if text == "same":
-            totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]  # (H, W)
-            (top, bottom), (left, right) = [(t // 2, t - t // 2) for t in totals]
-        else:
-            (top, bottom), (left, right) = [(p, p) for p in self.padding]
-        self._pad = (left, right, top, bottom)  # F.pad's order: last axis first
-        if text is not None:
-            self.padding = text
-
-        kh, kw = self.kernel_size
-        _make_parameters(self, (out_channels, in_channels // groups, kh, kw), out_channels, bias, dtype, device)
-
-    def reset_parameters(self):
-        _reset_weight_and_bias(self)
-
-    def forward(self, x):
-        left, right, top, bottom = self._pad
-        if self.padding_mode == "circular":
-            x, padding = _circular_pad(x, self._pad), 0
-        elif self.padding_mode != "zeros":
-            x, padding = F.pad(x, self._pad, mode=self.padding_mode), 0
-        elif left != right or top != bottom:  # "same" with an even kernel
-            x, padding = F.pad(x, self._pad), 0
-        else:
-            padding = (top, left)
-        return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
-
-    def extra_repr(self):
-        return _conv_repr(self, ("padding", (0, 0)), ("dilation", (1, 1)))
-
-
-class ConvTranspose2d(Module):
-    """Transposed 2-D convolution ``(N, C_in, H, W) -> (N, C_out, H_out, W_out)``, the adjoint
-    of Conv2d (a learned upsampling with stride > 1), as ``torch.nn.ConvTranspose2d``.
-
-    ``weight``: ``(C_in, C_out / groups, K_h, K_w)``; weight and bias drawn as PyTorch does,
-    ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` with ``fan_in = C_out / groups * K_h * K_w``
-    (for the weight that is ``kaiming_uniform_(a=sqrt(5))``). ``padding_mode`` must be
-    ``"zeros"``, as in PyTorch.
-    """
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
-                 bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
-        super().__init__()
-        dtype, device = _factory(dtype, device, "ConvTranspose2d")
-        _conv_arguments(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
-        if padding_mode != "zeros":
-            raise ValueError(f"ConvTranspose2d: only padding_mode='zeros' is supported, got {padding_mode!r}")
-        self.padding_mode = padding_mode
-        self.output_padding = checks.pair(output_padding, "output_padding", "ConvTranspose2d", minimum=0)
-        for o, s, d in zip(self.output_padding, self.stride, self.dilation):
-            if o >= s and o >= d:
-                raise ValueError(f"ConvTranspose2d: output_padding {self.output_padding} must be smaller than either "
-                                 f"stride {self.stride} or dilation {self.dilation}")
-
-        kh, kw = self.kernel_size
-        _make_parameters(self, (in_channels, out_channels // groups, kh, kw), out_channels, bias, dtype, device)
-
-    def reset_parameters(self):
-        _reset_weight_and_bias(self)
-
-    def forward(self, x):
-        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
-                                  self.groups, self.dilation)
-
-    def extra_repr(self):
-        return _conv_repr(self, ("padding", (0, 0)), ("output_padding", (0, 0)), ("dilation", (1, 1)))
 
 
 class Linear(Module):

@@ -10,8 +10,8 @@ from .movement import GetItem, Reshape, ToDevice, Transpose
 from .reduce import Max, Mean, Sum
 from .nn_ops import Linear, LogSoftmax, Softmax
 from .losses import BinaryCrossEntropyWithLogits, CrossEntropy, L1Loss, MSELoss, NLLLoss, SmoothL1Loss
-from .conv import Conv2d
-from .conv_transpose import ConvTranspose2d
+from .conv import Conv2d, ConvNd, ConvWeightGrad
+from .conv_transpose import ConvTranspose2d, ConvTransposeNd
 from .interpolate import Interpolate
 from .pool import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
 # version 2: building blocks of real CNNs

@@ -1,4 +1,8 @@
-"""2-D convolution (cross-correlation, as PyTorch's ``conv2d``): im2col + one GEMM.
+"""N-d convolution (cross-correlation, as PyTorch's ``conv1d``/``conv2d``/``conv3d``): im2col + one GEMM.
+
+One machinery for every number d of spatial dims: shapes, kernel offsets and phases
+are tuples over the d axes, written below for d = 2 (x ``(N, C, H, W)``); conv1d and
+conv3d are the same code with one and three spatial axes.
 
 Shapes: x ``(N, C, H, W)``, weight ``(O, C/G, K_h, K_w)`` (G = groups), bias ``(O,)``,
 out ``(N, O, H_o, W_o)`` with ``H_o = (H + 2 p_h - d_h (K_h - 1) - 1) // s_h + 1``::
@@ -55,13 +59,19 @@ Stride s > 1 becomes stride 1 by splitting the padded image into s_h s_w phases,
 offset (kh, kw) reads phase ``(kh d_h % s_h, kw d_w % s_w)`` shifted by
 ``(kh d_h // s_h, kw d_w // s_w)`` phase pixels, again one flat slice.
 
-``Conv2d`` below is written once for both devices: ``layout_of(x)`` gives it the
+``ConvNd`` below is written once for both devices: ``layout_of(x, geo)`` gives it the
 module that holds the layout steps (im2col, weight_rows, output, grad_columns,
-weight_grad, col2im): this one, or ``conv_cuda.py``, whose CUDA kernels use the
-plain ``H_o x W_o`` grid and the weight's own row order. The GEMMs between the
-steps are the same ``backend.matmul`` calls on both.
+weight_grad, col2im): this one, ``conv_cuda.py`` (CUDA, d <= 2; a 1-d conv is a 2-d
+one with H = 1), whose kernels use the plain ``H_o x W_o`` grid and the weight's own
+row order, or ``conv_xp.py`` (CUDA, d = 3: the same grid and order in plain array
+code). The GEMMs between the steps are the same ``backend.matmul`` calls on all.
+
+Under ``backward(create_graph=True)`` the weight gradient is its own op,
+``ConvWeightGrad`` (the array rule above, with convs as its gradients), and the
+input gradient is a transposed conv: both fast, both differentiable again.
 """
 import functools
+import itertools
 import math
 import sys
 from collections import namedtuple
@@ -71,20 +81,28 @@ import numpy as np
 from .. import backend, checks
 from .base import Op
 
-OP = "conv2d"
-
 Geometry = namedtuple(
     "Geometry",
-    "N C H W O KH KW sh sw ph pw dh dw groups Ho Wo "
-    "Hq Wq hx wx size length starts phases lead",  # see layout()
+    "N C O groups size kernel stride padding dilation out "  # size, kernel, ...: one int per spatial axis
+    "grid xused phase_size length starts phases lead",  # see layout()
 )
 
 
-_geometries = {}  # a network calls conv2d with the same few arguments every step
+def spatial_layout(d):
+    """``"H, W"``-style names of d spatial axes, for messages."""
+    return {1: "L", 2: "H, W", 3: "D, H, W"}.get(d, ", ".join(f"S{i}" for i in range(d)))
+
+
+def op_name(d, transposed=False):
+    return f"conv{'_transpose' if transposed else ''}{d}d"
+
+
+_geometries = {}  # a network calls a conv with the same few arguments every step
 
 
 def geometry(x, weight, bias, stride, padding, dilation, groups, dtype):
-    """Check every argument of conv2d (raising before any work) and return its ``Geometry``."""
+    """Check every argument of an N-d conv (d = weight.ndim - 2; raising before any work)
+    and return its ``Geometry``."""
     # repr keeps apart arguments that compare equal but are not accepted alike (1 and True)
     key = (x.shape, weight.shape, None if bias is None else bias.shape,
            repr((stride, padding, dilation, groups)), np.dtype(dtype).itemsize)
@@ -97,82 +115,87 @@ def geometry(x, weight, bias, stride, padding, dilation, groups, dtype):
 
 
 def _check_geometry(x, weight, bias, stride, padding, dilation, groups, dtype):
-    checks.ndim(x, 4, OP, "input", "(N, C_in, H, W)")
-    checks.ndim(weight, 4, OP, "weight", "(C_out, C_in // groups, K_h, K_w)")
-    sh, sw = checks.pair(stride, "stride", OP)
-    ph, pw = checks.pair(padding, "padding", OP, minimum=0)
-    dh, dw = checks.pair(dilation, "dilation", OP)
-    groups = checks.positive_int(groups, "groups", OP)
-    N, C, H, W = x.shape
-    O, Cg, KH, KW = weight.shape
-    if KH < 1 or KW < 1:
-        raise ValueError(f"{OP}: kernel size must be >= 1, got weight shape {weight.shape}")
+    d = weight.ndim - 2
+    if d < 1:
+        raise ValueError(f"conv: weight must be (C_out, C_in // groups, *kernel) with at least one kernel axis, "
+                         f"got shape {weight.shape}")
+    op, axes = op_name(d), spatial_layout(d)
+    checks.ndim(x, d + 2, op, "input", f"(N, C_in, {axes})")
+    stride = checks.ntuple(stride, d, "stride", op)
+    padding = checks.ntuple(padding, d, "padding", op, minimum=0)
+    dilation = checks.ntuple(dilation, d, "dilation", op)
+    groups = checks.positive_int(groups, "groups", op)
+    N, C, size = x.shape[0], x.shape[1], tuple(x.shape[2:])
+    O, Cg, kernel = weight.shape[0], weight.shape[1], tuple(weight.shape[2:])
+    if min(kernel) < 1:
+        raise ValueError(f"{op}: kernel size must be >= 1, got weight shape {weight.shape}")
     if C % groups:
-        raise ValueError(f"{OP}: input channels {C} are not divisible by groups {groups}")
+        raise ValueError(f"{op}: input channels {C} are not divisible by groups {groups}")
     if O % groups:
         raise ValueError(
-            f"{OP}: output channels {O} (weight shape {weight.shape}) are not divisible by groups {groups}"
+            f"{op}: output channels {O} (weight shape {weight.shape}) are not divisible by groups {groups}"
         )
     if C != Cg * groups:
         raise ValueError(
-            f"{OP}: input has {C} channels but weight expects {Cg * groups} "
+            f"{op}: input has {C} channels but weight expects {Cg * groups} "
             f"(weight shape {weight.shape}, groups {groups})"
         )
     if bias is not None and bias.shape != (O,):
-        raise ValueError(f"{OP}: bias must have shape ({O},) (one per output channel), got {bias.shape}")
-    span_h, span_w = dh * (KH - 1) + 1, dw * (KW - 1) + 1  # the dilated kernel
-    if span_h > H + 2 * ph or span_w > W + 2 * pw:
-        dilated = f" (dilated to ({span_h}, {span_w}))" if (dh, dw) != (1, 1) else ""
+        raise ValueError(f"{op}: bias must have shape ({O},) (one per output channel), got {bias.shape}")
+    span = tuple(dl * (k - 1) + 1 for dl, k in zip(dilation, kernel))  # the dilated kernel
+    padded = tuple(n + 2 * p for n, p in zip(size, padding))
+    if any(s > n for s, n in zip(span, padded)):
+        dilated = f" (dilated to {span})" if span != kernel else ""
         raise ValueError(
-            f"{OP}: kernel ({KH}, {KW}){dilated} is larger than the padded input "
-            f"({H + 2 * ph}, {W + 2 * pw}) (input ({H}, {W}), padding ({ph}, {pw}))"
+            f"{op}: kernel {kernel}{dilated} is larger than the padded input "
+            f"{padded} (input {size}, padding {padding})"
         )
-    return layout(N, C, H, W, O, KH, KW, sh, sw, ph, pw, dh, dw, groups, np.dtype(dtype).itemsize)
+    return layout(N, C, size, O, kernel, stride, padding, dilation, groups, np.dtype(dtype).itemsize)
 
 
-@functools.lru_cache(maxsize=256)  # a network calls conv2d with the same few sizes every step
-def layout(N, C, H, W, O, KH, KW, sh, sw, ph, pw, dh, dw, groups, itemsize):
-    """The sizes and offsets of the flat layout: output size (Ho, Wo), phase grid (Hq, Wq),
-    rows/cols of x that some output reads (hx, wx), size of the phases and length of the
-    flat buffer (the last block runs past the phases by its shift), where each kernel
-    offset's block starts, the phase slices and the buffer lead (see below)."""
-    span_h, span_w = dh * (KH - 1) + 1, dw * (KW - 1) + 1
-    Ho, Wo = (H + 2 * ph - span_h) // sh + 1, (W + 2 * pw - span_w) // sw + 1
-    used_h, used_w = (Ho - 1) * sh + span_h, (Wo - 1) * sw + span_w  # padded rows/cols read
-    if (sh, sw) == (1, 1):
-        Hq, Wq = max(Ho, H + ph), max(Wo, W + pw)  # shared padding
+@functools.lru_cache(maxsize=256)  # a network calls a conv with the same few sizes every step
+def layout(N, C, size, O, kernel, stride, padding, dilation, groups, itemsize):
+    """The sizes and offsets of the flat layout (all per spatial axis, tuples): output size,
+    phase grid, the input extent some output reads (``xused``), the size of the phases and
+    length of the flat buffer (the last block runs past the phases by its shift), where each
+    kernel offset's block starts, the phase slices and the buffer lead (see below)."""
+    span = tuple(dl * (k - 1) + 1 for dl, k in zip(dilation, kernel))
+    out = tuple((n + 2 * p - sp) // s + 1 for n, p, sp, s in zip(size, padding, span, stride))
+    used = tuple((o - 1) * s + sp for o, s, sp in zip(out, stride, span))  # padded positions read
+    if all(s == 1 for s in stride):
+        grid = tuple(max(o, n + p) for o, n, p in zip(out, size, padding))  # shared padding
     else:
-        Hq, Wq = -(-used_h // sh), -(-used_w // sw)  # phase size: ceil(used / stride)
-    starts = []  # where the block of offset (kh, kw) starts in the flat buffer
-    for kh in range(KH):
-        for kw in range(KW):
-            (u, a), (v, b) = divmod(kh * dh, sh), divmod(kw * dw, sw)  # shift, phase
-            starts.append((a * sw + b) * C * N * Hq * Wq + u * Wq + v)
-    # all rows/cols, unless a stride skips the last ones
-    hx, wx = max(0, min(H, used_h - ph)), max(0, min(W, used_w - pw))
-    phases = tuple(phase_slices(sh, sw, ph, pw, hx, wx, Hq, Wq))
-    lead = copy_friendly_lead(starts, C * N * Hq * Wq, groups, itemsize)
-    size = sh * sw * C * N * Hq * Wq
-    length = max(size, max(starts) + C * N * Hq * Wq)
-    return Geometry(N, C, H, W, O, KH, KW, sh, sw, ph, pw, dh, dw, groups, Ho, Wo,
-                    Hq, Wq, hx, wx, size, length, tuple(starts), phases, lead)
+        grid = tuple(-(-u // s) for u, s in zip(used, stride))  # phase size: ceil(used / stride)
+    block = C * N * math.prod(grid)
+    steps = [math.prod(grid[i + 1:]) for i in range(len(grid))]  # flat step of each grid axis
+    starts = []  # where the block of each kernel offset (in C order) starts in the flat buffer
+    for offset in itertools.product(*(range(k) for k in kernel)):
+        shifts, phase = zip(*(divmod(k * dl, s) for k, dl, s in zip(offset, dilation, stride)))
+        phase_index = int(np.ravel_multi_index(phase, stride))
+        starts.append(phase_index * block + sum(u * st for u, st in zip(shifts, steps)))
+    # the whole input, unless a stride skips the last rows/cols
+    xused = tuple(max(0, min(n, u - p)) for n, u, p in zip(size, used, padding))
+    phases = tuple(phase_slices(stride, padding, xused, grid))
+    lead = copy_friendly_lead(starts, block, groups, itemsize)
+    phase_size = math.prod(stride) * block
+    length = max(phase_size, max(starts) + block)
+    return Geometry(N, C, O, groups, size, kernel, stride, padding, dilation, out,
+                    grid, xused, phase_size, length, tuple(starts), phases, lead)
 
 
-def phase_slices(sh, sw, ph, pw, hx, wx, Hq, Wq):
-    """For each phase (a, b): the slices of the phase grid that hold input pixels, the
-    matching strided slices of x (``phase[a, b][r, t] = x[r s_h + a - p_h, t s_w + b - p_w]``)
+def phase_slices(stride, padding, xused, grid):
+    """For each phase a (one index per axis): the slices of the phase grid that hold input
+    pixels, the matching strided slices of x (``phase[a][r] = x[r s + a - p]`` per axis)
     and their lengths."""
 
     def axis(a, s, p, used, nq):
         first = max(0, -(-(p - a) // s))  # first phase row r with r s + a - p >= 0
         stop = max(first, min(nq, -(-(p + used - a) // s)))  # ... and r s + a - p < used
-        return slice(first, stop), slice(first * s + a - p, None, s), stop - first
+        return slice(first, stop), slice(first * s + a - p, None, s), slice(0, stop - first)
 
-    for a in range(sh):
-        rows_q, rows_x, n_r = axis(a, sh, ph, hx, Hq)
-        for b in range(sw):
-            cols_q, cols_x, n_c = axis(b, sw, pw, wx, Wq)
-            yield a, b, (rows_q, cols_q), (rows_x, cols_x), (n_r, n_c)
+    for phase in itertools.product(*(range(s) for s in stride)):
+        parts = [axis(*args) for args in zip(phase, stride, padding, xused, grid)]
+        yield phase, tuple(q for q, _, _ in parts), tuple(x for _, x, _ in parts), tuple(n for _, _, n in parts)
 
 
 def aligned(n, dtype, lead=0, zeros=False):
@@ -198,139 +221,188 @@ def copy_friendly_lead(starts, block, groups, itemsize):
     return 0
 
 
+_ALL2 = (slice(None), slice(None))
+
+
+def _phase_grids(flat, geo):
+    """The phases of a flat buffer as an array ``(*stride, C, N, *grid)``."""
+    g = geo
+    return flat[: g.phase_size].reshape(g.stride + (g.C, g.N) + g.grid)
+
+
 def to_phases(x, geo, lead=0):
-    """The zero-padded input as a flat buffer: phases ``(s_h, s_w, C, N, H_q, W_q)``
-    then zeros up to ``length``, ``buf[a, b, c, n, r, t] = x_pad[n, c, r s_h + a, t s_w + b]``.
-    For stride 1 that is just the (shared-)padded input, channel-major."""
+    """The zero-padded input as a flat buffer: phases ``(*stride, C, N, *grid)`` then zeros
+    up to ``length``, ``buf[a, c, n, r] = x_pad[n, c, r s + a]`` (per axis). For stride 1
+    that is just the (shared-)padded input, channel-major."""
     g = geo
     flat = aligned(g.length, x.dtype, lead, zeros=True)
-    phases = flat[: g.size].reshape(g.sh, g.sw, g.C, g.N, g.Hq, g.Wq)
-    for a, b, (rq, cq), (rx, cx), (nr, nc) in g.phases:
-        phases[a, b][:, :, rq, cq] = x[:, :, rx, cx][:, :, :nr, :nc].transpose(1, 0, 2, 3)
+    phases = _phase_grids(flat, g)
+    for a, rq, rx, nr in g.phases:
+        phases[a][_ALL2 + rq] = x[_ALL2 + rx][_ALL2 + nr].swapaxes(0, 1)
     return flat
 
 
 def from_phases(flat, geo, dtype):
-    """The adjoint of ``to_phases``: dx ``(N, C, H, W)`` from a flat phase buffer
+    """The adjoint of ``to_phases``: dx ``(N, C, *size)`` from a flat phase buffer
     (each input pixel lives in exactly one phase, so this is a copy)."""
     g = geo
-    phases = flat[: g.size].reshape(g.sh, g.sw, g.C, g.N, g.Hq, g.Wq)
-    # Rows/cols past (hx, wx) are read by no output: zero gradient.
-    dx = (np.empty if (g.hx, g.wx) == (g.H, g.W) else np.zeros)((g.N, g.C, g.H, g.W), dtype)
-    for a, b, (rq, cq), (rx, cx), (nr, nc) in g.phases:
-        dx[:, :, rx, cx][:, :, :nr, :nc] = phases[a, b][:, :, rq, cq].transpose(1, 0, 2, 3)
+    phases = _phase_grids(flat, g)
+    # Rows/cols past xused are read by no output: zero gradient.
+    dx = (np.empty if g.xused == g.size else np.zeros)((g.N, g.C) + g.size, dtype)
+    for a, rq, rx, nr in g.phases:
+        dx[_ALL2 + rx][_ALL2 + nr] = phases[a][_ALL2 + rq].swapaxes(0, 1)
     return dx
 
 
 def im2col(x, geo):
-    """Columns ``(G, K_h K_w C/G, N H_q W_q)``: block k (rows k C/G to (k+1) C/G) is the
-    flat slice offset k reads, ``flat[start_k : start_k + C N H_q W_q]`` (split by group)."""
+    """Columns ``(G, K C/G, N P_q)`` (K = prod(kernel), P_q = prod(grid)): block k (rows k C/G
+    to (k+1) C/G) is the flat slice offset k reads, ``flat[start_k : start_k + C N P_q]``
+    (split by group)."""
     g = geo
-    block = g.C * g.N * g.Hq * g.Wq
-    cols = aligned(g.KH * g.KW * block, x.dtype).reshape(g.groups, g.KH * g.KW, block // g.groups)
+    block = g.C * g.N * math.prod(g.grid)
+    K = len(g.starts)
+    cols = aligned(K * block, x.dtype).reshape(g.groups, K, block // g.groups)
     flat = to_phases(x, g, g.lead)
     for k, start in enumerate(g.starts):
         cols[:, k] = flat[start : start + block].reshape(g.groups, -1)
     if has_garbage(g) and not math.isfinite(flat @ flat):  # NaN/inf anywhere makes the dot NaN/inf
         zero_garbage(cols, g)
-    return cols.reshape(g.groups, g.KH * g.KW * g.C // g.groups, -1)  # (G, rows, P)
+    return cols.reshape(g.groups, K * g.C // g.groups, -1)  # (G, rows, P)
 
 
 def has_garbage(geo):
-    """Whether the H_q x W_q grid has positions outside the H_o x W_o output."""
-    return geo.Hq > geo.Ho or geo.Wq > geo.Wo
+    """Whether the grid has positions outside the output."""
+    return geo.grid != geo.out
 
 
 def zero_garbage(cols, geo):
-    """Zero the garbage positions (i >= H_o or j >= W_o) of columns ``(G, K_h K_w, C/G N H_q W_q)``,
+    """Zero the garbage positions (past the output on some axis) of columns ``(..., N P_q)``,
     in place, so a NaN or inf read across an edge never meets a zero gradient (see the top)."""
     g = geo
-    grid = cols.reshape(-1, g.Hq, g.Wq)
-    grid[:, g.Ho :, :] = 0
-    grid[:, : g.Ho, g.Wo :] = 0
+    grid = cols.reshape((-1,) + g.grid)
+    for i, o in enumerate(g.out):  # positions inside the output on axes < i, past it on axis i
+        grid[(slice(None),) + tuple(slice(None, oo) for oo in g.out[:i]) + (slice(o, None),)] = 0
+
+
+def _first_garbage(geo):
+    """The flat grid position of one garbage position: just past the output on the last axis
+    that has garbage."""
+    g = geo
+    i = max(i for i in range(len(g.grid)) if g.grid[i] > g.out[i])
+    return g.out[i] * math.prod(g.grid[i + 1:])
 
 
 def col2im(dcols, geo, dtype):
     """The adjoint of ``im2col``: add each block back onto the slice it was read from.
-    ``dcols`` is ``(G, K_h K_w C/G, N H_q W_q)``; returns dx ``(N, C, H, W)``."""
+    ``dcols`` is ``(G, K C/G, N P_q)``; returns dx ``(N, C, *size)``."""
     g = geo
-    block = g.C * g.N * g.Hq * g.Wq
+    block = g.C * g.N * math.prod(g.grid)
     # dcols = W.T @ grad is exactly 0 at every garbage position unless a weight is NaN/inf:
     # one garbage column (the first grid position past the output, image 0) tells.
     if has_garbage(g):
-        first = g.Wo if g.Wq > g.Wo else g.Ho * g.Wq
-        if not math.isfinite(dcols.reshape(-1, g.N * g.Hq * g.Wq)[:, first].sum()):
+        if not math.isfinite(dcols.reshape(-1, g.N * math.prod(g.grid))[:, _first_garbage(g)].sum()):
             zero_garbage(dcols, g)
     flat = np.zeros(g.length, dcols.dtype)
-    dcols = dcols.reshape(g.groups, g.KH * g.KW, -1)
+    dcols = dcols.reshape(g.groups, len(g.starts), -1)
     for k, start in enumerate(g.starts):
         view = flat[start : start + block].reshape(g.groups, -1)
         view += dcols[:, k]  # a contiguous target: added in place, no temporary
     return from_phases(flat, g, dtype)
 
 
+def _output_part(geo):
+    """The output's positions in the grid ``(O, N, *grid)``."""
+    return _ALL2 + tuple(slice(None, o) for o in geo.out)
+
+
 def output(y, bias, geo):
-    """out ``(N, O, H_o, W_o)`` from the GEMM result y ``(G, O/G, C N H_q W_q)`` plus bias:
+    """out ``(N, O, *out)`` from the GEMM result y ``(G, O/G, C N P_q)`` plus bias:
     drop the garbage grid positions and put the batch axis first."""
     g = geo
     if bias is not None:  # along y's long contiguous rows: 3x faster than on out
         y += bias.reshape(g.groups, -1, 1)
-    out = np.empty((g.N, g.O, g.Ho, g.Wo), y.dtype)
-    out[...] = y.reshape(g.O, g.N, g.Hq, g.Wq)[:, :, : g.Ho, : g.Wo].transpose(1, 0, 2, 3)
+    out = np.empty((g.N, g.O) + g.out, y.dtype)
+    out[...] = y.reshape((g.O, g.N) + g.grid)[_output_part(g)].swapaxes(0, 1)
     return out
 
 
 def grad_columns(grad, geo):
-    """The adjoint of ``output``: grad ``(N, O, H_o, W_o)`` on the H_q x W_q grid, channel-major
-    like y, ``(G, O/G, N H_q W_q)``; garbage positions get zero."""
+    """The adjoint of ``output``: grad ``(N, O, *out)`` on the grid, channel-major like y,
+    ``(G, O/G, N P_q)``; garbage positions get zero."""
     g = geo
-    gq = np.zeros((g.O, g.N, g.Hq, g.Wq), grad.dtype)
-    gq[:, :, : g.Ho, : g.Wo] = grad.transpose(1, 0, 2, 3)
+    gq = np.zeros((g.O, g.N) + g.grid, grad.dtype)
+    gq[_output_part(g)] = grad.swapaxes(0, 1)
     return gq.reshape(g.groups, g.O // g.groups, -1)
 
 
 def weight_rows(weight, geo):
-    """The weight as ``(G, O/G, K_h K_w C/G)`` matrices, rows in the columns' order (kh, kw, c)."""
+    """The weight as ``(G, O/G, K C/G)`` matrices, rows in the columns' order (kernel offset, c)."""
     g = geo
-    Og, Cg, KK = g.O // g.groups, g.C // g.groups, g.KH * g.KW
-    return weight.reshape(g.groups, Og, Cg, KK).transpose(0, 1, 3, 2).reshape(g.groups, Og, KK * Cg)
+    Og, Cg, K = g.O // g.groups, g.C // g.groups, math.prod(g.kernel)
+    return weight.reshape(g.groups, Og, Cg, K).transpose(0, 1, 3, 2).reshape(g.groups, Og, K * Cg)
 
 
 def weight_grad(cols, gq, geo):
-    """dW ``(O, C/G, K_h, K_w)`` from the columns and gq ``(G, O/G, P)``. Computed as
+    """dW ``(O, C/G, *kernel)`` from the columns and gq ``(G, O/G, P)``. Computed as
     dW.T = cols @ grad.T: BLAS runs this orientation faster than grad @ cols.T."""
     g = geo
-    Og, Cg, KK = g.O // g.groups, g.C // g.groups, g.KH * g.KW
-    dw = backend.matmul(cols, gq.transpose(0, 2, 1))  # (G, [kh, kw, c], O/G)
-    return dw.reshape(g.groups, KK, Cg, Og).transpose(0, 3, 2, 1).reshape(g.O, Cg, g.KH, g.KW)
+    Og, Cg, K = g.O // g.groups, g.C // g.groups, math.prod(g.kernel)
+    dw = backend.matmul(cols, gq.transpose(0, 2, 1))  # (G, [offset, c], O/G)
+    return dw.reshape(g.groups, K, Cg, Og).transpose(0, 3, 2, 1).reshape((g.O, Cg) + g.kernel)
 
 
-def layout_of(x):
+# Above this ratio of grid to output size, the batch-innermost layout wins: a 5x5 'valid'
+# conv on 14x14 (1.96x) took 0.56x the time; at 1.27-1.31x it took 1.1-1.5x (fwd + bwd).
+GARBAGE_LIMIT = 1.4
+
+
+def layout_of(x, geo):
     """The module holding im2col, weight_rows, output, grad_columns, weight_grad and col2im
-    for ``x``'s device:
-    this one (the flat CPU layout) or ``conv_cuda`` (CUDA kernels)."""
+    for ``x``'s device and ``geo``: this one (the flat CPU layout), ``conv_batch_inner`` (CPU,
+    when most of the flat grid is garbage), ``conv_cuda`` (CUDA kernels, 1-d and 2-d) or
+    ``conv_xp`` (CUDA, 3-d: plain xp code)."""
     if backend.is_cuda(x):
-        from . import conv_cuda
+        if len(geo.size) <= 2:
+            from . import conv_cuda
 
-        return conv_cuda
+            return conv_cuda
+        from . import conv_xp
+
+        return conv_xp
+    if math.prod(geo.grid) > GARBAGE_LIMIT * math.prod(geo.out):
+        from . import conv_batch_inner
+
+        return conv_batch_inner
     return sys.modules[__name__]
 
 
-class Conv2d(Op):
-    """2-D cross-correlation of ``x (N, C, H, W)`` with ``weight (O, C/groups, K_h, K_w)``,
-    plus ``bias (O,)`` if given -> ``(N, O, H_o, W_o)``. Semantics of ``torch.nn.functional.conv2d``:
-    ``Conv2d.apply(x, weight[, bias], stride=1, padding=0, dilation=1, groups=1)``."""
+def _forward_gemm(x, weight, g):
+    """The layout module, the columns ``(G, rows, P)``, the weight rows ``(G, O/G, rows)``
+    and the GEMM result ``(G, O/G, P)`` of the conv of x with weight."""
+    lay = layout_of(x, g)
+    cols = lay.im2col(x, g)
+    w = lay.weight_rows(weight, g)
+    return lay, cols, w, backend.matmul(w, cols)
 
-    name = "conv2d"
+
+def _spatial_axes(geo):
+    return (0,) + tuple(range(2, 2 + len(geo.size)))
+
+
+class ConvNd(Op):
+    """N-d cross-correlation of ``x (N, C, *size)`` with ``weight (O, C/groups, *kernel)``
+    (1-3 spatial axes), plus ``bias (O,)`` if given -> ``(N, O, *out)``. Semantics of
+    ``torch.nn.functional.conv1d/2d/3d``:
+    ``ConvNd.apply(x, weight[, bias], stride=1, padding=0, dilation=1, groups=1)``."""
+
+    name = "conv"
 
     def forward(self, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         dtype = self.dtype = np.result_type(x, weight) if bias is None else np.result_type(x, weight, bias)
         g = self.geo = geometry(x, weight, bias, stride, padding, dilation, groups, dtype)
-        layout = self.layout = layout_of(x)
-        cols = layout.im2col(backend.cast(x, dtype), g)  # (G, rows, P)
-        w = layout.weight_rows(backend.cast(weight, dtype), g)  # (G, O/G, rows)
-        y = backend.matmul(w, cols)  # (G, O/G, P): one GEMM per group
-        out = layout.output(y, None if bias is None else backend.cast(bias, dtype), g)
+        self.name = op_name(len(g.size))  # graphs and messages say conv1d/2d/3d (the registry: "conv")
+        self.layout, cols, w, y = _forward_gemm(backend.cast(x, dtype), backend.cast(weight, dtype), g)
+        out = self.layout.output(y, None if bias is None else backend.cast(bias, dtype), g)
 
         need_x, need_w = self.needs_input_grad[:2]
         self.has_bias = bias is not None
@@ -358,15 +430,13 @@ class Conv2d(Op):
         return (dx, dw, db) if self.has_bias else (dx, dw)
 
     def backward_graph(self, grad, out):
-        """The three gradients on Tensors, built from conv2d and conv_transpose2d themselves (as
-        PyTorch does), so they are differentiable again to any order::
+        """The three gradients on Tensors, built from registered convs (as PyTorch does), so
+        they are differentiable again to any order::
 
-            dx = conv_transpose2d(grad, W)       (output_padding restores x's size)
-            dW = weight_grad_conv(x, grad)       (a conv2d of x with grad, see there)
-            db = grad summed over (N, H_o, W_o)
+            dx = conv_transpose(grad, W)         (output_padding restores x's size)
+            dW = ConvWeightGrad(x, grad)         (the array rule of backward, as its own op)
+            db = grad summed over (N, *out)
         """
-        from .. import functional as F
-
         g = self.geo
         x, weight = self.parents[0], self.parents[1]
         need_x, need_w = self.needs_input_grad[:2]
@@ -374,38 +444,113 @@ class Conv2d(Op):
         grad = _as_dtype(grad, self.dtype)
         dx = dw = db = None
         if need_b:
-            db = _as_dtype(grad.sum(axis=(0, 2, 3)), self.dtypes[2])
+            db = _as_dtype(grad.sum(axis=_spatial_axes(g)), self.dtypes[2])
         if need_w:
-            dw = weight_grad_conv(_as_dtype(x, self.dtype), grad, (g.sh, g.sw), (g.ph, g.pw), (g.dh, g.dw),
-                                  g.groups, g.KH, g.KW)
+            dw = ConvWeightGrad.apply(_as_dtype(x, self.dtype), grad, kernel=g.kernel, **conv_params(g))
             dw = _as_dtype(dw, self.dtypes[1])
         if need_x:
-            # the transposed conv's output rows: (H_o - 1) s - 2 p + d (K - 1) + 1 + output_padding = H,
-            # output_padding = (H + 2 p - span) mod s < s
-            op_h = g.H + 2 * g.ph - g.dh * (g.KH - 1) - 1 - (g.Ho - 1) * g.sh
-            op_w = g.W + 2 * g.pw - g.dw * (g.KW - 1) - 1 - (g.Wo - 1) * g.sw
-            dx = F.conv_transpose2d(grad, _as_dtype(weight, self.dtype), stride=(g.sh, g.sw), padding=(g.ph, g.pw),
-                                    output_padding=(op_h, op_w), groups=g.groups, dilation=(g.dh, g.dw))
-            dx = _as_dtype(dx, self.dtypes[0])
+            dx = _as_dtype(input_grad(grad, _as_dtype(weight, self.dtype), g), self.dtypes[0])
         return (dx, dw, db) if self.has_bias else (dx, dw)
+
+
+def conv_params(geo):
+    """The keyword arguments of the conv ``geo`` describes."""
+    return dict(stride=geo.stride, padding=geo.padding, dilation=geo.dilation, groups=geo.groups)
+
+
+def input_grad(grad, weight, geo):
+    """The gradient of the conv ``geo`` with respect to its input, on Tensors: the transposed
+    conv of grad, with output_padding restoring x's size,
+    ``(n + 2 p - span) mod s = n - ((o - 1) s - 2 p + span) < s`` per axis."""
+    from .conv_transpose import ConvTransposeNd
+
+    g = geo
+    extra = tuple(n + 2 * p - dl * (k - 1) - 1 - (o - 1) * s
+                  for n, p, dl, k, o, s in zip(g.size, g.padding, g.dilation, g.kernel, g.out, g.stride))
+    return ConvTransposeNd.apply(grad, weight, stride=g.stride, padding=g.padding, output_padding=extra,
+                                 groups=g.groups, dilation=g.dilation)
+
+
+def _pad_to(x, geo):
+    """x ``(N, C, *size)`` padded with zeros at the end of each axis to the forward conv's output
+    size (larger when a transposed conv's output_padding >= stride: outputs x does not cover)."""
+    if tuple(x.shape[2:]) == geo.out:
+        return x
+    widths = ((0, 0), (0, 0)) + tuple((0, o - n) for o, n in zip(geo.out, x.shape[2:]))
+    return backend.xp(x).pad(x, widths)
+
+
+def _crop(dx, size):
+    """dx ``(N, C, *out)`` cut to x's size: the adjoint of ``_pad_to``."""
+    if tuple(dx.shape[2:]) == tuple(size):
+        return dx
+    return dx[(slice(None), slice(None)) + tuple(slice(None, n) for n in size)]
 
 
 def _as_dtype(t, dtype):
     return t if t.dtype == dtype else t.to(dtype)
 
 
-def weight_grad_conv(x, grad, stride, padding, dilation, groups, KH, KW):
-    """conv2d's weight gradient on Tensors, as a conv2d (PyTorch's way), so it is differentiable:
-    ``dW[o, c, kh, kw] = sum_{n, i, j} grad[n, o, i, j] x_pad[n, g(o) C/G + c, i s_h + kh d_h, j s_w + kw d_w]``
-    is a conv2d whose batch is the C/G channels of a group, whose input channels are (group, n),
-    whose kernel is grad ``(O, N, H_o, W_o)`` (groups G), with stride and dilation swapped.
-    Its output has at least K_h x K_w positions (more when the stride skips the last
-    rows/columns): the first K_h x K_w are dW. ``x (N, C, H, W)``, ``grad (N, O, H_o, W_o)``."""
-    from .. import functional as F
+class ConvWeightGrad(Op):
+    """The weight gradient of a conv as its own op, so backward(create_graph=True) computes it
+    with the fast array rule of the plain backward: x ``(N, C, *size)`` and grad ``(N, O, *out)``
+    -> dW ``(O, C/groups, *kernel)``, ``dW[o, c, k] = sum_{n, i} grad[n, o, i] x_pad[n, c', i s + k dl]``.
+    grad may be shorter than out on an axis (zero past its end: a transposed conv's input).
+    It is bilinear, and its own gradients are convs again (differentiable to any order)::
 
-    N, C, H, W = x.shape
-    G = groups
-    cols = x.reshape(N, G, C // G, H, W).permute(2, 1, 0, 3, 4).reshape(C // G, G * N, H, W)
-    kernel = grad.permute(1, 0, 2, 3)  # (O, N, H_o, W_o): output channel o reads group g(o)'s N channels
-    r = F.conv2d(cols, kernel, stride=dilation, padding=padding, dilation=stride, groups=G)  # (C/G, O, ., .)
-    return r.permute(1, 0, 2, 3)[:, :, :KH, :KW]
+        d x    = conv_transpose(grad, G_W)     the conv's input gradient with weight G_W
+        d grad = conv(x, G_W)                  the conv's forward with weight G_W
+    """
+
+    name = "conv_weight_grad"
+
+    def forward(self, x, grad, stride=1, padding=0, dilation=1, groups=1, kernel=None):
+        d = x.ndim - 2
+        if kernel is None or grad.ndim != x.ndim:
+            raise ValueError(f"conv_weight_grad: expected x (N, C, *size), grad (N, O, *out) and kernel "
+                             f"(one size per axis), got shapes {x.shape}, {grad.shape} and kernel {kernel!r}")
+        kernel = checks.ntuple(kernel, d, "kernel", "conv_weight_grad")
+        dtype = np.result_type(x, grad)
+        # the weight only gives the geometry its shape: a broadcast view, no memory
+        shape = (grad.shape[1], x.shape[1] // max(1, groups)) + kernel
+        weight = backend.xp(x).broadcast_to(backend.xp(x).zeros((), dtype), shape)
+        g = self.geo = geometry(x, weight, None, stride, padding, dilation, groups, dtype)
+        if grad.shape[:2] != (g.N, g.O) or any(n > o for n, o in zip(grad.shape[2:], g.out)):
+            raise ValueError(f"conv_weight_grad: grad must have the conv's output shape {(g.N, g.O) + g.out}, "
+                             f"got {grad.shape}")
+        self.grad_size = tuple(grad.shape[2:])
+        lay = self.layout = layout_of(x, g)
+        self.dtype, self.dtypes = dtype, (x.dtype, grad.dtype)
+        x, grad = backend.cast(x, dtype), backend.cast(grad, dtype)
+        self.x = x if self.needs_input_grad[1] else None
+        self.gq = lay.grad_columns(_pad_to(grad, g), g)
+        dw = lay.weight_grad(lay.im2col(x, g), self.gq, g)
+        if not self.needs_input_grad[0]:
+            self.gq = None
+        return dw
+
+    def backward(self, gw):
+        g, lay = self.geo, self.layout
+        w = lay.weight_rows(backend.cast(gw, self.dtype), g)  # (G, O/G, rows)
+        dx = dgrad = None
+        if self.needs_input_grad[0]:  # the conv's input gradient with weight gw
+            dx = backend.cast(lay.col2im(backend.matmul(w.transpose(0, 2, 1), self.gq), g, self.dtype), self.dtypes[0])
+        if self.needs_input_grad[1]:  # the conv's forward with weight gw
+            dgrad = _crop(lay.output(backend.matmul(w, lay.im2col(self.x, g)), None, g), self.grad_size)
+            dgrad = backend.cast(backend.xp(dgrad).ascontiguousarray(dgrad), self.dtypes[1])
+        if not self.retained:
+            self.x = self.gq = None
+        return dx, dgrad
+
+    def backward_graph(self, gw, out):
+        x, grad = self.parents
+        need_x, need_grad = self.needs_input_grad
+        gw = _as_dtype(gw, grad.dtype)
+        dx = _as_dtype(input_grad(grad, gw, self.geo), x.dtype) if need_x else None
+        dgrad = None
+        if need_grad:
+            dgrad = _crop(ConvNd.apply(_as_dtype(x, grad.dtype), gw, **conv_params(self.geo)), self.grad_size)
+        return dx, dgrad
+
+
+Conv2d = ConvNd  # the name of the 2-d op before the N-d machinery

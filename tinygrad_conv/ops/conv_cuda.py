@@ -1,7 +1,8 @@
 """conv2d's data movement as CUDA kernels: the GPU mirror of ``conv.py``.
 
-``Conv2d`` (in ``conv.py``) is written once; for a CuPy input it takes these
-functions instead of the CPU ones, and the GEMMs are the same calls (cuBLAS,
+``ConvNd`` (in ``conv.py``) is written once; for a CuPy input with 1 or 2 spatial
+axes it takes these functions instead of the CPU ones (a 1-d conv runs as a 2-d one
+with H = 1, same memory; 3-d convs take the plain xp code of ``conv_xp.py``), and the GEMMs are the same calls (cuBLAS,
 through ``backend.matmul``). The flat-layout tricks of the CPU buy nothing
 here, so the columns use the plain output grid, P = N H_o W_o, and rows in the
 weight's own order (c, kh, kw), so the weight needs no reordering::
@@ -32,8 +33,21 @@ _Sizes = namedtuple("_Sizes", "N C H W O KH KW sh sw ph pw dh dw groups Ho Wo")
 _INT_MAX = 2**31 - 1
 
 
+def _sizes(geo):
+    """conv.py's ``Geometry`` (tuples per spatial axis) as the kernels' 2-d sizes: a 1-d conv
+    is a 2-d one with one row (H = K_h = H_o = 1, stride and dilation 1, no padding)."""
+    g = geo
+
+    def two(values, fill):
+        return (fill,) * (2 - len(values)) + tuple(values)
+
+    (H, W), (KH, KW), (Ho, Wo) = two(g.size, 1), two(g.kernel, 1), two(g.out, 1)
+    (sh, sw), (ph, pw), (dh, dw) = two(g.stride, 1), two(g.padding, 0), two(g.dilation, 1)
+    return _Sizes(g.N, g.C, H, W, g.O, KH, KW, sh, sw, ph, pw, dh, dw, g.groups, Ho, Wo)
+
+
 def _header(g, dtype):
-    """The geometry as C ``int`` constants, and T, the element type."""
+    """The sizes (``_Sizes``) as C ``int`` constants, and T, the element type."""
     sizes = dict(N=g.N, C=g.C, H=g.H, W=g.W, O=g.O, Ho=g.Ho, Wo=g.Wo, KH=g.KH, KW=g.KW, sh=g.sh, sw=g.sw,
                  ph=g.ph, pw=g.pw, dh=g.dh, dw=g.dw, Cg=g.C // g.groups, P=g.N * g.Ho * g.Wo)
     # Thread indices are split into (n, c, h, w) in 32-bit arithmetic; offsets into the
@@ -106,7 +120,7 @@ extern "C" __global__ void grad_columns(const T* grad, T* gq) {
 
 @functools.lru_cache(maxsize=512)
 def _kernel(name, sizes, dtype, has_bias=False):
-    """The kernel ``name`` compiled for one geometry (``sizes``: Geometry's first 16 ints)."""
+    """The kernel ``name`` compiled for one geometry (``sizes``: a ``_Sizes`` tuple of 16 ints)."""
     g = _Sizes(*sizes)
     source = _header(g, dtype) + f"#define HAS_BIAS {int(has_bias)}\n" + _SOURCES[name]
     return backend.raw_kernel(source, name)
@@ -117,14 +131,14 @@ def _contiguous(a):
 
 
 def _run(name, g, dtype, n, *arrays, has_bias=False):
-    backend.launch(_kernel(name, tuple(g[:16]), dtype, has_bias), n, *arrays)
+    backend.launch(_kernel(name, tuple(_sizes(g)), dtype, has_bias), n, *arrays)
 
 
 def im2col(x, geo):
     """Columns ``(G, C/G K_h K_w, N H_o W_o)`` of x ``(N, C, H, W)``, one launch."""
-    g, xp = geo, backend.xp(x)
-    cols = xp.ndarray((g.groups, g.C // g.groups * g.KH * g.KW, g.N * g.Ho * g.Wo), x.dtype)
-    _run("im2col", g, x.dtype, g.C * g.N * g.Ho * g.Wo, _contiguous(x), cols)
+    g, xp, s = geo, backend.xp(x), _sizes(geo)
+    cols = xp.ndarray((g.groups, g.C // g.groups * s.KH * s.KW, g.N * s.Ho * s.Wo), x.dtype)
+    _run("im2col", g, x.dtype, g.C * g.N * s.Ho * s.Wo, _contiguous(x), cols)
     return cols
 
 
@@ -137,7 +151,7 @@ def weight_rows(weight, geo):
 def output(y, bias, geo):
     """out ``(N, O, H_o, W_o)`` from y ``(G, O/G, N H_o W_o)`` plus bias: one launch."""
     g = geo
-    out = backend.xp(y).ndarray((g.N, g.O, g.Ho, g.Wo), y.dtype)
+    out = backend.xp(y).ndarray((g.N, g.O) + g.out, y.dtype)
     _run("conv_output", g, y.dtype, out.size, y, y if bias is None else bias, out, has_bias=bias is not None)
     return out
 
@@ -145,7 +159,7 @@ def output(y, bias, geo):
 def grad_columns(grad, geo):
     """The adjoint of ``output``: grad ``(N, O, H_o, W_o)`` as ``(G, O/G, N H_o W_o)``."""
     g, xp = geo, backend.xp(grad)
-    gq = xp.ndarray((g.groups, g.O // g.groups, g.N * g.Ho * g.Wo), grad.dtype)
+    gq = xp.ndarray((g.groups, g.O // g.groups, grad.size // g.O), grad.dtype)
     _run("grad_columns", g, grad.dtype, gq.size, _contiguous(grad), gq)
     return gq
 
@@ -153,13 +167,13 @@ def grad_columns(grad, geo):
 def weight_grad(cols, gq, geo):
     """dW ``(O, C/G, K_h, K_w)`` = grad @ cols.T, already in the weight's layout."""
     g = geo
-    return backend.matmul(gq, cols.transpose(0, 2, 1)).reshape(g.O, g.C // g.groups, g.KH, g.KW)
+    return backend.matmul(gq, cols.transpose(0, 2, 1)).reshape((g.O, g.C // g.groups) + g.kernel)
 
 
 def col2im(dcols, geo, dtype):
     """The adjoint of ``im2col``: dx ``(N, C, H, W)`` from dcols ``(G, C/G K_h K_w, N H_o W_o)``."""
     g = geo
-    dx = backend.xp(dcols).ndarray((g.N, g.C, g.H, g.W), dcols.dtype)
+    dx = backend.xp(dcols).ndarray((g.N, g.C) + g.size, dcols.dtype)
     _run("col2im", g, dcols.dtype, dx.size, dcols, dx)
     return backend.cast(dx, dtype)
 
