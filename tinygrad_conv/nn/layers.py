@@ -9,7 +9,6 @@ import numpy as np
 
 from .. import backend, checks
 from .. import functional as F
-from ..combine import cat
 from . import init
 from .activations import apply_inplace
 from .module import Module, Parameter, _float_dtype
@@ -65,20 +64,6 @@ def _conv_repr(layer, *optional):
     return s + (f", padding_mode={layer.padding_mode}" if layer.padding_mode != "zeros" else "")
 
 
-def _circular_pad(x, pad):
-    """Wrap-around padding of the last two axes, ``pad = (left, right, top, bottom)``
-    (each at most that axis's length), as PyTorch's ``padding_mode="circular"``."""
-    left, right, top, bottom = pad
-    for axis, (before, after) in ((-1, (left, right)), (-2, (top, bottom))):
-        size = x.shape[axis]
-        if before > size or after > size:
-            raise ValueError(f"circular padding: pad {pad} is larger than the input's size {size} (shape {x.shape})")
-        index = lambda start, stop: (Ellipsis, slice(start, stop)) + (slice(None),) * (-1 - axis)
-        parts = ([x[index(size - before, size)]] if before else []) + [x] + ([x[index(0, after)]] if after else [])
-        x = cat(parts, dim=axis) if len(parts) > 1 else x
-    return x
-
-
 def _make_parameters(layer, weight_shape, out_features, bias, dtype, device):
     """``layer.weight`` (and ``layer.bias`` unless ``bias`` is False), initialised by the
     layer's ``reset_parameters`` as PyTorch's, then moved to ``device``."""
@@ -130,9 +115,7 @@ class Conv2d(Module):
 
     def forward(self, x):
         left, right, top, bottom = self._pad
-        if self.padding_mode == "circular":
-            x, padding = _circular_pad(x, self._pad), 0
-        elif self.padding_mode != "zeros":
+        if self.padding_mode != "zeros":  # reflect, replicate, circular: F.pad's modes
             x, padding = F.pad(x, self._pad, mode=self.padding_mode), 0
         elif left != right or top != bottom:  # "same" with an even kernel
             x, padding = F.pad(x, self._pad), 0
