@@ -86,11 +86,15 @@ def adaptive_max_pool2d(x, output_size, return_indices=False):
     return (out, adaptive_max(x.array, output_size)[1]) if return_indices else out
 
 
-def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
-    """Resize ``(N, C, H, W)`` to ``size`` or by ``scale_factor`` (exactly one), by ``"nearest"``
-    or ``"bilinear"`` interpolation (``align_corners`` for bilinear only), as PyTorch."""
+def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None,
+                antialias=False):
+    """Resize ``(N, C, L)``, ``(N, C, H, W)`` or ``(N, C, D, H, W)`` to ``size`` or by ``scale_factor``
+    (exactly one; one value or one per spatial axis), as PyTorch. ``mode``: ``"nearest"``,
+    ``"nearest-exact"``, ``"area"``, ``"linear"`` (3-D), ``"bilinear"``/``"bicubic"`` (4-D) or
+    ``"trilinear"`` (5-D); ``align_corners`` for the last four only."""
     return ops.Interpolate.apply(_tensor(x, "input", "interpolate"), size=size, scale_factor=scale_factor, mode=mode,
-                                 align_corners=align_corners)
+                                 align_corners=align_corners, recompute_scale_factor=recompute_scale_factor,
+                                 antialias=antialias)
 
 
 def global_avg_pool2d(x):

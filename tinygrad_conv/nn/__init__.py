@@ -34,6 +34,23 @@ from .module import IncompatibleKeys, Module, Parameter
 from .activations import ELU, GELU, Identity, LeakyReLU, SiLU
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList
 from .norm import BatchNorm1d, BatchNorm2d, Dropout, Dropout2d
+from .padding import (
+    CircularPad1d,
+    CircularPad2d,
+    CircularPad3d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ConstantPad3d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReflectionPad3d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ReplicationPad3d,
+    ZeroPad1d,
+    ZeroPad2d,
+    ZeroPad3d,
+)
 from . import utils
 
 # `import tinygrad_conv.nn.functional` finds the one functional module under this name too.
