@@ -230,28 +230,40 @@ def _sum_phases(split, axis):
 
 
 def _scatter_sorted(v, index, n, axis):
-    """The transpose of ``take(x, index, axis)`` for a sorted ``index``: each run of equal
-    indices of ``v`` summed (``add.reduceat``) into its input position, zeros elsewhere."""
+    """The transpose of ``take(x, index, axis)`` for a sorted ``index``: each input position
+    gets the sum of the entries of ``v`` that read it, a run ``first[i] .. first[i] + count[i]``
+    of them. Gathered as ``max(count)`` takes (a scattering assignment along the last axis is
+    several times slower than a take); a large upscale (long runs) sums with ``add.reduceat``."""
     xp = backend.xp(v)
-    starts = np.flatnonzero(np.concatenate([[True], index[1:] != index[:-1]]))
-    sums = xp.add.reduceat(v, backend.like(starts, v), axis=axis)
-    if len(starts) == n:  # every input position is read (the indices are then 0 .. n - 1)
-        return sums
-    out = xp.zeros(_resized(v, axis, n), dtype=v.dtype)
-    out[_along(v.ndim, axis, backend.like(index[starts], v))] = sums
+    first = np.searchsorted(index, np.arange(n), "left")
+    count = np.searchsorted(index, np.arange(n), "right") - first
+    if count.max() > 4:
+        sums = xp.add.reduceat(v, backend.like(first[count > 0], v), axis=axis)
+        if count.min() > 0:
+            return sums
+        out = xp.zeros(_resized(v, axis, n), dtype=v.dtype)
+        out[_along(v.ndim, axis, backend.like(np.flatnonzero(count), v))] = sums
+        return out
+    out = None
+    for k in range(count.max()):
+        term = xp.take(v, backend.like(np.minimum(first + k, len(index) - 1), v), axis=axis)
+        if count.min() <= k:  # zeros where the run is shorter (where, not a product: NaN * 0 is NaN)
+            term = xp.where(backend.like((count > k).reshape((-1,) + (1,) * (v.ndim - 1 - axis)), v), term, 0)
+        out = term if out is None else out + term
     return out
 
 
 # ----- the op ---------------------------------------------------------------------------
 class ResamplePlan:
     """All axes of one resize: applied one axis at a time, shrinking axes first (less work
-    for the others); the adjoint runs the same axes in reverse order."""
+    for the others), and of equal ratios the last axis first (its strided copies run on the
+    smaller array); the adjoint runs the same axes in reverse order."""
 
     def __init__(self, shape, sizes, factors, mode, align_corners):
         axis_mode = {"bilinear": "linear", "trilinear": "linear", "bicubic": "cubic"}.get(mode, mode)
         self.axes = [(2 + k, AxisPlan(n, m, f, axis_mode, align_corners))
                      for k, (n, m, f) in enumerate(zip(shape[2:], sizes, factors))]
-        self.axes.sort(key=lambda item: item[1].m / item[1].n)
+        self.axes.sort(key=lambda item: (item[1].m / item[1].n, -item[0]))
 
     def apply(self, x):
         for axis, plan in self.axes:
