@@ -18,10 +18,6 @@ def _along(ndim, axis, index):
     return (slice(None),) * axis + (index,) + (slice(None),) * (ndim - axis - 1)
 
 
-def _flip(a, axis):
-    return a[_along(a.ndim, axis, slice(None, None, -1))]
-
-
 class PadPlan:
     """The pad of one input shape: ``pad`` as ``torch.nn.functional.pad`` (pairs from the last
     axis backwards, negative widths crop). ``apply(x, fill)`` pads, ``adjoint(g)`` is its
@@ -41,6 +37,12 @@ class PadPlan:
         self.axes = [a for a in range(ndim) if self.widths[a] != (0, 0)]
         self.cropped_in = any(s != slice(None) for s in self.crop_in)
         self.cropped_out = any(s != slice(None) for s in self.crop_out)
+        self.inner_shape = tuple(len(range(*c.indices(n))) for c, n in zip(self.crop_in, shape))
+        self.padded_shape = tuple(n + b + a for n, (b, a) in zip(self.inner_shape, self.widths))
+        self.centre = tuple(slice(b, b + n) for n, (b, _) in zip(self.inner_shape, self.widths))
+        self._plan_fill()
+        if mode != "constant":  # (the constant mode's backward is one slice)
+            self._plan_fold()
 
     def _axis(self, axis, before, after):
         n, mode, shape = self.shape[axis], self.mode, self.shape
@@ -66,83 +68,87 @@ class PadPlan:
                              "as the padding may wrap around only once")
         self.widths[axis] = (pb, pa)
 
+    def _sources(self, axis):
+        """Along ``axis``, in the padded array's own coordinates: the left and right strips,
+        and the slices their values are read from (None for a constant)."""
+        (pb, pa), n = self.widths[axis], self.inner_shape[axis]
+        strips = slice(0, pb), slice(pb + n, pb + n + pa)
+        if self.mode == "reflect":      # [a b c] -> b | a b c | b  (read backwards)
+            stop = pb + n - 2 - pa
+            return strips, (slice(2 * pb, pb, -1), slice(pb + n - 2, stop if stop >= 0 else None, -1))
+        if self.mode == "replicate":    # a | a b c | c  (a one-wide strip, broadcast)
+            return strips, (slice(pb, pb + 1), slice(pb + n - 1, pb + n))
+        if self.mode == "circular":     # c | a b c | a
+            return strips, (slice(n, n + pb), slice(pb, pb + pa))
+        return strips, (None, None)
+
     # ----- forward --------------------------------------------------------------------
+    def _plan_fill(self):
+        """``self.fill_steps``: ``(strip, source)`` index pairs, axis by axis. While axis ``j``
+        is filled, the axes before it are whole and the axes after it only their centre, so
+        the corners are copied from strips already filled."""
+        self.fill_steps, region = [], list(self.centre)
+        for axis in self.axes:
+            for strip, source in zip(*self._sources(axis)):
+                if strip.stop > strip.start:
+                    at = lambda index: tuple(region[:axis]) + (index,) + tuple(region[axis + 1:])  # noqa: E731
+                    self.fill_steps.append((at(strip), None if source is None else at(source)))
+            region[axis] = slice(None)
+
     def apply(self, x, fill=0.0):
         """Pad ``x`` (of ``self.shape``), the constant mode filling with ``fill``."""
         xp = backend.xp(x)
-        if self.cropped_in:
-            x = x[tuple(self.crop_in)]
-        out = xp.empty(tuple(n + b + a for n, (b, a) in zip(x.shape, self.widths)), dtype=x.dtype)
-        # `region[j]`: the part of axis j filled so far (its centre, then all of it)
-        region = [slice(b, b + n) for n, (b, _) in zip(x.shape, self.widths)]
-        out[tuple(region)] = x
-        for axis in self.axes:
-            (pb, pa), n = self.widths[axis], x.shape[axis]
-
-            def at(index):
-                return tuple(region[:axis]) + (index,) + tuple(region[axis + 1:])
-
-            left, right = self._sources(pb, pa, n)
-            if pb:
-                out[at(slice(0, pb))] = fill if left is None else self._read(out, at, axis, left)
-            if pa:
-                out[at(slice(pb + n, pb + n + pa))] = fill if right is None else self._read(out, at, axis, right)
-            region[axis] = slice(None)
+        out = xp.empty(self.padded_shape, dtype=x.dtype)
+        out[self.centre] = x[tuple(self.crop_in)] if self.cropped_in else x
+        for strip, source in self.fill_steps:
+            out[strip] = fill if source is None else out[source]
         return xp.ascontiguousarray(out[tuple(self.crop_out)]) if self.cropped_out else out
 
-    def _sources(self, pb, pa, n):
-        """Where, in the output's own coordinates along one axis, the left and right strips
-        are read from: ``(start, stop, flipped)``, or None for a constant."""
-        if self.mode == "reflect":      # [a b c] -> b | a b c | b
-            return (pb + 1, 2 * pb + 1, True), (pb + n - 1 - pa, pb + n - 1, True)
-        if self.mode == "replicate":    # a | a b c | c  (a one-wide strip, broadcast)
-            return (pb, pb + 1, False), (pb + n - 1, pb + n, False)
-        if self.mode == "circular":     # c | a b c | a
-            return (n, n + pb, False), (pb, pb + pa, False)
-        return None, None
-
-    @staticmethod
-    def _read(out, at, axis, source):
-        start, stop, flipped = source
-        strip = out[at(slice(start, stop))]
-        return _flip(strip, axis) if flipped else strip
-
     # ----- backward -------------------------------------------------------------------
+    def _plan_fold(self):
+        """``self.fold_steps``: per padded axis, the index tuples ``_fold`` uses (the centre,
+        then each strip with the part of the centre it was read from, relative to it)."""
+        self.fold_steps = []
+        for axis in self.axes:
+            pb, ndim = self.widths[axis][0], len(self.shape)
+            pairs = []
+            for strip, source in zip(*self._sources(axis)):
+                if strip.stop > strip.start:
+                    stop = None if source.stop is None or source.stop - pb < 0 else source.stop - pb
+                    target = slice(source.start - pb, stop, source.step)
+                    one_edge = self.mode == "replicate" and strip.stop - strip.start > 1  # read one edge
+                    pairs.append((_along(ndim, axis, strip), _along(ndim, axis, target), one_edge))
+            self.fold_steps.append((axis, _along(ndim, axis, self.centre[axis]), pairs))
+
     def adjoint(self, g):
         """The gradient of the input from the gradient ``g`` of the output."""
         xp = backend.xp(g)
         if self.cropped_out:  # the crop's transpose: zeros where the padded array was cut
-            full = xp.zeros(tuple(n + b + a for n, (b, a) in zip(self.shape, self.widths)), dtype=g.dtype)
+            full = xp.zeros(self.padded_shape, dtype=g.dtype)
             full[tuple(self.crop_out)] = g
             g = full
         if self.mode == "constant":  # the input is one block of the output
-            inner = g[tuple(slice(b, g.shape[j] - a) for j, (b, a) in enumerate(self.widths))]
+            inner = g[self.centre]
         else:
-            inner = self._fold(g, self.axes)
+            inner = self._fold(g, 0, writable=True)
         if not self.cropped_in:
             return inner
         grad = xp.zeros(self.shape, dtype=g.dtype)
         grad[tuple(self.crop_in)] = inner
         return grad
 
-    def _fold(self, g, axes):
-        """Sum each padded strip of ``g`` (along ``axes``) back onto the positions it copies.
-        Every element of ``g`` is read once: the centre along the first axis is folded over the
-        remaining axes, and so is each strip, before the strip is added to the centre."""
-        if not axes:
-            return g.copy()
-        axis, rest = axes[0], axes[1:]
-        (pb, pa), n = self.widths[axis], g.shape[axis] - sum(self.widths[axis])
-        inner = self._fold(g[_along(g.ndim, axis, slice(pb, pb + n))], rest)
-        left, right = self._sources(pb, pa, n)
-        for width, strip, source in ((pb, slice(0, pb), left), (pa, slice(pb + n, None), right)):
-            if not width:
-                continue
-            part = self._fold(g[_along(g.ndim, axis, strip)], rest)
-            start, stop, flipped = source
-            if stop - start == 1 and width > 1:  # replicate: the strip was one edge, broadcast
-                part = part.sum(axis=axis, keepdims=True)
-            inner[_along(g.ndim, axis, slice(start - pb, stop - pb))] += _flip(part, axis) if flipped else part
+    def _fold(self, g, k, writable):
+        """Sum each padded strip of ``g`` along the padded axes ``k, k + 1, ...`` back onto the
+        positions it was copied from. Each element of ``g`` is read once: the centre along axis
+        ``k`` is folded over the remaining axes, and so is each strip before it is added to the
+        centre; only what is added to is copied (``writable``)."""
+        if k == len(self.fold_steps):
+            return g.copy() if writable else g
+        axis, centre, pairs = self.fold_steps[k]
+        inner = self._fold(g[centre], k + 1, writable=True)
+        for strip, target, one_edge in pairs:
+            part = self._fold(g[strip], k + 1, writable=False)
+            inner[target] += part.sum(axis=axis, keepdims=True) if one_edge else part
         return inner
 
 
