@@ -18,6 +18,7 @@ The common cases are plain slices: an integer nearest upscale is a repeat (backw
 sum of strided slices), an integer linear or cubic upscale is ``s`` phases of shifted
 slices of the edge-padded axis, an integer area downscale is a block mean.
 """
+import functools
 import math
 
 import numpy as np
@@ -25,7 +26,7 @@ import numpy as np
 from .. import backend, checks
 from .base import Op
 from .linear_map import LinearMap
-from .padding import PadPlan, _along
+from .padding import _along, pad_plan
 
 MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
 _SPATIAL = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}  # the others take 1 to 3
@@ -209,7 +210,7 @@ class AxisPlan:
         return out
 
     def _edge_plan(self, shape, axis):
-        return PadPlan(shape, (0, 0) * (len(shape) - 1 - axis) + (self.edge, self.edge), "replicate")
+        return pad_plan(shape, (0, 0) * (len(shape) - 1 - axis) + (self.edge, self.edge), "replicate")
 
     @staticmethod
     def _weights(w, x, axis):
@@ -276,6 +277,12 @@ class ResamplePlan:
         return g
 
 
+@functools.lru_cache(maxsize=256)
+def resample_plan(shape, sizes, factors, mode, align_corners):
+    """The ``ResamplePlan`` of these arguments, built once (a network resizes the same shapes)."""
+    return ResamplePlan(shape, sizes, factors, mode, align_corners)
+
+
 class Interpolate(LinearMap, Op):
     """Resize ``(N, C, *spatial) -> (N, C, *size)`` (1 to 3 spatial axes), as
     ``torch.nn.functional.interpolate``: ``Interpolate.apply(x, size=None, scale_factor=None,
@@ -304,5 +311,5 @@ class Interpolate(LinearMap, Op):
         if checks.boolean(antialias, "antialias", op):
             raise ValueError(f"{op}: antialias=True is not supported")
         sizes, factors = output_size(x, size, scale_factor, op, recompute_scale_factor)
-        self.plan = ResamplePlan(x.shape, sizes, factors, mode, bool(align_corners))
+        self.plan = resample_plan(x.shape, sizes, factors, mode, bool(align_corners))
         return self.plan.apply(x)

@@ -6,6 +6,8 @@ in its centre and then, one axis at a time, its border strips copied from the pa
 already filled; the backward copies the centre of the gradient once and adds each
 border strip back onto the input positions it was copied from (``_fold``).
 """
+import functools
+
 from .. import backend
 from .base import Op
 from .linear_map import LinearMap
@@ -152,6 +154,12 @@ class PadPlan:
         return inner
 
 
+@functools.lru_cache(maxsize=256)
+def pad_plan(shape, pad, mode):
+    """The ``PadPlan`` of these arguments, built once (a training loop pads the same shapes)."""
+    return PadPlan(shape, pad, mode)
+
+
 class Pad(LinearMap, Op):
     """Pad the last ``len(pad) // 2`` axes as ``torch.nn.functional.pad``: ``pad = (left, right)``
     for the last axis, ``(left, right, top, bottom)`` for the last two, and so on; negative
@@ -168,5 +176,5 @@ class Pad(LinearMap, Op):
         if plan is not None:  # the transposed map, from backward_graph (see linear_map.py)
             self.plan = plan
             return plan.adjoint(a) if adjoint else plan.apply(a)
-        self.plan = PadPlan(a.shape, pad, mode)
+        self.plan = pad_plan(a.shape, tuple(pad), mode)
         return self.plan.apply(a, value)
