@@ -82,6 +82,8 @@ def main(repeats=5, largest=1024, largest_wide=512):
         return
     for batch in sorted({s[:2] for s in SHAPES}):
         sizes = [s for s in shapes if s[:2] == batch]
+        if not sizes:
+            continue
         print(f"ours/torch at ({batch[0]}, {batch[1]}, H, H): " + "  ".join(f"H={s[-1]}" for s in sizes) + "  growth 128->512")
         for label, _, _ in OPS:
             cells = [f"{table[label, s]:.2f}" if (label, s) in table else "-" for s in sizes]
