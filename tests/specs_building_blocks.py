@@ -98,15 +98,18 @@ def mask_getitem_spec(data):
 
 
 def pad_spec(data):
-    """Every mode, 1 or 2 padded axes, asymmetric widths (reflect: below the axis length)."""
-    mode = data.draw(st.sampled_from(["constant", "reflect", "replicate"]))
+    """Every mode, 1 to 3 padded axes, asymmetric widths, negative (cropping) ones too
+    (reflect: below the axis length; circular: at most the cropped length)."""
+    mode = data.draw(st.sampled_from(["constant", "reflect", "replicate", "circular"]))
     s = shape(data, min_dims=2, max_dims=4)
-    n_axes = data.draw(st.sampled_from([1, 2]))
+    n_axes = data.draw(st.integers(1, min(3, len(s))))
     pad = []
     for k in range(n_axes):
-        limit = s[-1 - k] - 1 if mode == "reflect" else 3
-        pad += [data.draw(st.integers(0, limit)), data.draw(st.integers(0, limit))]
-    value = data.draw(st.floats(-1, 1))
+        n = s[-1 - k]
+        low = -((n - 1) // 4)  # both crops together leave at least n + 2 * low >= 1
+        high = {"reflect": n - 1, "circular": n + 2 * low}.get(mode, 3)
+        pad += [data.draw(st.integers(low, high)), data.draw(st.integers(low, high))]
+    value = data.draw(st.floats(-1, 1)) if mode == "constant" else None
     weights = np.arange(1.0, 1 + np.prod(s[:-n_axes])).reshape(s[:-n_axes] + (1,) * n_axes)
     return (lambda t: F.pad(t, tuple(pad), mode, value) * weights.astype(t.dtype)), [array(data, s)]
 

@@ -92,19 +92,7 @@ def pointwise_spec(name):
     return spec
 
 
-def interpolate_spec(data):
-    s = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2)), data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4)))
-    mode = data.draw(st.sampled_from(["nearest", "bilinear"]))
-    align = data.draw(st.sampled_from([None, False, True])) if mode == "bilinear" else None
-    if data.draw(st.booleans()):
-        params = dict(size=(data.draw(st.integers(1, 6)), data.draw(st.integers(1, 6))))
-    else:
-        params = dict(scale_factor=data.draw(st.sampled_from([1.5, 2, 3, (2, 1.5)])))
-    return (lambda t: ops.Interpolate.apply(t, mode=mode, align_corners=align, **params)), [array(data, s)]
-
-
 SPECS = {
-    "interpolate": interpolate_spec,
     "cross_entropy": class_loss_spec("cross_entropy"),
     "nll_loss": class_loss_spec("nll_loss"),
     "binary_cross_entropy_with_logits": bce_spec,

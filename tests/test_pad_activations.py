@@ -19,13 +19,14 @@ def test_pad_matches_numpy(data):
     x = np.random.default_rng(0).standard_normal((2, 3, h, w)).astype(np.float32)
     lim_h, lim_w = (h - 1, w - 1) if mode == "reflect" else (4, 4)
     pad = tuple(data.draw(st.integers(0, lim)) for lim in (lim_w, lim_w, lim_h, lim_h))
-    out = F.pad(Tensor(x), pad, mode=mode, value=0.5)
+    value = 0.5 if mode == "constant" else None  # PyTorch refuses a value for the other modes
+    out = F.pad(Tensor(x), pad, mode=mode, value=value)
     np_mode = {"constant": "constant", "reflect": "reflect", "replicate": "edge"}[mode]
     kwargs = {"constant_values": 0.5} if mode == "constant" else {}
     want = np.pad(x, ((0, 0), (0, 0), (pad[2], pad[3]), (pad[0], pad[1])), mode=np_mode, **kwargs)
     np.testing.assert_array_equal(out.data, want)
     assert out.dtype == np.float32
-    out2 = F.pad(Tensor(x), pad[:2], mode=mode, value=0.5)  # last axis only
+    out2 = F.pad(Tensor(x), pad[:2], mode=mode, value=value)  # last axis only
     assert out2.shape == (2, 3, h, w + pad[0] + pad[1])
 
 
@@ -51,11 +52,14 @@ def test_pad_matches_torch_forward_and_backward(mode):
     [
         (((2, 0), "reflect"), ValueError, "smaller than the axis"),
         (((0, 0, 0, 3), "reflect"), ValueError, "smaller than the axis"),
-        (((1,), "constant"), ValueError, "left, right"),
-        (((1, 1, 1, 1, 1, 1), "constant"), ValueError, "left, right"),
-        (((-1, 1), "constant"), ValueError, "pad"),
+        (((1,), "constant"), ValueError, r"\(before, after\) pair per padded axis"),
+        (((1,) * 10, "constant"), ValueError, "at most 4 pairs"),
+        (((-3, 2), "constant"), ValueError, "crops more than the axis holds"),
+        (((-2, 0), "replicate"), ValueError, "leaves an output length of 0"),
+        (((3, 0), "circular"), ValueError, "wrap around only once"),
         (((1.5, 1), "constant"), TypeError, "pad"),
-        (((1, 1), "circular"), ValueError, "mode"),
+        (((1, 1), "bogus"), ValueError, "mode"),
+        (((1, 1), "reflect", 2.0), ValueError, "takes no value"),
     ],
 )
 def test_bad_pad_raises(args, error, match):

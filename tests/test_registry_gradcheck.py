@@ -174,6 +174,7 @@ from specs_conv_family import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702
 from specs_tensor_v3 import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue 16)
 from specs_hopsb import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue 19: norms, embedding)
 from specs_hconv import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue 19: N-d conv)
+from specs_hresample import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issues 19-21: pad, interpolate)
 
 BUILTIN = sorted(name for name, cls in ops.registry.items() if cls.__module__.startswith("tinygrad_conv."))
 

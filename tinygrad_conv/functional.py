@@ -216,11 +216,15 @@ def adaptive_max_pool2d(x, output_size, return_indices=False):
     return (out, adaptive_max(x.array, output_size)[1]) if return_indices else out
 
 
-def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
-    """Resize ``(N, C, H, W)`` to ``size`` or by ``scale_factor`` (exactly one), by ``"nearest"``
-    or ``"bilinear"`` interpolation (``align_corners`` for bilinear only), as PyTorch."""
+def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None,
+                antialias=False):
+    """Resize ``(N, C, L)``, ``(N, C, H, W)`` or ``(N, C, D, H, W)`` to ``size`` or by ``scale_factor``
+    (exactly one; one value or one per spatial axis), as PyTorch. ``mode``: ``"nearest"``,
+    ``"nearest-exact"``, ``"area"``, ``"linear"`` (3-D), ``"bilinear"``/``"bicubic"`` (4-D) or
+    ``"trilinear"`` (5-D); ``align_corners`` for the last four only."""
     return ops.Interpolate.apply(_tensor(x, "input", "interpolate"), size=size, scale_factor=scale_factor, mode=mode,
-                                 align_corners=align_corners)
+                                 align_corners=align_corners, recompute_scale_factor=recompute_scale_factor,
+                                 antialias=antialias)
 
 
 def global_avg_pool2d(x):
@@ -345,18 +349,26 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean", pos_weigh
 
 
 # ----- version 2: padding and more activations -------------------------------------------------
-def pad(x, pad, mode="constant", value=0.0):
-    """Pad the last axes: ``pad = (left, right)`` for the last axis or ``(left, right,
-    top, bottom)`` for the last two, as in PyTorch. ``mode``: ``"constant"`` (fill
-    with ``value``), ``"reflect"`` (mirror; each width below the axis length) or
-    ``"replicate"`` (repeat the edge)."""
+def pad(x, pad, mode="constant", value=None):
+    """Pad the last ``len(pad) // 2`` axes, as PyTorch: ``pad = (left, right)`` for the last
+    axis, ``(left, right, top, bottom)`` for the last two, and so on; negative widths crop.
+    ``mode``: ``"constant"`` (fill with ``value``, default 0; may be -inf), ``"reflect"``
+    (mirror; widths below the axis length), ``"replicate"`` (repeat the edge) or
+    ``"circular"`` (wrap around). Every mode pads any number of axes (PyTorch's
+    non-constant modes take 1 to 3)."""
     _tensor(x, "input", "pad")
-    if not isinstance(pad, (tuple, list)) or len(pad) not in (2, 4) or len(pad) // 2 > x.ndim:
-        raise ValueError(f"pad: pad must be (left, right) or (left, right, top, bottom) for a tensor with enough axes, got {pad!r} for shape {x.shape}")
-    pad = tuple(checks.integer(p, "pad", "pad", minimum=0) for p in pad)
+    if not isinstance(pad, (tuple, list)):
+        raise TypeError(f"pad: pad must be a tuple of ints, got {type(pad).__name__} {pad!r}")
+    pad = tuple(checks.integer(p, "pad", "pad") for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: pad must hold a (before, after) pair per padded axis, at most {x.ndim} pairs "
+                         f"for input shape {x.shape}, got {pad!r}")
     checks.one_of(mode, ops.padding.PAD_MODES, "mode", "pad")
-    value = checks.finite_number(value, "value", "pad") if mode == "constant" else 0.0
-    return ops.Pad.apply(x, pad=pad, mode=mode, value=value)
+    if value is not None and not (isinstance(value, (int, float, np.number)) and not isinstance(value, bool)):
+        raise TypeError(f"pad: value must be a number, got {type(value).__name__} {value!r}")
+    if mode != "constant" and value:
+        raise ValueError(f"pad: mode {mode!r} takes no value (it fills from the input), got value={value!r}")
+    return ops.Pad.apply(x, pad=pad, mode=mode, value=0.0 if value is None else float(value))
 
 
 def leaky_relu(x, negative_slope=0.01, inplace=False):

@@ -3,7 +3,6 @@ number of spatial axes, ``_ConvNd`` and ``_ConvTransposeNd``), ``Unfold`` and ``
 with PyTorch's constructor arguments, defaults and initialisation."""
 from .. import checks
 from .. import functional as F
-from ..combine import cat
 from .layers import _factory, _make_parameters, _reset_weight_and_bias
 from .module import Module
 
@@ -36,21 +35,6 @@ def _conv_repr(layer, *optional):
         s += f", groups={layer.groups}"
     s += ", bias=False" if layer.bias is None else ""
     return s + (f", padding_mode={layer.padding_mode}" if layer.padding_mode != "zeros" else "")
-
-
-def _circular_pad(x, pad):
-    """Wrap-around padding of the last ``len(pad) // 2`` axes, ``pad = (left, right, top,
-    bottom, ...)`` (last axis first, each at most that axis's length), as PyTorch's
-    ``padding_mode="circular"``."""
-    for i in range(len(pad) // 2):
-        axis, (before, after) = -1 - i, pad[2 * i : 2 * i + 2]
-        size = x.shape[axis]
-        if before > size or after > size:
-            raise ValueError(f"circular padding: pad {pad} is larger than the input's size {size} (shape {x.shape})")
-        index = lambda start, stop: (Ellipsis, slice(start, stop)) + (slice(None),) * (-1 - axis)  # noqa: E731
-        parts = ([x[index(size - before, size)]] if before else []) + [x] + ([x[index(0, after)]] if after else [])
-        x = cat(parts, dim=axis) if len(parts) > 1 else x
-    return x
 
 
 class _ConvNd(Module):
@@ -97,9 +81,7 @@ class _ConvNd(Module):
 
     def forward(self, x):
         padding = self.padding
-        if self.padding_mode == "circular":
-            x, padding = _circular_pad(x, self._pad), 0
-        elif self.padding_mode != "zeros":
+        if self.padding_mode != "zeros":  # reflect, replicate, circular: F.pad's modes
             x, padding = F.pad(x, self._pad, mode=self.padding_mode), 0
         conv = (F.conv1d, F.conv2d, F.conv3d)[self.d - 1]
         return conv(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)

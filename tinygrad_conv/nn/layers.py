@@ -12,6 +12,7 @@ from .. import functional as F
 from . import init
 from .activations import apply_inplace
 from .module import Module, Parameter, _float_dtype
+from ..ops.interpolate import MODES as INTERPOLATE_MODES
 from ..ops.losses import REDUCTIONS
 
 
@@ -198,22 +199,28 @@ class AdaptiveMaxPool2d(_AdaptivePool2d):
 
 
 class Upsample(Module):
-    """``F.interpolate(x, size, scale_factor, mode, align_corners)``: resize ``(N, C, H, W)``
-    to ``size`` or by ``scale_factor`` (exactly one), ``"nearest"`` or ``"bilinear"``."""
+    """``F.interpolate(x, size, scale_factor, mode, align_corners, recompute_scale_factor)``:
+    resize ``(N, C, L)``, ``(N, C, H, W)`` or ``(N, C, D, H, W)`` to ``size`` or by
+    ``scale_factor`` (exactly one), in any of F.interpolate's modes."""
 
-    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None):
         super().__init__()
         where = "Upsample"
         if (size is None) == (scale_factor is None):
             raise ValueError(f"{where}: give exactly one of size and scale_factor, got size={size!r}, "
                              f"scale_factor={scale_factor!r}")
-        self.size = None if size is None else checks.pair(size, "size", where)
+        sizes = size if isinstance(size, (tuple, list)) else () if size is None else (size,)
+        for s in sizes:
+            checks.positive_int(s, "size", where)
+        self.size = tuple(size) if isinstance(size, (tuple, list)) else size
         self.scale_factor = scale_factor
-        self.mode = checks.one_of(mode, ("nearest", "bilinear"), "mode", where)
+        self.mode = checks.one_of(mode, INTERPOLATE_MODES, "mode", where)
         self.align_corners = align_corners
+        self.recompute_scale_factor = recompute_scale_factor
 
     def forward(self, x):
-        return F.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners)
+        return F.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners,
+                             self.recompute_scale_factor)
 
     def extra_repr(self):
         what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"

@@ -1,33 +1,40 @@
-"""Resizing NCHW images (PyTorch's ``interpolate``), as two small matrix products.
+"""Resizing ``(N, C, *spatial)`` images as PyTorch's ``interpolate``, one axis at a time.
 
-Nearest and bilinear resizing act on rows and columns separately, and linearly, so
-``out = M_h @ x @ M_w.T`` with one ``(out, in)`` matrix per axis, and the backward
-is the transpose, ``dx = M_h.T @ grad @ M_w``. Row i of M holds the weights output
-pixel i takes from the input pixels, by PyTorch's rules for the source position
-(``scale = in / out``, or ``1 / scale_factor`` when a scale factor is given)::
+Every mode is separable: output pixel ``i`` of an axis is a weighted sum of a few input
+pixels ("taps") of that axis, by PyTorch's rules (``scale = in / out``, or
+``1 / scale_factor`` when a scale factor is given and not recomputed)::
 
-    nearest                    M[i, min(floor(i * scale), in - 1)] = 1      (float32, as ATen)
-    bilinear                   src = max((i + 0.5) * scale - 0.5, 0)
-    bilinear, align_corners    src = i * (in - 1) / (out - 1)   (0 when out == 1)
-                               M[i, floor(src)] += 1 - f,  M[i, min(floor(src) + 1, in - 1)] += f,
-                               f = src - floor(src)
+    nearest        src = min(floor(i * scale), in - 1)                     (float32, as ATen)
+    nearest-exact  src = min(floor((i + 0.5) * scale), in - 1)
+    linear         src = max((i + 0.5) * scale - 0.5, 0), or i * (in - 1) / (out - 1) with
+                   align_corners; taps floor(src) and floor(src) + 1 (clamped), weights 1 - t, t
+    cubic          the same src without the clamp at 0; taps floor(src) - 1 ... + 2, each
+                   clamped into the axis, cubic-convolution weights with A = -0.75
+    area           the mean over PyTorch's adaptive-pooling window of the axis
 
-The matrices are tiny for the images a small CNN sees (16 x 8 for a U-Net's
-8 -> 16 up-step); a product costs ``out * in`` per column instead of ``out``,
-which only matters for images of hundreds of pixels a side.
+An axis costs O(in + out): the taps are gathers (``take``) and the backward adds the
+weighted gradient back with ``add.reduceat`` over the runs of equal (sorted) indices.
+The common cases are plain slices: an integer nearest upscale is a repeat (backward: a
+sum of strided slices), an integer linear or cubic upscale is ``s`` phases of shifted
+slices of the edge-padded axis, an integer area downscale is a block mean.
 """
+import functools
 import math
 
 import numpy as np
 
 from .. import backend, checks
 from .base import Op
+from .linear_map import LinearMap
+from .padding import _along, pad_plan
 
-MODES = ("nearest", "bilinear")
+MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
+_SPATIAL = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}  # the others take 1 to 3
+_LAYOUT = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
 
 
 class Separable:
-    """An op ``out = M_h @ x @ M_w.T`` on NCHW x (mixed into an Op): ``forward`` calls
+    """An op ``out = M_h @ x @ M_w.T`` on NCHW x (mixed into an Op, by pooling): ``forward`` calls
     ``separable(x, M_h, M_w)`` with NumPy matrices; the backward is the transposed products."""
 
     def separable(self, x, Mh, Mw):
@@ -38,70 +45,271 @@ class Separable:
         return (self.Mh.T @ grad @ self.Mw,)
 
 
-def output_size(x, size, scale_factor, op):
-    """Check ``size`` / ``scale_factor`` (exactly one given) -> ((H_o, W_o), (scale_h, scale_w) or None)."""
+# ----- arguments ------------------------------------------------------------------------
+def _per_axis(value, dims, name, op):
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,) * dims
+    if len(values) != dims:
+        raise ValueError(f"{op}: {name} must be one value or {dims} (one per spatial axis of a {dims + 2}-D "
+                         f"input), got {value!r}")
+    return values
+
+
+def output_size(x, size, scale_factor, op, recompute_scale_factor=None):
+    """Check ``size`` / ``scale_factor`` (exactly one) -> (output sizes, the scale factors the
+    source positions use, or None per axis), as PyTorch's ``interpolate``."""
+    dims = x.ndim - 2
     if (size is None) == (scale_factor is None):
         raise ValueError(f"{op}: give exactly one of size and scale_factor, got size={size!r}, scale_factor={scale_factor!r}")
     if size is not None:
-        return checks.pair(size, "size", op), None
-    factors = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor, scale_factor)
-    if len(factors) != 2:
-        raise ValueError(f"{op}: scale_factor must be a number or an (h, w) pair, got {scale_factor!r}")
-    factors = tuple(checks.finite_number(f, "scale_factor", op) for f in factors)
-    out = tuple(math.floor(n * f) for n, f in zip(x.shape[2:], factors))
+        if recompute_scale_factor:
+            raise ValueError(f"{op}: recompute_scale_factor is not meaningful with an explicit size")
+        return tuple(checks.positive_int(s, "size", op) for s in _per_axis(size, dims, "size", op)), (None,) * dims
+    factors = tuple(checks.finite_number(f, "scale_factor", op) for f in _per_axis(scale_factor, dims, "scale_factor", op))
+    out = tuple(math.floor(float(n) * f) for n, f in zip(x.shape[2:], factors))
     if min(factors) <= 0 or min(out) < 1:
         raise ValueError(
             f"{op}: scale_factor {scale_factor!r} gives output size {out} for input size {x.shape[2:]}; "
             f"it must be at least 1"
         )
-    return out, factors
+    return out, (None,) * dims if recompute_scale_factor else factors
 
 
-def resize_matrix(n_in, n_out, factor, mode, align_corners):
-    """The ``(n_out, n_in)`` matrix of one axis (see the module docstring)."""
-    M = np.zeros((n_out, n_in))
-    rows = np.arange(n_out)
-    if mode == "nearest":
-        scale = np.float32(1 / factor if factor is not None else n_in / n_out)
-        M[rows, np.minimum(np.floor(rows.astype(np.float32) * scale).astype(np.int64), n_in - 1)] = 1
-        return M
-    if align_corners:
-        src = rows * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
-    else:
-        scale = 1 / factor if factor is not None else n_in / n_out
-        src = np.maximum((rows + 0.5) * scale - 0.5, 0)
-    lo = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
-    frac = src - lo
-    np.add.at(M, (rows, lo), 1 - frac)
-    np.add.at(M, (rows, np.minimum(lo + 1, n_in - 1)), frac)
-    return M
+# ----- one axis -------------------------------------------------------------------------
+def _cubic_weights(t, A=-0.75):
+    """The 4 cubic-convolution weights of taps floor(src) - 1 ... + 2 at fraction ``t``."""
+    def near(x):  # |x| <= 1
+        return ((A + 2) * x - (A + 3)) * x * x + 1
+
+    def far(x):  # 1 < |x| < 2
+        return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A
+
+    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
 
 
-class Interpolate(Separable, Op):
-    """Resize ``(N, C, H, W) -> (N, C, H_o, W_o)`` by ``"nearest"`` or ``"bilinear"``
-    interpolation, as ``torch.nn.functional.interpolate``: ``Interpolate.apply(x, size=None,
-    scale_factor=None, mode="nearest", align_corners=None)``."""
+class AxisPlan:
+    """How one axis of length ``n`` becomes ``m``: ``kind`` is ``"copy"``, ``"repeat"``
+    (nearest by an integer ``s``), ``"block"`` (area by an integer ``1/s``), ``"phases"``
+    (linear/cubic by an integer ``s``: for output ``k * s + r``, taps ``(offset, weight)``
+    relative to input ``k``) or ``"taps"`` (any size: ``(index array, weight array)`` pairs)."""
 
-    def forward(self, x, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    def __init__(self, n, m, factor, mode, align_corners):
+        self.n, self.m, self.kind = n, m, "taps"
+        s = m // n if m % n == 0 else 0
+        if mode.startswith("nearest"):
+            src = self._nearest(n, m, factor, mode == "nearest-exact")
+            self.s, self.taps = s, [(src, None)]
+            if (src == np.arange(m) // s).all() if s else False:
+                self.kind = "copy" if s == 1 else "repeat"
+        elif mode == "area":
+            self._area(n, m)
+        elif m == n and mode != "cubic":  # ATen copies an axis that keeps its size
+            self.kind = "copy"
+        elif s > 1 and not align_corners and (factor is None or factor == s):
+            self._phases(s, mode)
+        else:
+            self._taps(n, m, factor, mode, align_corners)
+
+    @staticmethod
+    def _nearest(n, m, factor, exact):
+        if not exact and m in (n, 2 * n):  # ATen's shortcuts, whatever the scale factor
+            return np.arange(m) * n // m
+        scale = np.float32(1 / factor) if factor is not None else np.float32(n) / np.float32(m)
+        i = np.arange(m, dtype=np.float64)
+        src = (i + 0.5) * np.float64(scale) if exact else i.astype(np.float32) * scale
+        return np.minimum(np.floor(src.astype(np.float32)).astype(np.int64), n - 1)
+
+    def _area(self, n, m):
+        i = np.arange(m)
+        start, end = (i * n) // m, ((i + 1) * n + m - 1) // m
+        if m == n:
+            self.kind = "copy"
+        elif n % m == 0:
+            self.kind, self.s = "block", n // m
+        else:
+            count = end - start
+            self.taps = [(np.minimum(start + t, end - 1), (t < count) / count) for t in range(count.max())]
+
+    def _phases(self, s, mode):
+        self.kind, self.s, self.phases = "phases", s, []
+        for r in range(s):
+            src = (r + 0.5) / s - 0.5
+            base = math.floor(src)
+            t = src - base
+            weights = [1 - t, t] if mode == "linear" else _cubic_weights(t)
+            first = base if mode == "linear" else base - 1
+            self.phases.append([(first + j, float(w)) for j, w in enumerate(weights)])
+        self.edge = 1 if mode == "linear" else 2  # the widest offset: pad the axis by it
+
+    def _taps(self, n, m, factor, mode, align_corners):
+        i = np.arange(m, dtype=np.float64)
+        if align_corners:
+            src = i * ((n - 1) / (m - 1) if m > 1 else 0.0)
+        else:
+            scale = 1 / factor if factor is not None else n / m
+            src = (i + 0.5) * scale - 0.5
+            src = np.maximum(src, 0) if mode == "linear" else src
+        lo = np.minimum(np.floor(src).astype(np.int64), n - 1)
+        t = np.clip(src - lo, 0, 1)
+        if mode == "linear":
+            self.taps = [(lo, 1 - t), (lo + (lo < n - 1), t)]
+        else:
+            self.taps = [(np.clip(lo - 1 + j, 0, n - 1), w) for j, w in enumerate(_cubic_weights(t))]
+
+    # ----- forward and adjoint along ``axis`` of an array ------------------------------
+    def apply(self, x, axis):
+        xp, kind = backend.xp(x), self.kind
+        if kind == "copy":
+            return x
+        if kind == "repeat":
+            split = x.shape[:axis] + (self.n, self.s) + x.shape[axis + 1:]
+            return xp.broadcast_to(xp.expand_dims(x, axis + 1), split).reshape(_resized(x, axis, self.m))
+        if kind == "block":
+            return _sum_phases(x.reshape(x.shape[:axis] + (self.m, self.s) + x.shape[axis + 1:]), axis) / x.dtype.type(self.s)
+        if kind == "phases":
+            padded = self._edge_plan(x.shape, axis).apply(x)
+            out = xp.empty(x.shape[:axis] + (self.n, self.s) + x.shape[axis + 1:], dtype=x.dtype)
+            for r, taps in enumerate(self.phases):
+                phase = out[_along(out.ndim, axis + 1, r)]
+                for j, (offset, w) in enumerate(taps):
+                    tap = padded[_along(x.ndim, axis, slice(offset + self.edge, offset + self.edge + self.n))]
+                    if j == 0:
+                        xp.multiply(tap, w, out=phase)
+                    else:
+                        phase += tap * w
+            return out.reshape(_resized(x, axis, self.m))
+        out = None
+        for index, w in self.taps:
+            term = xp.take(x, backend.like(index, x), axis=axis)
+            term = term if w is None else term * self._weights(w, x, axis)
+            out = term if out is None else out + term
+        return out
+
+    def adjoint(self, g, axis):
+        xp, kind = backend.xp(g), self.kind
+        if kind == "copy":
+            return g
+        if kind == "repeat":
+            return _sum_phases(g.reshape(g.shape[:axis] + (self.n, self.s) + g.shape[axis + 1:]), axis)
+        if kind == "block":
+            split = g.shape[:axis] + (self.m, self.s) + g.shape[axis + 1:]
+            return (xp.broadcast_to(xp.expand_dims(g, axis + 1), split) / g.dtype.type(self.s)).reshape(
+                _resized(g, axis, self.n))
+        if kind == "phases":
+            shape = g.shape[:axis] + (self.n + 2 * self.edge,) + g.shape[axis + 1:]
+            padded = xp.zeros(shape, dtype=g.dtype)
+            split = g.reshape(g.shape[:axis] + (self.n, self.s) + g.shape[axis + 1:])
+            for r, taps in enumerate(self.phases):
+                phase = split[_along(split.ndim, axis + 1, r)]
+                for offset, w in taps:
+                    padded[_along(g.ndim, axis, slice(offset + self.edge, offset + self.edge + self.n))] += phase * w
+            return self._edge_plan(_resized(g, axis, self.n), axis).adjoint(padded)
+        out = None
+        for index, w in self.taps:
+            term = _scatter_sorted(g if w is None else g * self._weights(w, g, axis), index, self.n, axis)
+            out = term if out is None else out + term
+        return out
+
+    def _edge_plan(self, shape, axis):
+        return pad_plan(shape, (0, 0) * (len(shape) - 1 - axis) + (self.edge, self.edge), "replicate")
+
+    @staticmethod
+    def _weights(w, x, axis):
+        return backend.like(w.astype(x.dtype).reshape((-1,) + (1,) * (x.ndim - 1 - axis)), x)
+
+
+def _resized(x, axis, n):
+    return x.shape[:axis] + (n,) + x.shape[axis + 1:]
+
+
+def _sum_phases(split, axis):
+    """Sum ``split`` over its axis ``axis + 1`` with strided slices (NumPy's reduction over a
+    short inner axis is several times slower)."""
+    total = split[_along(split.ndim, axis + 1, 0)] + split[_along(split.ndim, axis + 1, 1)]
+    for r in range(2, split.shape[axis + 1]):
+        total += split[_along(split.ndim, axis + 1, r)]
+    return total
+
+
+def _scatter_sorted(v, index, n, axis):
+    """The transpose of ``take(x, index, axis)`` for a sorted ``index``: each input position
+    gets the sum of the entries of ``v`` that read it, a run ``first[i] .. first[i] + count[i]``
+    of them. Gathered as ``max(count)`` takes (a scattering assignment along the last axis is
+    several times slower than a take); a large upscale (long runs) sums with ``add.reduceat``."""
+    xp = backend.xp(v)
+    first = np.searchsorted(index, np.arange(n), "left")
+    count = np.searchsorted(index, np.arange(n), "right") - first
+    if count.max() > 4:
+        sums = xp.add.reduceat(v, backend.like(first[count > 0], v), axis=axis)
+        if count.min() > 0:
+            return sums
+        out = xp.zeros(_resized(v, axis, n), dtype=v.dtype)
+        out[_along(v.ndim, axis, backend.like(np.flatnonzero(count), v))] = sums
+        return out
+    out = None
+    for k in range(count.max()):
+        term = xp.take(v, backend.like(np.minimum(first + k, len(index) - 1), v), axis=axis)
+        if count.min() <= k:  # zeros where the run is shorter (where, not a product: NaN * 0 is NaN)
+            term = xp.where(backend.like((count > k).reshape((-1,) + (1,) * (v.ndim - 1 - axis)), v), term, 0)
+        out = term if out is None else out + term
+    return out
+
+
+# ----- the op ---------------------------------------------------------------------------
+class ResamplePlan:
+    """All axes of one resize: applied one axis at a time, shrinking axes first (less work
+    for the others), and of equal ratios the last axis first (its strided copies run on the
+    smaller array); the adjoint runs the same axes in reverse order."""
+
+    def __init__(self, shape, sizes, factors, mode, align_corners):
+        axis_mode = {"bilinear": "linear", "trilinear": "linear", "bicubic": "cubic"}.get(mode, mode)
+        self.axes = [(2 + k, AxisPlan(n, m, f, axis_mode, align_corners))
+                     for k, (n, m, f) in enumerate(zip(shape[2:], sizes, factors))]
+        self.axes.sort(key=lambda item: (item[1].m / item[1].n, -item[0]))
+
+    def apply(self, x):
+        for axis, plan in self.axes:
+            x = plan.apply(x, axis)
+        return x
+
+    def adjoint(self, g):
+        for axis, plan in reversed(self.axes):
+            g = plan.adjoint(g, axis)
+        return g
+
+
+@functools.lru_cache(maxsize=256)
+def resample_plan(shape, sizes, factors, mode, align_corners):
+    """The ``ResamplePlan`` of these arguments, built once (a network resizes the same shapes)."""
+    return ResamplePlan(shape, sizes, factors, mode, align_corners)
+
+
+class Interpolate(LinearMap, Op):
+    """Resize ``(N, C, *spatial) -> (N, C, *size)`` (1 to 3 spatial axes), as
+    ``torch.nn.functional.interpolate``: ``Interpolate.apply(x, size=None, scale_factor=None,
+    mode="nearest", align_corners=None, recompute_scale_factor=None)``. Modes: ``"nearest"``,
+    ``"nearest-exact"``, ``"area"`` (any 1 to 3 axes), ``"linear"`` (3-D input), ``"bilinear"``
+    and ``"bicubic"`` (4-D), ``"trilinear"`` (5-D)."""
+
+    def forward(self, x, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False, plan=None, adjoint=False):
+        self.adjoint = adjoint
+        if plan is not None:  # the transposed map, from backward_graph (see linear_map.py)
+            self.plan = plan
+            return plan.adjoint(x) if adjoint else plan.apply(x)
         op = "interpolate"
-        checks.ndim(x, 4, op, "input", "(N, C, H, W)")
         checks.one_of(mode, MODES, "mode", op)
+        dims = x.ndim - 2
+        if dims not in _LAYOUT or _SPATIAL.get(mode, dims) != dims:
+            want = [_SPATIAL[mode]] if mode in _SPATIAL else list(_LAYOUT)
+            raise ValueError(f"{op}: mode {mode!r} takes a " + " or ".join(f"{d + 2}-D {_LAYOUT[d]}" for d in want)
+                             + f" input, got {x.ndim}-D input of shape {x.shape}")
         if align_corners is not None:
             checks.boolean(align_corners, "align_corners", op)
-            if mode == "nearest":
-                raise ValueError(f"{op}: align_corners can only be set with mode 'bilinear', got mode {mode!r}")
-        (Ho, Wo), factors = output_size(x, size, scale_factor, op)
-        factors = factors or (None, None)
-        H, W = x.shape[2:]
-        return self.separable(
-            x,
-            resize_matrix(H, Ho, factors[0], mode, bool(align_corners)),
-            resize_matrix(W, Wo, factors[1], mode, bool(align_corners)),
-        )
-
-    def backward_graph(self, grad, out):
-        """``M_h.T @ grad @ M_w`` on Tensors: linear in grad with the matrices as constants (on
-        grad's device: CuPy, unlike NumPy, may not hand ``array @ Tensor`` to the Tensor), two
-        recorded matmuls whose own backward is the forward again."""
-        Mh, Mw = grad._wrap(self.Mh), grad._wrap(self.Mw)
-        return (Mh.T @ grad @ Mw,)
+            if mode not in _SPATIAL:
+                raise ValueError(f"{op}: align_corners can only be set with the interpolating modes "
+                                 f"'linear', 'bilinear', 'bicubic' and 'trilinear', got mode {mode!r}")
+        if checks.boolean(antialias, "antialias", op):
+            raise ValueError(f"{op}: antialias=True is not supported")
+        sizes, factors = output_size(x, size, scale_factor, op, recompute_scale_factor)
+        self.plan = resample_plan(x.shape, sizes, factors, mode, bool(align_corners))
+        return self.plan.apply(x)

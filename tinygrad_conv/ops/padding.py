@@ -1,62 +1,180 @@
-"""``pad``: widen the last axes with a constant, their mirror image, or their edge values."""
-import numpy as np
+"""``pad``: widen (or, with negative widths, crop) the last axes with a constant, their
+mirror image, their edge values, or their other end (circular).
+
+Forward and backward are slices, O(n) in time and memory: the output gets the input
+in its centre and then, one axis at a time, its border strips copied from the part
+already filled; the backward copies the centre of the gradient once and adds each
+border strip back onto the input positions it was copied from (``_fold``).
+"""
+import functools
 
 from .. import backend
 from .base import Op
+from .linear_map import LinearMap
 
-PAD_MODES = ("constant", "reflect", "replicate")
-_NUMPY_MODE = {"constant": "constant", "reflect": "reflect", "replicate": "edge"}
-
-
-def _source_matrix(n, before, after, mode, dtype):
-    """``(n + before + after, n)`` 0/1 matrix: row ``j`` marks the input position that
-    output position ``j`` copies (an all-zero row for a constant pad position).
-    ``out = M @ x`` along the axis, so the gradient is ``M.T @ grad``, which adds
-    up every copy of an input (replicate copies an edge many times)."""
-    source = np.pad(np.arange(n), (before, after), mode=_NUMPY_MODE[mode]) if mode != "constant" else (
-        np.concatenate([np.full(before, -1), np.arange(n), np.full(after, -1)]))
-    return (source[:, None] == np.arange(n)[None, :]).astype(dtype)
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
 
-class Pad(Op):
-    """Pad the last ``len(pad) // 2`` axes: ``pad = (left, right)`` for the last axis,
-    ``(left, right, top, bottom)`` for the last two, as ``torch.nn.functional.pad``.
-    ``(..., H, W) -> (..., H + top + bottom, W + left + right)``.
+def _along(ndim, axis, index):
+    """The index tuple that applies ``index`` to ``axis`` and keeps every other axis whole."""
+    return (slice(None),) * axis + (index,) + (slice(None),) * (ndim - axis - 1)
 
-    Modes: ``"constant"`` (fill with ``value``), ``"reflect"`` (mirror without
-    repeating the edge: ``[1, 2, 3] -> [3, 2, 1, 2, 3, 2, 1]``, each width below
-    the axis length), ``"replicate"`` (repeat the edge: ``[1, 1, 1, 2, 3, 3, 3]``).
+
+class PadPlan:
+    """The pad of one input shape: ``pad`` as ``torch.nn.functional.pad`` (pairs from the last
+    axis backwards, negative widths crop). ``apply(x, fill)`` pads, ``adjoint(g)`` is its
+    transpose (the gradient). Reflect and replicate pad and then crop (the mirror is taken
+    from the whole axis); constant and circular crop first (the wrap starts at the cropped
+    edge), as PyTorch."""
+
+    def __init__(self, shape, pad, mode):
+        self.shape, self.mode = tuple(shape), mode
+        ndim = len(shape)
+        self.crop_in = [slice(None)] * ndim    # cropped before padding
+        self.crop_out = [slice(None)] * ndim   # cropped after padding
+        self.widths = [(0, 0)] * ndim          # the non-negative pad itself
+        for k in range(len(pad) // 2):         # pad pairs run from the last axis backwards
+            axis = ndim - 1 - k
+            self._axis(axis, pad[2 * k], pad[2 * k + 1])
+        self.axes = [a for a in range(ndim) if self.widths[a] != (0, 0)]
+        self.cropped_in = any(s != slice(None) for s in self.crop_in)
+        self.cropped_out = any(s != slice(None) for s in self.crop_out)
+        self.inner_shape = tuple(len(range(*c.indices(n))) for c, n in zip(self.crop_in, shape))
+        self.padded_shape = tuple(n + b + a for n, (b, a) in zip(self.inner_shape, self.widths))
+        self.centre = tuple(slice(b, b + n) for n, (b, _) in zip(self.inner_shape, self.widths))
+        self._plan_fill()
+        if mode != "constant":  # (the constant mode's backward is one slice)
+            self._plan_fold()
+
+    def _axis(self, axis, before, after):
+        n, mode, shape = self.shape[axis], self.mode, self.shape
+        out = n + before + after
+        where = f"pad: {mode} padding ({before}, {after}) of axis {axis} (length {n}, input shape {shape})"
+        if out < (0 if mode == "constant" else 1):
+            raise ValueError(f"{where} leaves an output length of {out}")
+        cut_before, cut_after = max(-before, 0), max(-after, 0)
+        pb, pa = max(before, 0), max(after, 0)
+        if mode in ("constant", "circular"):
+            n -= cut_before + cut_after
+            if n < 0:
+                raise ValueError(f"{where} crops more than the axis holds")
+            self.crop_in[axis] = slice(cut_before, n + cut_before)
+        elif cut_before or cut_after:
+            self.crop_out[axis] = slice(cut_before, n + pb + pa - cut_after)
+        if mode == "reflect" and max(pb, pa) >= n:
+            raise ValueError(f"{where}: reflect widths must be smaller than the axis length")
+        if mode == "replicate" and n == 0 and pb + pa:
+            raise ValueError(f"{where}: cannot replicate the edge of an empty axis")
+        if mode == "circular" and max(pb, pa) > n:
+            raise ValueError(f"{where}: circular widths must be at most the (cropped) axis length {n}, "
+                             "as the padding may wrap around only once")
+        self.widths[axis] = (pb, pa)
+
+    def _sources(self, axis):
+        """Along ``axis``, in the padded array's own coordinates: the left and right strips,
+        and the slices their values are read from (None for a constant)."""
+        (pb, pa), n = self.widths[axis], self.inner_shape[axis]
+        strips = slice(0, pb), slice(pb + n, pb + n + pa)
+        if self.mode == "reflect":      # [a b c] -> b | a b c | b  (read backwards)
+            stop = pb + n - 2 - pa
+            return strips, (slice(2 * pb, pb, -1), slice(pb + n - 2, stop if stop >= 0 else None, -1))
+        if self.mode == "replicate":    # a | a b c | c  (a one-wide strip, broadcast)
+            return strips, (slice(pb, pb + 1), slice(pb + n - 1, pb + n))
+        if self.mode == "circular":     # c | a b c | a
+            return strips, (slice(n, n + pb), slice(pb, pb + pa))
+        return strips, (None, None)
+
+    # ----- forward --------------------------------------------------------------------
+    def _plan_fill(self):
+        """``self.fill_steps``: ``(strip, source)`` index pairs, axis by axis. While axis ``j``
+        is filled, the axes before it are whole and the axes after it only their centre, so
+        the corners are copied from strips already filled."""
+        self.fill_steps, region = [], list(self.centre)
+        for axis in self.axes:
+            for strip, source in zip(*self._sources(axis)):
+                if strip.stop > strip.start:
+                    at = lambda index: tuple(region[:axis]) + (index,) + tuple(region[axis + 1:])  # noqa: E731
+                    self.fill_steps.append((at(strip), None if source is None else at(source)))
+            region[axis] = slice(None)
+
+    def apply(self, x, fill=0.0):
+        """Pad ``x`` (of ``self.shape``), the constant mode filling with ``fill``."""
+        xp = backend.xp(x)
+        out = xp.empty(self.padded_shape, dtype=x.dtype)
+        out[self.centre] = x[tuple(self.crop_in)] if self.cropped_in else x
+        for strip, source in self.fill_steps:
+            out[strip] = fill if source is None else out[source]
+        return xp.ascontiguousarray(out[tuple(self.crop_out)]) if self.cropped_out else out
+
+    # ----- backward -------------------------------------------------------------------
+    def _plan_fold(self):
+        """``self.fold_steps``: per padded axis, the index tuples ``_fold`` uses (the centre,
+        then each strip with the part of the centre it was read from, relative to it)."""
+        self.fold_steps = []
+        for axis in self.axes:
+            pb, ndim = self.widths[axis][0], len(self.shape)
+            pairs = []
+            for strip, source in zip(*self._sources(axis)):
+                if strip.stop > strip.start:
+                    stop = None if source.stop is None or source.stop - pb < 0 else source.stop - pb
+                    target = slice(source.start - pb, stop, source.step)
+                    one_edge = self.mode == "replicate" and strip.stop - strip.start > 1  # read one edge
+                    pairs.append((_along(ndim, axis, strip), _along(ndim, axis, target), one_edge))
+            self.fold_steps.append((axis, _along(ndim, axis, self.centre[axis]), pairs))
+
+    def adjoint(self, g):
+        """The gradient of the input from the gradient ``g`` of the output."""
+        xp = backend.xp(g)
+        if self.cropped_out:  # the crop's transpose: zeros where the padded array was cut
+            full = xp.zeros(self.padded_shape, dtype=g.dtype)
+            full[tuple(self.crop_out)] = g
+            g = full
+        if self.mode == "constant":  # the input is one block of the output
+            inner = g[self.centre]
+        else:
+            inner = self._fold(g, 0, writable=True)
+        if not self.cropped_in:
+            return inner
+        grad = xp.zeros(self.shape, dtype=g.dtype)
+        grad[tuple(self.crop_in)] = inner
+        return grad
+
+    def _fold(self, g, k, writable):
+        """Sum each padded strip of ``g`` along the padded axes ``k, k + 1, ...`` back onto the
+        positions it was copied from. Each element of ``g`` is read once: the centre along axis
+        ``k`` is folded over the remaining axes, and so is each strip before it is added to the
+        centre; only what is added to is copied (``writable``)."""
+        if k == len(self.fold_steps):
+            return g.copy() if writable else g
+        axis, centre, pairs = self.fold_steps[k]
+        inner = self._fold(g[centre], k + 1, writable=True)
+        for strip, target, one_edge in pairs:
+            part = self._fold(g[strip], k + 1, writable=False)
+            inner[target] += part.sum(axis=axis, keepdims=True) if one_edge else part
+        return inner
+
+
+@functools.lru_cache(maxsize=256)
+def pad_plan(shape, pad, mode):
+    """The ``PadPlan`` of these arguments, built once (a training loop pads the same shapes)."""
+    return PadPlan(shape, pad, mode)
+
+
+class Pad(LinearMap, Op):
+    """Pad the last ``len(pad) // 2`` axes as ``torch.nn.functional.pad``: ``pad = (left, right)``
+    for the last axis, ``(left, right, top, bottom)`` for the last two, and so on; negative
+    widths crop. ``(..., H, W) -> (..., H + top + bottom, W + left + right)``.
+
+    Modes: ``"constant"`` (fill with ``value``, which may be +-inf or NaN), ``"reflect"``
+    (mirror without repeating the edge: ``[1, 2, 3] -> [3, 2, 1, 2, 3, 2, 1]``, widths below
+    the axis length), ``"replicate"`` (repeat the edge: ``[1, 1, 1, 2, 3, 3, 3]``),
+    ``"circular"`` (wrap around: ``[2, 3, 1, 2, 3, 1, 2]``, widths at most the length).
     """
 
-    # The backward is a slice, or products with constant 0/1 matrices: linear in grad, with
-    # operators and backend.xp(grad) functions only, so it runs on Tensors as written.
-    saved = ()
-
-    def forward(self, a, pad, mode="constant", value=0.0):
-        widths = [(0, 0)] * a.ndim
-        for k in range(len(pad) // 2):  # pad pairs run from the last axis backwards
-            axis = a.ndim - 1 - k
-            before, after = pad[2 * k], pad[2 * k + 1]
-            if mode == "reflect" and max(before, after) >= a.shape[axis]:
-                raise ValueError(
-                    f"pad: reflect padding ({before}, {after}) must be smaller than the axis it pads, "
-                    f"which has length {a.shape[axis]} (input shape {a.shape})"
-                )
-            if mode == "replicate" and a.shape[axis] == 0 and before + after:
-                raise ValueError(f"pad: cannot replicate the edge of an empty axis (input shape {a.shape})")
-            widths[axis] = (before, after)
-        self.widths, self.mode, self.shape = widths, mode, a.shape
-        xp = backend.xp(a)
-        if mode == "constant":
-            return xp.pad(a, widths, mode="constant", constant_values=a.dtype.type(value))
-        return xp.pad(a, widths, mode=_NUMPY_MODE[mode])
-
-    def backward(self, grad):
-        if self.mode == "constant":  # the input is one block of the output
-            return (grad[tuple(slice(b, b + n) for (b, _), n in zip(self.widths, self.shape))],)
-        xp = backend.xp(grad)
-        for axis, (before, after) in enumerate(self.widths):
-            if before or after:
-                m = backend.like(_source_matrix(self.shape[axis], before, after, self.mode, grad.dtype), grad)
-                grad = xp.moveaxis(xp.moveaxis(grad, axis, -1) @ m, -1, axis)  # M.T @ grad along `axis`
-        return (grad,)
+    def forward(self, a, pad=None, mode="constant", value=0.0, plan=None, adjoint=False):
+        self.adjoint = adjoint
+        if plan is not None:  # the transposed map, from backward_graph (see linear_map.py)
+            self.plan = plan
+            return plan.adjoint(a) if adjoint else plan.apply(a)
+        self.plan = pad_plan(a.shape, tuple(pad), mode)
+        return self.plan.apply(a, value)
