@@ -351,3 +351,72 @@ def one_hot(tensor, num_classes=-1):
         raise ValueError(f"one_hot: class values must be smaller than num_classes={num_classes}, got {int(a.max())}")
     xp = backend.xp(a)
     return Tensor._make((a[..., None] == xp.arange(num_classes)).astype(np.int64), None)
+
+
+# ----- issue 19: more activations (ops/activation.py) ---------------------------------------------
+def _activation(x, inplace, fn, op, **params):
+    """``op`` on ``x`` (in place into ``x`` with ``inplace=True``), as PyTorch's ``F.<fn>``."""
+    return _maybe_inplace(x, inplace, fn, lambda t: op.apply(_tensor(t, "input", fn), **params))
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0, inplace=False):
+    """``x`` clipped to ``[min_val, max_val]``."""
+    min_val = checks.finite_number(min_val, "min_val", "hardtanh")
+    max_val = checks.finite_number(max_val, "max_val", "hardtanh")
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
+    return _activation(x, inplace, "hardtanh", ops.Hardtanh, min_val=min_val, max_val=max_val)
+
+
+def relu6(x, inplace=False):
+    """``min(max(x, 0), 6)``: ``hardtanh(x, 0, 6)``."""
+    return _activation(x, inplace, "relu6", ops.Hardtanh, min_val=0.0, max_val=6.0)
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """``log(1 + exp(beta x)) / beta``, and ``x`` itself where ``beta x > threshold``."""
+    beta = checks.finite_number(beta, "beta", "softplus")
+    if beta == 0:
+        raise ValueError("softplus: beta must be nonzero, got 0")
+    threshold = checks.finite_number(threshold, "threshold", "softplus")
+    return ops.Softplus.apply(_tensor(x, "input", "softplus"), beta=beta, threshold=threshold)
+
+
+def hardswish(x, inplace=False):
+    """``x * relu6(x + 3) / 6``."""
+    return _activation(x, inplace, "hardswish", ops.Hardswish)
+
+
+def hardsigmoid(x, inplace=False):
+    """``relu6(x + 3) / 6``."""
+    return _activation(x, inplace, "hardsigmoid", ops.Hardsigmoid)
+
+
+def mish(x, inplace=False):
+    """``x * tanh(softplus(x))``."""
+    return _activation(x, inplace, "mish", ops.Mish)
+
+
+def selu(x, inplace=False):
+    """``scale * (max(0, x) + min(0, alpha (exp(x) - 1)))`` with PyTorch's alpha and scale."""
+    from .ops.activation import _SELU_ALPHA, _SELU_SCALE
+
+    return _activation(x, inplace, "selu", ops.CELU, alpha=_SELU_ALPHA, scale=_SELU_SCALE)
+
+
+def celu(x, alpha=1.0, inplace=False):
+    """``max(0, x) + min(0, alpha (exp(x / alpha) - 1))``."""
+    alpha = checks.finite_number(alpha, "alpha", "celu")
+    if alpha == 0:
+        raise ValueError("celu: alpha must be nonzero (x / alpha), got 0")
+    return _activation(x, inplace, "celu", ops.CELU, alpha=alpha, input_scale=1 / alpha)
+
+
+def logsigmoid(x):
+    """``log(sigmoid(x)) = -softplus(-x)``, computed stably."""
+    return ops.LogSigmoid.apply(_tensor(x, "input", "logsigmoid"))
+
+
+def softsign(x):
+    """``x / (1 + |x|)``."""
+    return ops.Softsign.apply(_tensor(x, "input", "softsign"))

@@ -25,3 +25,5 @@ from .norm import BatchNorm, Dropout
 from .movement import Cast, Clone, Expand, Gather, Repeat, SetItem
 from .reduce import CumSum, Prod
 from .movement import IndexAdd
+# issue 19: PyTorch's op set for CNN code
+from .activation import CELU, Hardsigmoid, Hardswish, Hardtanh, LogSigmoid, Mish, Softplus, Softsign
