@@ -159,3 +159,10 @@ def sin(x):
 
 def cos(x):
     return x.cos()
+
+
+def einsum(subscripts, *operands, optimize=False):
+    from .ops.einsum import Einsum  # (ops import this module's users)
+
+    ref = next(o for o in operands if isinstance(o, Tensor))
+    return Einsum.apply(*[_t(o, ref) for o in operands], subscripts=subscripts)

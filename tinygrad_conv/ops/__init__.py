@@ -27,3 +27,5 @@ from .reduce import CumSum, Prod
 from .movement import IndexAdd
 # issue 19: PyTorch's op set for CNN code
 from .activation import CELU, Hardsigmoid, Hardswish, Hardtanh, LogSigmoid, Mish, Softplus, Softsign
+from .elementwise import ClampTensor, Cos, PowTensor, Sin
+from .einsum import Einsum
