@@ -53,7 +53,33 @@ def einsum_spec(data):
     return (lambda *t: tc.einsum(equation, *t)), [array(data, s) for s in shapes]
 
 
+def bce_spec(data):
+    s = shape(data)
+    reduction = data.draw(st.sampled_from(["mean", "sum", "none"]))
+    weight = array(data, s[len(s) - data.draw(st.integers(0, len(s))):], st.floats(0.5, 2)) if data.draw(st.booleans()) else None
+    return (lambda x, y: F.binary_cross_entropy(x, y, weight, reduction)), [array(data, s, st.floats(0.1, 0.9)),
+                                                                           array(data, s, st.floats(0, 1))]
+
+
+def kl_div_spec(data):
+    sa, sb = two_broadcast_shapes(data)
+    reduction = data.draw(st.sampled_from(["mean", "sum", "none", "batchmean"]))
+    log_target = data.draw(st.booleans())
+    target = array(data, sb, st.floats(-2, 0) if log_target else st.floats(0.1, 1))
+    return (lambda x, t: F.kl_div(x, t, reduction, log_target)), [array(data, sa), target]
+
+
+def huber_spec(data):
+    s = shape(data)
+    reduction = data.draw(st.sampled_from(["mean", "sum", "none"]))
+    delta = data.draw(st.sampled_from([1.0, 0.5, 2.0]))  # x - y never within eps of ±delta: grid and off-grid
+    return (lambda x, y: F.huber_loss(x, y, reduction, delta)), [array(data, s, grid), array(data, s, off_grid)]
+
+
 SPECS = {
+    "binary_cross_entropy": bce_spec,
+    "kl_div": kl_div_spec,
+    "huber_loss": huber_spec,
     "sin": unary(ops.Sin),
     "cos": unary(ops.Cos),
     "clamp_tensor": clamp_spec,

@@ -36,6 +36,7 @@ from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList
 from .norm import BatchNorm1d, BatchNorm2d, Dropout, Dropout2d
 from . import utils
 # issue 19
+from .loss import BCELoss, CosineSimilarity, HuberLoss, KLDivLoss
 from .activations import CELU, SELU, Hardsigmoid, Hardswish, Hardtanh, LogSigmoid, Mish, ReLU6, Softplus, Softsign
 
 # `import tinygrad_conv.nn.functional` finds the one functional module under this name too.

@@ -29,3 +29,4 @@ from .movement import IndexAdd
 from .activation import CELU, Hardsigmoid, Hardswish, Hardtanh, LogSigmoid, Mish, Softplus, Softsign
 from .elementwise import ClampTensor, Cos, PowTensor, Sin
 from .einsum import Einsum
+from .losses import BinaryCrossEntropy, HuberLoss, KLDiv
