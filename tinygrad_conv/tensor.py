@@ -481,7 +481,7 @@ class Tensor:
                 raise ValueError("pow: integers to negative integer powers are not allowed (as in PyTorch)")
             return _ops.PowTensor.apply(base, exponent)
         if isinstance(exponent, bool) or not isinstance(exponent, numbers.Real):
-            raise TypeError(f"pow: the exponent must be a number, got {type(exponent).__name__}")
+            raise TypeError(f"pow: the exponent must be a number or a Tensor, got {type(exponent).__name__}")
         base = self if self.array.dtype.kind == "f" or isinstance(exponent, numbers.Integral) else self.float()
         return _ops.Pow.apply(base, exponent=float(exponent) if base.array.dtype.kind == "f" else exponent)
 
