@@ -61,7 +61,7 @@ class Einsum(Op):
         self.arrays, self.subscripts = arrays, subscripts
         self.inputs, self.out = subscripts.split("->")[0].split(","), subscripts.split("->")[1]
         self.sizes = {c: n for s, a in zip(self.inputs, arrays) for c, n in zip(s, a.shape)}
-        return backend.xp(arrays[0]).einsum(subscripts, *arrays, optimize=len(arrays) > 2)
+        return backend.xp(arrays[0]).einsum(subscripts, *arrays, optimize=len(arrays) > 1)  # > 1: contractions through BLAS (tensordot)
 
     def backward(self, grad):
         return tuple(self._gradient(grad, i) if needed else None for i, needed in enumerate(self.needs_input_grad))
@@ -88,7 +88,7 @@ class Einsum(Op):
                 subscripts.append(c)
                 operands.append(module.ones(self.sizes[c], dtype=grad.dtype))
                 elsewhere.add(c)
-        return xp.einsum(",".join(subscripts) + "->" + target, *operands, optimize=len(operands) > 2)
+        return xp.einsum(",".join(subscripts) + "->" + target, *operands, optimize=len(operands) > 1)
 
     def backward_graph(self, grad, out):
         return rerun_backward(self, grad, arrays=tuple(self.parents))
