@@ -67,4 +67,5 @@ CASES += [
 
 if __name__ == "__main__":
     repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-    compare(CASES, repeats, f"issue 19 ops, fwd+bwd float32 (activations on {ACT}, losses on {LOSS})")
+    compare(CASES, repeats, f"issue 19 ops, fwd+bwd float32 (activations on {ACT}, losses on {LOSS}), "
+                            f"torch {torch.__version__} with {torch.get_num_threads()} threads")

@@ -7,6 +7,7 @@ vector of ones, so the gradient broadcasts along it; a letter repeated in it (a 
 ``"ii->i"``) is renamed and tied back by an identity matrix, so the gradient lands on the
 diagonal only.
 """
+import math
 import string
 
 from .. import backend
@@ -53,6 +54,34 @@ def parse(equation, shapes):
     return explicit, out
 
 
+def contract(xp, subscripts, *arrays):
+    """``xp.einsum(subscripts, *arrays)``; two operands without a repeated letter (the common
+    case, and every gradient of one) go through one batched matmul: letters only one operand
+    has and the output lacks are summed first, then each operand is laid out as
+    (batch, free, contracted) and multiplied, and the product is put in the output's order."""
+    lhs, out = subscripts.split("->")
+    inputs = lhs.split(",")
+    if len(arrays) != 2 or any(len(set(s)) != len(s) for s in inputs):
+        return xp.einsum(subscripts, *arrays, optimize=len(arrays) > 1)
+    (a, b), (x, y) = inputs, arrays
+    keep_a = [i for i, c in enumerate(a) if c in b or c in out]
+    keep_b = [i for i, c in enumerate(b) if c in a or c in out]
+    if len(keep_a) < len(a):
+        x, a = x.sum(axis=tuple(i for i in range(len(a)) if i not in keep_a)), "".join(a[i] for i in keep_a)
+    if len(keep_b) < len(b):
+        y, b = y.sum(axis=tuple(i for i in range(len(b)) if i not in keep_b)), "".join(b[i] for i in keep_b)
+    size = {**dict(zip(a, x.shape)), **dict(zip(b, y.shape))}
+    batch = [c for c in a if c in b and c in out]
+    summed = [c for c in a if c in b and c not in out]
+    free_a, free_b = [c for c in a if c not in b], [c for c in b if c not in a]
+    n = [math.prod(size[c] for c in group) for group in (batch, free_a, summed, free_b)]
+    x = xp.transpose(x, [a.index(c) for c in batch + free_a + summed]).reshape(n[0], n[1], n[2])
+    y = xp.transpose(y, [b.index(c) for c in batch + summed + free_b]).reshape(n[0], n[2], n[3])
+    order = batch + free_a + free_b
+    z = xp.matmul(x, y).reshape([size[c] for c in order])
+    return xp.ascontiguousarray(xp.transpose(z, [order.index(c) for c in out]))
+
+
 class Einsum(Op):
     """``einsum(subscripts, *operands)`` with explicit subscripts (``parse`` gives them):
     ``Einsum.apply(a, b, subscripts="ij,jk->ik")``."""
@@ -61,7 +90,7 @@ class Einsum(Op):
         self.arrays, self.subscripts = arrays, subscripts
         self.inputs, self.out = subscripts.split("->")[0].split(","), subscripts.split("->")[1]
         self.sizes = {c: n for s, a in zip(self.inputs, arrays) for c, n in zip(s, a.shape)}
-        return backend.xp(arrays[0]).einsum(subscripts, *arrays, optimize=len(arrays) > 1)  # > 1: contractions through BLAS (tensordot)
+        return contract(backend.xp(arrays[0]), subscripts, *arrays)
 
     def backward(self, grad):
         return tuple(self._gradient(grad, i) if needed else None for i, needed in enumerate(self.needs_input_grad))
@@ -88,7 +117,10 @@ class Einsum(Op):
                 subscripts.append(c)
                 operands.append(module.ones(self.sizes[c], dtype=grad.dtype))
                 elsewhere.add(c)
-        return xp.einsum(",".join(subscripts) + "->" + target, *operands, optimize=len(operands) > 1)
+        subscripts = ",".join(subscripts) + "->" + target
+        if xp is module:  # arrays: the fast path; Tensors (create_graph): the recorded einsum
+            return contract(xp, subscripts, *operands)
+        return xp.einsum(subscripts, *operands)
 
     def backward_graph(self, grad, out):
         return rerun_backward(self, grad, arrays=tuple(self.parents))
