@@ -18,6 +18,7 @@ Run: python examples/gradient_penalty.py [--epochs N] [--lam L] [--model mlp|cnn
 """
 import argparse
 import os
+import sys
 import time
 
 import numpy as np
@@ -159,4 +160,7 @@ if __name__ == "__main__":
     parser.add_argument("--out", default="out")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (needs CuPy)")
     args = parser.parse_args()
-    main(epochs=args.epochs, lam=args.lam, model=args.model, seed=args.seed, out=args.out, device=args.device)
+    try:
+        main(epochs=args.epochs, lam=args.lam, model=args.model, seed=args.seed, out=args.out, device=args.device)
+    except tc.cuda.UnavailableError as e:  # e.g. --device cuda without a usable GPU: say why, no traceback
+        sys.exit(str(e))

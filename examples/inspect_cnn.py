@@ -90,21 +90,26 @@ def plot_grad_norms(norms, steps_per_epoch, path):
 
 
 def plot_feature_maps(image, maps1, maps2, label, path):
+    """The input, then each conv layer's maps on one colour scale per layer (its colour bar)."""
     cols = 8
-    rows = 1 + len(maps1) // cols + len(maps2) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(1.25 * cols, 1.35 * rows))
+    layers = [("conv 1", maps1), ("conv 2", maps2)]
+    rows = 1 + sum(-(-len(maps) // cols) for _, maps in layers)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.25 * cols + 1, 1.35 * rows), layout="constrained")
     for ax in axes.ravel():
         ax.axis("off")
     axes[0, 0].imshow(image[0], cmap="gray")
     axes[0, 0].set_title(f"input ({label})", fontsize=8)
-    cells = [(f"conv 1 #{i + 1}", m) for i, m in enumerate(maps1)] + [(f"conv 2 #{i + 1}", m) for i, m in enumerate(maps2)]
-    for k, (title, m) in enumerate(cells):
-        ax = axes[1 + k // cols, k % cols]
-        vmax = max(np.abs(m).max(), 1e-6)
-        ax.imshow(m, cmap="RdBu", vmin=-vmax, vmax=vmax)
-        ax.set_title(title, fontsize=7)
-    fig.suptitle("Feature maps of both conv layers (before ReLU; red < 0 < blue)", fontsize=10)
-    fig.tight_layout()
+    row = 1
+    for name, maps in layers:
+        vmax = max(np.abs(maps).max(), 1e-6)  # shared by the layer's maps, so they compare
+        for i, m in enumerate(maps):
+            image_ = axes[row + i // cols, i % cols].imshow(m, cmap="RdBu", vmin=-vmax, vmax=vmax)
+            axes[row + i // cols, i % cols].set_title(f"{name} #{i + 1}", fontsize=7)
+        layer_rows = -(-len(maps) // cols)
+        fig.colorbar(image_, ax=list(axes[row:row + layer_rows].ravel()), shrink=0.9, label=f"{name} output")
+        row += layer_rows
+    fig.suptitle("Feature maps of both conv layers (before ReLU; red < 0 < blue; one colour scale per layer)",
+                 fontsize=10)
     fig.savefig(path, dpi=90)
     plt.close(fig)
 

@@ -14,6 +14,7 @@ Run: python examples/resnet_digits.py [--epochs N] [--seed S] [--device cpu|cuda
 """
 import argparse
 import os
+import sys
 import time
 
 import numpy as np
@@ -170,4 +171,7 @@ if __name__ == "__main__":
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default="out")
     args = parser.parse_args()
-    main(epochs=args.epochs, seed=args.seed, device=args.device, out=args.out)
+    try:
+        main(epochs=args.epochs, seed=args.seed, device=args.device, out=args.out)
+    except tc.cuda.UnavailableError as e:  # e.g. --device cuda without a usable GPU: say why, no traceback
+        sys.exit(str(e))

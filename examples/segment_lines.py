@@ -15,6 +15,7 @@ Run: python examples/segment_lines.py [--epochs N] [--seed S] [--out DIR] [--dev
 """
 import argparse
 import os
+import sys
 import time
 
 import matplotlib
@@ -134,4 +135,7 @@ if __name__ == "__main__":
     parser.add_argument("--out", default="out")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    main(epochs=args.epochs, seed=args.seed, out=args.out, device=args.device)
+    try:
+        main(epochs=args.epochs, seed=args.seed, out=args.out, device=args.device)
+    except tc.cuda.UnavailableError as e:  # e.g. --device cuda without a usable GPU: say why, no traceback
+        sys.exit(str(e))

@@ -8,6 +8,7 @@ Run: python examples/train_digits.py [--epochs N] [--seed S] [--out DIR] [--devi
 """
 import argparse
 import os
+import sys
 
 import matplotlib
 
@@ -113,4 +114,7 @@ if __name__ == "__main__":
     parser.add_argument("--out", default="out")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (needs CuPy)")
     args = parser.parse_args()
-    main(epochs=args.epochs, seed=args.seed, out=args.out, device=args.device)
+    try:
+        main(epochs=args.epochs, seed=args.seed, out=args.out, device=args.device)
+    except tc.cuda.UnavailableError as e:  # e.g. --device cuda without a usable GPU: say why, no traceback
+        sys.exit(str(e))

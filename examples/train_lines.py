@@ -14,6 +14,7 @@ Run: python examples/train_lines.py [--model {seed,cnn,both}] [--epochs N] [--se
 """
 import argparse
 import os
+import sys
 
 import matplotlib
 
@@ -120,17 +121,20 @@ def plot_losses(results, path):
 
 
 def plot_filters(results, path):
+    """One row of filters per model; each row has its own symmetric colour scale, shown by its bar."""
     cols = max(len(r["filters"]) for r in results.values())
-    fig, axes = plt.subplots(len(results), cols, figsize=(1.3 * cols, 1.5 * len(results)), squeeze=False)
+    fig, axes = plt.subplots(len(results), cols, figsize=(1.3 * cols + 1, 1.5 * len(results)), squeeze=False,
+                             layout="constrained")
     for row, (name, r) in zip(axes, results.items()):
         vmax = np.abs(r["filters"]).max()
         for i, ax in enumerate(row):
             ax.axis("off")
             if i < len(r["filters"]):
-                ax.imshow(r["filters"][i], cmap="RdBu", vmin=-vmax, vmax=vmax)
+                image = ax.imshow(r["filters"][i], cmap="RdBu", vmin=-vmax, vmax=vmax)
                 ax.set_title(f"{name} {i + 1}", fontsize=9)
-    fig.suptitle("Learned 3x3 filters of the first conv layer (red < 0 < blue)", fontsize=10)
-    fig.tight_layout()
+        fig.colorbar(image, ax=list(row), shrink=0.9, label="weight")
+    fig.suptitle("Learned 3x3 filters of the first conv layer (red < 0 < blue; one colour scale per row)",
+                 fontsize=10)
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
@@ -161,4 +165,7 @@ if __name__ == "__main__":
     parser.add_argument("--out", default="out")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (needs CuPy)")
     args = parser.parse_args()
-    main(model=args.model, epochs=args.epochs, seed=args.seed, out=args.out, device=args.device)
+    try:
+        main(model=args.model, epochs=args.epochs, seed=args.seed, out=args.out, device=args.device)
+    except tc.cuda.UnavailableError as e:  # e.g. --device cuda without a usable GPU: say why, no traceback
+        sys.exit(str(e))

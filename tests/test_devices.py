@@ -8,6 +8,7 @@ checkpoints and GPU memory over a training loop. Without a GPU they are skipped
 with a reason, and the CPU-side contract (errors, no CuPy import) is checked.
 """
 import subprocess
+import types
 import sys
 
 import numpy as np
@@ -68,6 +69,35 @@ def test_asking_for_cuda_without_cupy_says_how_to_install_it():
                     lambda: Tensor([1.0]).to(0), lambda: Tensor([1.0], device=0)):  # an int is a GPU, as in PyTorch
         with pytest.raises(RuntimeError, match=r"pip install .*cuda1[23]"):
             attempt()
+
+
+class _NoGpuRuntime:
+    """CuPy's ``cuda.runtime`` on a machine whose driver is missing: counting GPUs fails."""
+
+    class CUDARuntimeError(RuntimeError):
+        pass
+
+    @classmethod
+    def getDeviceCount(cls):
+        raise cls.CUDARuntimeError("cudaErrorInsufficientDriver: CUDA driver version is insufficient")
+
+
+@pytest.mark.parametrize("fake_cupy, expected, unexpected", [
+    (None, r"CuPy is not installed; install CuPy .*pip install .*cuda1[23]", "driver"),
+    (types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=_NoGpuRuntime)),
+     r"CuPy is installed but cannot use a GPU: cudaErrorInsufficientDriver: .*insufficient\. .*driver", "pip install"),
+    (types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: 0))),
+     r"CuPy is installed but cannot use a GPU: CuPy sees no GPU", "pip install"),
+])
+def test_the_cuda_error_says_what_is_wrong(monkeypatch, fake_cupy, expected, unexpected):
+    # None in sys.modules makes `import cupy` fail as if it were not installed
+    monkeypatch.setitem(sys.modules, "cupy", fake_cupy)
+    monkeypatch.setattr(tc.backend, "_cupy", None)
+    monkeypatch.setattr(tc.backend, "_cupy_error", None)
+    assert not tc.cuda.is_available()
+    with pytest.raises(tc.cuda.UnavailableError, match=expected) as info:
+        Tensor([1.0], device="cuda")
+    assert unexpected not in str(info.value) and isinstance(info.value, RuntimeError)  # as PyTorch's
 
 
 # ----- the device API on every device ----------------------------------------------------

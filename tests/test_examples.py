@@ -1,11 +1,16 @@
 """Every example runs end to end with tiny settings, writes its figures, and learns."""
 import importlib.util
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "examples")
+import tinygrad_conv as tc
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+EXAMPLES = os.path.join(ROOT, "examples")
 
 
 def load_example(name):
@@ -116,6 +121,19 @@ def test_gradient_penalty(plotting, tmp_path):
     # the CNN's penalty differentiates conv2d and max pooling twice
     cnn = module.main(epochs=1, model="cnn", n_train=128, noise_levels=(0.0,), n_draws=1, out=str(tmp_path))
     assert all(np.isfinite(r["losses"]).all() for r in cnn["results"].values())
+
+
+@pytest.mark.skipif(tc.cuda.is_available(), reason="checks the exit where CUDA is missing")
+def test_device_cuda_without_a_gpu_ends_with_the_reason_alone(plotting):
+    """``--device cuda`` on a machine without a GPU: exit status 1 and the library's message on
+    stderr, alone (no traceback), as the examples' command lines catch tc.cuda.UnavailableError."""
+    with pytest.raises(tc.cuda.UnavailableError) as info:
+        tc.zeros(1, device="cuda")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT] + os.environ.get("PYTHONPATH", "").split(os.pathsep)))
+    run = subprocess.run([sys.executable, os.path.join(EXAMPLES, "train_lines.py"), "--device", "cuda", "--epochs", "1"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 1 and run.stdout == "", (run.returncode, run.stdout)
+    assert run.stderr == str(info.value) + "\n", run.stderr
 
 
 TORCH_IMPORTS = """\

@@ -182,6 +182,7 @@ from specs_building_blocks import SPECS as _S; SPECS.update(_S)  # noqa: E402,E7
 from specs_conv_family import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702
 from specs_tensor_v3 import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue 16)
 from specs_hopsa import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue 19: hopsa)
+from specs_hopsb import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue 19: norms, embedding)
 
 BUILTIN = sorted(name for name, cls in ops.registry.items() if cls.__module__.startswith("tinygrad_conv."))
 

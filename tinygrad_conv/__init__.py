@@ -13,6 +13,7 @@ from .summary import summary
 from .combine import cat, concat, concatenate, maximum, minimum, stack, where
 # version 3: PyTorch's names at the top level (import tinygrad_conv as torch)
 from .backend import Device as device
+from .checks import channels_last, contiguous_format, preserve_format  # memory formats, accepted and ignored
 from .dtypes import (bool, double, float, float16, float32, float64, half, int, int8, int16, int32,  # noqa: A004
                      int64, long, short, uint8)
 from .factories import *  # noqa: F401,F403  (tensor, zeros, arange, rand, ...: see factories.__all__)

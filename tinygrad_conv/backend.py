@@ -83,12 +83,28 @@ def is_available():
     return _load_cupy() is not None
 
 
+class CudaUnavailableError(RuntimeError):
+    """``device="cuda"`` was asked for but cannot be used (``tc.cuda.UnavailableError``);
+    the message says why: CuPy missing, or CuPy present without a usable GPU or driver."""
+
+
 def cupy():
-    """The CuPy module, or ``RuntimeError`` saying how to install it."""
+    """The CuPy module, or ``CudaUnavailableError`` saying what is wrong and what to do."""
     cp = _load_cupy()
     if cp is None:
-        raise RuntimeError(f"CUDA was asked for but is not available ({_cupy_error}); {INSTALL_HINT}")
+        raise CudaUnavailableError(_why_unavailable(_cupy_error))
     return cp
+
+
+def _why_unavailable(error):
+    """The message for CuPy's failure ``error``: not installed, or installed but unusable."""
+    if isinstance(error, ImportError) and error.name == "cupy":
+        return f"CUDA was asked for but CuPy is not installed; {INSTALL_HINT}"
+    if isinstance(error, ImportError):  # cupy itself is there; a library it loads is not
+        return (f"CUDA was asked for; CuPy is installed but does not import: {error}. Check that the "
+                f"CuPy package matches the machine's CUDA version (cupy-cuda12x or cupy-cuda13x)")
+    return (f"CUDA was asked for; CuPy is installed but cannot use a GPU: {error}. Check that this "
+            f"machine has an NVIDIA GPU and a working driver (nvidia-smi lists it)")
 
 
 def _foreign_cupy(obj):

@@ -79,6 +79,17 @@ def one_of(value, options, name, where):
     return value
 
 
+# PyTorch's memory formats (tc.channels_last, ...): to() and contiguous() accept them and change
+# nothing, since arrays here are always C-ordered (NCHW) and a layout never changes a value.
+contiguous_format, channels_last, preserve_format = "contiguous_format", "channels_last", "preserve_format"
+MEMORY_FORMATS = (contiguous_format, channels_last, preserve_format)
+
+
+def memory_format(value, where):
+    """Check a ``memory_format=`` argument (None or one of ``MEMORY_FORMATS``)."""
+    return value if value is None else one_of(value, MEMORY_FORMATS, "memory_format", where)
+
+
 def same_shape(a, b, op, names=("input", "target")):
     """Raise ``ValueError`` unless arrays ``a`` and ``b`` have equal shapes."""
     if a.shape != b.shape:

@@ -1,5 +1,6 @@
 """``tc.cuda``: is a GPU usable, and small helpers around it (see ``backend.py``)."""
 from . import backend
+from .backend import CudaUnavailableError as UnavailableError  # noqa: F401  (examples catch it)
 
 
 def is_available():

@@ -379,6 +379,166 @@ def dropout2d(x, p=0.5, training=True, inplace=False):
     return _dropout(x, p, training, "dropout2d", x.shape[:2] + (1, 1), inplace)
 
 
+# ----- group, layer and instance norm, embedding, pixel shuffle (issue 19) -----------------------
+def _norm_affine(fn, x, weight, bias, shape):
+    """``(weight, bias)`` checked to have ``shape`` and ``x``'s dtype, or ``()`` when both are
+    None; a missing one of the two becomes its neutral constant (ones or zeros)."""
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and _tensor(t, name, fn).shape != shape:
+            raise ValueError(f"{fn}: {name} must have shape {shape}, got {t.shape}")
+    _same_dtype(fn, x, ("weight", weight), ("bias", bias))
+    if weight is None and bias is None:
+        return ()
+    weight = Tensor(np.ones(shape, x.dtype), device=x.device) if weight is None else weight
+    return weight, Tensor(np.zeros(shape, x.dtype), device=x.device) if bias is None else bias
+
+
+def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalise ``(N, C, *)`` over each of ``num_groups`` groups of ``C / num_groups``
+    channels (and all of ``*``), per sample, then scale and shift per channel
+    (``weight``, ``bias``: ``(C,)``), as ``torch.nn.functional.group_norm``."""
+    _tensor(x, "input", "group_norm")
+    if x.ndim < 2:
+        raise ValueError(f"group_norm: input must be (N, C, *), got shape {x.shape}")
+    groups = checks.positive_int(num_groups, "num_groups", "group_norm")
+    eps = checks.finite_number(eps, "eps", "group_norm")  # any value, as PyTorch (negative: NaN where var < -eps)
+    n, c = x.shape[:2]
+    if c % groups:
+        raise ValueError(f"group_norm: input has {c} channels (shape {x.shape}), not divisible by num_groups={groups}")
+    view = (n, groups, c // groups, int(np.prod(x.shape[2:])))
+    if n * view[2] * view[3] == 1:  # PyTorch's check (a batch-norm rule it applies here too)
+        raise ValueError(f"group_norm: expected more than 1 value per group over the batch, got input shape {x.shape}")
+    affine = _norm_affine("group_norm", x, weight, bias, (c,))
+    return ops.GroupNorm.apply(x, *affine, view=view, eps=eps)
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the last dims of ``x`` (``normalized_shape``, an int or a tuple, must
+    be their sizes), then scale and shift elementwise (``weight``, ``bias``: that shape),
+    as ``torch.nn.functional.layer_norm``."""
+    _tensor(x, "input", "layer_norm")
+    shape = checks.sizes((normalized_shape,), "layer_norm")
+    eps = checks.finite_number(eps, "eps", "layer_norm")  # any value, as PyTorch (negative: NaN where var < -eps)
+    k = len(shape)
+    if x.ndim < k or x.shape[x.ndim - k:] != shape:
+        raise ValueError(f"layer_norm: normalized_shape={shape} must be the last dims of the input, got shape {x.shape}")
+    affine = _norm_affine("layer_norm", x, weight, bias, shape)
+    view = (int(np.prod(x.shape[:x.ndim - k])), 1, int(np.prod(shape)), 1)
+    return ops.GroupNorm.apply(x, *affine, view=view, eps=eps)
+
+
+def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """Normalise each channel of each sample of ``(N, C, *)`` over ``*``, then scale and shift per
+    channel, as ``torch.nn.functional.instance_norm``. ``use_input_stats=True`` updates
+    ``running_mean``/``running_var`` (arrays or Tensors ``(C,)``, or None) in place with the
+    batch average of the instances' statistics (the variance unbiased); ``False`` normalises
+    with them instead (as batch norm in eval mode)."""
+    _tensor(x, "input", "instance_norm")
+    if x.ndim < 2:
+        raise ValueError(f"instance_norm: input must be (N, C, *), got shape {x.shape}")
+    use_input_stats = checks.boolean(use_input_stats, "use_input_stats", "instance_norm")
+    if not use_input_stats:
+        return batch_norm(x, running_mean, running_var, weight, bias, training=False, momentum=momentum, eps=eps)
+    momentum = checks.finite_number(momentum, "momentum", "instance_norm")  # unchecked in PyTorch too
+    eps = checks.finite_number(eps, "eps", "instance_norm")  # any value, as PyTorch (negative: NaN where var < -eps)
+    spatial = int(np.prod(x.shape[2:]))
+    if spatial == 1:
+        raise ValueError(f"instance_norm: expected more than 1 spatial element when using input stats, got shape {x.shape}")
+    n, c = x.shape[:2]
+    running = [_channel_array(r, name, x, "instance_norm")
+               for r, name in ((running_mean, "running_mean"), (running_var, "running_var"))]
+    affine = _norm_affine("instance_norm", x, weight, bias, (c,))
+    return ops.GroupNorm.apply(x, *affine, view=(n, c, 1, spatial), eps=eps, running_mean=running[0],
+                               running_var=running[1], momentum=momentum)
+
+
+def _renorm_rows(weight, rows, max_norm, norm_type):
+    """Scale the ``rows`` of ``weight`` (an array) whose ``norm_type``-norm exceeds ``max_norm``
+    down to ``max_norm``, in place, as PyTorch's ``embedding_renorm_``."""
+    xp = backend.xp(weight)
+    rows = xp.unique(rows)
+    norms = xp.linalg.norm(weight[rows].astype(float), ord=norm_type, axis=1)
+    over = norms > max_norm
+    weight[rows[over]] *= (max_norm / (norms[over] + 1e-7)).astype(weight.dtype)[:, None]
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    """Rows of ``weight (V, D)`` picked by the integer Tensor ``input (*)``: ``(*, D)``, as
+    ``torch.nn.functional.embedding``. Row ``padding_idx`` gets no gradient;
+    ``max_norm`` first rescales (in place) the picked rows whose ``norm_type``-norm exceeds
+    it; ``scale_grad_by_freq`` divides each row's gradient by its count in ``input``."""
+    _tensor(input, "input", "embedding")
+    _tensor(weight, "weight", "embedding")
+    if input.dtype.kind not in "iu":
+        raise TypeError(f"embedding: input must be an integer (int64 or int32) tensor of indices, got {input.dtype}")
+    if weight.ndim != 2 or weight.dtype.kind != "f":
+        raise ValueError(f"embedding: weight must be a 2-D float (num_embeddings, embedding_dim) tensor, "
+                         f"got shape {weight.shape} and dtype {weight.dtype}")
+    if checks.boolean(sparse, "sparse", "embedding"):
+        raise NotImplementedError("embedding: sparse=True is not supported (there are no sparse gradients here); "
+                                  "use sparse=False, which gives the same values as a dense gradient")
+    scale_grad_by_freq = checks.boolean(scale_grad_by_freq, "scale_grad_by_freq", "embedding")
+    v = weight.shape[0]
+    indices = input.array
+    if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= v):
+        raise IndexError(f"embedding: indices must be in [0, {v}) for a weight of shape {weight.shape}, "
+                         f"got values in [{int(indices.min())}, {int(indices.max())}]")
+    if padding_idx is not None:
+        padding_idx = checks.integer(padding_idx, "padding_idx", "embedding")
+        if not -v <= padding_idx < v:
+            raise ValueError(f"embedding: padding_idx must be in [-{v}, {v}) (num_embeddings={v}), got {padding_idx}")
+        padding_idx %= v
+    if max_norm is not None:
+        max_norm = checks.finite_number(max_norm, "max_norm", "embedding", minimum=0)
+        norm_type = checks.finite_number(norm_type, "norm_type", "embedding")
+        if indices.size:
+            _renorm_rows(weight.array, indices.reshape(-1), max_norm, norm_type)
+    xp = backend.xp(indices)
+    row_scale = None
+    if scale_grad_by_freq:
+        counts = xp.bincount(indices.reshape(-1), minlength=v)
+        row_scale = (1.0 / xp.maximum(counts, 1))[indices].astype(weight.dtype)
+    if padding_idx is not None:
+        keep = (indices != padding_idx).astype(weight.dtype)
+        row_scale = keep if row_scale is None else row_scale * keep
+    return ops.Embedding.apply(weight, indices=indices, row_scale=row_scale)
+
+
+def _shuffle_factor(x, factor, name, fn):
+    _tensor(x, "input", fn)
+    if x.ndim < 3:
+        raise ValueError(f"{fn}: input must be (*, C, H, W), got shape {x.shape}")
+    return checks.positive_int(factor, name, fn)
+
+
+def pixel_shuffle(x, upscale_factor):
+    """``(*, C * r * r, H, W) -> (*, C, H * r, W * r)`` with ``r = upscale_factor``: each group of
+    ``r * r`` channels becomes an ``r x r`` block of pixels, as ``torch.nn.functional.pixel_shuffle``."""
+    r = _shuffle_factor(x, upscale_factor, "upscale_factor", "pixel_shuffle")
+    *lead, c, h, w = x.shape
+    if c % (r * r):
+        raise ValueError(f"pixel_shuffle: input has {c} channels (shape {x.shape}), not divisible by "
+                         f"upscale_factor**2 = {r * r}")
+    k = len(lead)  # (*, C, r, r, H, W) -> (*, C, H, r, W, r)
+    y = x.reshape(*lead, c // (r * r), r, r, h, w).permute(*range(k), k, k + 3, k + 1, k + 4, k + 2)
+    return y.reshape(*lead, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(x, downscale_factor):
+    """``(*, C, H * r, W * r) -> (*, C * r * r, H, W)`` with ``r = downscale_factor``, the inverse
+    of ``pixel_shuffle``, as ``torch.nn.functional.pixel_unshuffle``."""
+    r = _shuffle_factor(x, downscale_factor, "downscale_factor", "pixel_unshuffle")
+    *lead, c, h, w = x.shape
+    if h % r or w % r:
+        raise ValueError(f"pixel_unshuffle: height and width of shape {x.shape} must be divisible by "
+                         f"downscale_factor={r}")
+    k = len(lead)  # (*, C, H, r, W, r) -> (*, C, r, r, H, W)
+    y = x.reshape(*lead, c, h // r, r, w // r, r).permute(*range(k), k, k + 2, k + 4, k + 1, k + 3)
+    return y.reshape(*lead, c * r * r, h // r, w // r)
+
+
 # ----- version 3 ----------------------------------------------------------------------------------
 def one_hot(tensor, num_classes=-1):
     """Class indices ``(*)`` (an integer Tensor) as one-hot rows ``(*, num_classes)``, int64, as

@@ -211,10 +211,12 @@ class Tensor:
         return self.numpy().tolist()
 
     # ----- devices and dtypes -----------------------------------------------------------
-    def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False):
+    def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False, memory_format=None):
         """This tensor on another device and/or dtype: ``to(device)``, ``to(dtype)``,
         ``to(device, dtype)``, ``to(other)``. ``self`` when nothing changes; otherwise
-        a result recorded in the graph (gradients flow back)."""
+        a result recorded in the graph (gradients flow back). ``memory_format`` is checked
+        and changes nothing (see ``checks.MEMORY_FORMATS``)."""
+        checks.memory_format(memory_format, "to")
         if isinstance(device, int) and not isinstance(device, bool):
             device = f"cuda:{device}"
         for a in args:
@@ -274,6 +276,13 @@ class Tensor:
 
     def type_as(self, other):
         return self._cast(other.dtype)
+
+    def type(self, dtype=None):
+        """``t.type(tc.int64)`` casts as ``t.to(dtype)`` (d2l's ``accuracy`` writes this);
+        ``t.type()`` names the dtype (``"float32"``; PyTorch says ``"torch.FloatTensor"``)."""
+        if dtype is None:
+            return str(self.dtype)
+        return self._cast(dtypes.dtype(dtype, "type"))
 
     # ----- Python numbers ----------------------------------------------------------------
     def item(self):
@@ -969,7 +978,8 @@ class Tensor:
         """A copy with its own memory, recorded in the graph."""
         return _ops.Clone.apply(self)
 
-    def contiguous(self):
+    def contiguous(self, memory_format=None):
+        checks.memory_format(memory_format, "contiguous")
         return self
 
     def is_contiguous(self):

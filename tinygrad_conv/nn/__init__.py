@@ -34,6 +34,8 @@ from .module import IncompatibleKeys, Module, Parameter
 from .activations import ELU, GELU, Identity, LeakyReLU, SiLU
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList
 from .norm import BatchNorm1d, BatchNorm2d, Dropout, Dropout2d
+from .norm import BatchNorm3d, GroupNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LayerNorm  # issue 19
+from .embedding import Embedding, PixelShuffle, PixelUnshuffle
 from . import utils
 # issue 19
 from .loss import BCELoss, CosineSimilarity, HuberLoss, KLDivLoss

@@ -334,11 +334,11 @@ class Module:
         return self.train(False)
 
     # ----- devices and dtypes --------------------------------------------------------------
-    def to(self, *args, device=None, dtype=None, non_blocking=False):
+    def to(self, *args, device=None, dtype=None, non_blocking=False, memory_format=None):
         """Move and/or cast every parameter (and its gradient) and buffer, in place; returns
         self. ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``; a dtype
         applies to floating point tensors only (``num_batches_tracked`` stays int64), as
-        in PyTorch.
+        in PyTorch. ``memory_format`` (``tc.channels_last``, ...) is checked and changes nothing.
 
         The Parameter objects stay the same, so an optimizer built before the
         move keeps working (its state follows on its next step).
@@ -351,6 +351,7 @@ class Module:
             else:
                 dtype = a
         device = None if device is None else backend.device(device)
+        checks.memory_format(memory_format, "Module.to")
         if dtype is not None:
             dtype = _float_dtype(dtype, "Module.to")
 

@@ -8,6 +8,25 @@ from .activations import apply_inplace
 from .module import Module, Parameter, _float_dtype
 
 
+def _dtype(dtype, where):
+    return np.dtype(np.float32) if dtype is None else _float_dtype(dtype, where)
+
+
+def _affine_parameters(layer, shape, affine, bias, dtype, where):
+    """``layer.weight`` (ones) and ``layer.bias`` (zeros, None when ``bias=False``) of
+    ``shape`` when ``affine``, else both None: PyTorch's normalisation layers' parameters."""
+    layer.weight = Parameter(np.ones(shape, dtype)) if affine else None
+    layer.bias = Parameter(np.zeros(shape, dtype)) if affine and checks.boolean(bias, "bias", where) else None
+
+
+def _reset_affine(layer):
+    """Weight 1 and bias 0 (PyTorch's default), for the ones the layer has."""
+    if layer.weight is not None:
+        init.ones_(layer.weight)
+    if layer.bias is not None:
+        init.zeros_(layer.bias)
+
+
 class _BatchNorm(Module):
     """Shared by BatchNorm1d/2d: parameters ``weight`` (ones) and ``bias`` (zeros) when
     ``affine``; buffers ``running_mean`` (zeros), ``running_var`` (ones) and
@@ -18,21 +37,17 @@ class _BatchNorm(Module):
     layout = ""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None,
-                 dtype=None):
+                 dtype=None, *, bias=True):
         super().__init__()
         where = type(self).__name__
-        dtype = np.dtype(np.float32) if dtype is None else _float_dtype(dtype, where)
+        dtype = _dtype(dtype, where)
         device = None if device is None else backend.device(device)
         self.num_features = checks.positive_int(num_features, "num_features", where)
         self.eps = checks.finite_number(eps, "eps", where, minimum=0)
         self.momentum = None if momentum is None else checks.finite_number(momentum, "momentum", where, minimum=0)
         self.affine = checks.boolean(affine, "affine", where)
         self.track_running_stats = checks.boolean(track_running_stats, "track_running_stats", where)
-        if self.affine:
-            self.weight = Parameter(np.ones(num_features, dtype))
-            self.bias = Parameter(np.zeros(num_features, dtype))
-        else:
-            self.weight = self.bias = None
+        _affine_parameters(self, (self.num_features,), self.affine, bias, dtype, where)
         if self.track_running_stats:
             self.register_buffer("running_mean", np.zeros(num_features, dtype))
             self.register_buffer("running_var", np.ones(num_features, dtype))
@@ -51,9 +66,7 @@ class _BatchNorm(Module):
     def reset_parameters(self):
         """``reset_running_stats`` and, when ``affine``, weight 1 and bias 0 (PyTorch's defaults)."""
         self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, x):
         where = type(self).__name__
@@ -77,7 +90,7 @@ class _BatchNorm(Module):
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -90,6 +103,109 @@ class BatchNorm2d(_BatchNorm):
     """Batch norm of ``(N, C, H, W)`` per channel, over the batch and the pixels."""
 
     layouts, layout = (4,), "(N, C, H, W)"
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch norm of ``(N, C, D, H, W)`` per channel, over the batch and the voxels."""
+
+    layouts, layout = (5,), "(N, C, D, H, W)"
+
+
+class _InstanceNorm(_BatchNorm):
+    """Shared by InstanceNorm1d/2d/3d: each sample's channels normalised over their own
+    pixels (``F.instance_norm``). Parameters and buffers as batch norm's, but off by default
+    (``affine=False, track_running_stats=False``), as in PyTorch; with running statistics
+    tracked, ``eval()`` normalises with them. An input without the batch dim is one sample."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None,
+                 dtype=None, *, bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
+
+    def forward(self, x):
+        where = type(self).__name__
+        if x.ndim not in self.layouts:
+            raise ValueError(f"{where}: input must be {self.layout}, got shape {x.shape}")
+        channels = x.shape[x.ndim - self.layouts[0]]  # 0 for one sample, else 1
+        if channels != self.num_features and self.affine:
+            raise ValueError(f"{where}: input has {channels} channels (shape {x.shape}) "
+                             f"but the layer expects {self.num_features} (num_features={self.num_features})")
+        unbatched = x.ndim == self.layouts[0]
+        x = x.unsqueeze(0) if unbatched else x
+        momentum = 0.0 if self.momentum is None else self.momentum
+        out = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                              self.training or not self.track_running_stats, momentum, self.eps)
+        return out.squeeze(0) if unbatched else out
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance norm of ``(N, C, L)`` (or one sample ``(C, L)``) over ``L``."""
+
+    layouts, layout = (2, 3), "(N, C, L) or (C, L)"
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance norm of ``(N, C, H, W)`` (or one sample ``(C, H, W)``) over the pixels."""
+
+    layouts, layout = (3, 4), "(N, C, H, W) or (C, H, W)"
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance norm of ``(N, C, D, H, W)`` (or one sample ``(C, D, H, W)``) over the voxels."""
+
+    layouts, layout = (4, 5), "(N, C, D, H, W) or (C, D, H, W)"
+
+
+class GroupNorm(Module):
+    """``F.group_norm``: ``(N, C, *)`` normalised over groups of ``C / num_groups`` channels,
+    with per-channel ``weight`` (ones) and ``bias`` (zeros) when ``affine``, as PyTorch's."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None, *, bias=True):
+        super().__init__()
+        where = "GroupNorm"
+        self.num_groups = checks.positive_int(num_groups, "num_groups", where)
+        self.num_channels = checks.positive_int(num_channels, "num_channels", where)
+        if num_channels % num_groups:
+            raise ValueError(f"{where}: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
+        self.eps = checks.finite_number(eps, "eps", where, minimum=0)
+        self.affine = checks.boolean(affine, "affine", where)
+        _affine_parameters(self, (num_channels,), self.affine, bias, _dtype(dtype, where), where)
+        if device is not None:
+            self.to(backend.device(device))
+
+    def reset_parameters(self):
+        _reset_affine(self)
+
+    def forward(self, x):
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, bias={self.bias is not None}"
+
+
+class LayerNorm(Module):
+    """``F.layer_norm`` over the last dims (``normalized_shape``, an int or a tuple), with
+    elementwise ``weight`` (ones) and ``bias`` (zeros) of that shape when
+    ``elementwise_affine``, as PyTorch's."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
+        super().__init__()
+        where = "LayerNorm"
+        self.normalized_shape = checks.sizes((normalized_shape,), where)
+        self.eps = checks.finite_number(eps, "eps", where, minimum=0)
+        self.elementwise_affine = checks.boolean(elementwise_affine, "elementwise_affine", where)
+        _affine_parameters(self, self.normalized_shape, self.elementwise_affine, bias, _dtype(dtype, where), where)
+        if device is not None:
+            self.to(backend.device(device))
+
+    def reset_parameters(self):
+        _reset_affine(self)
+
+    def forward(self, x):
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
 
 
 class Dropout(Module):

@@ -30,3 +30,6 @@ from .activation import CELU, Hardsigmoid, Hardswish, Hardtanh, LogSigmoid, Mish
 from .elementwise import ClampTensor, Cos, PowTensor, Sin
 from .einsum import Einsum
 from .losses import BinaryCrossEntropy, HuberLoss, KLDiv
+# issue 19: group/layer/instance norm (one op), embedding
+from .norms import GroupNorm
+from .embedding import Embedding

@@ -81,7 +81,6 @@ def betas(value, name, where):
 
 
 _CHANGES_NOTHING = {
-    "foreach": "each parameter's update is already a few whole-array operations",
     "fused": "there are no fused multi-tensor kernels here",
     "capturable": "there is no CUDA graph capture here",
     "differentiable": "the optimizer step is not recorded in the autograd graph",
@@ -90,9 +89,13 @@ _CHANGES_NOTHING = {
 
 def implementation_switch(value, name, where):
     """PyTorch's foreach/fused/capturable/differentiable: None or False (they choose how
-    PyTorch computes the same update); True asks for something this library does not do."""
+    PyTorch computes the same update); True asks for something this library does not do,
+    except ``foreach=True`` (milesial's U-Net passes it): it only batches the same update
+    across parameters, which here is a few whole-array operations per parameter anyway."""
     if value is None or value is False or value is np.False_:
         return None if value is None else False
+    if name == "foreach" and (value is True or value is np.True_):
+        return True
     if value is True or value is np.True_:
         raise ValueError(f"{where}: {name}=True is not supported ({_CHANGES_NOTHING[name]}); "
                          f"leave it at None or False, which computes the same update")
