@@ -16,6 +16,8 @@ from tinygrad_conv import functional as F
 class Softsign(tc.ops.Op):
     """x / (1 + |x|), a smooth squashing to (-1, 1); the gradient is 1 / (1 + |x|)**2."""
 
+    name = "my_softsign"  # the registry key; "softsign" is taken by the library's own (F.softsign)
+
     def forward(self, x):
         self.denom = 1 + np.abs(x)
         return x / self.denom
@@ -33,7 +35,7 @@ def main(steps=100, seed=0):
     """Gradcheck the op, then train a small CNN that uses it. Returns the losses."""
     tc.manual_seed(seed)
     x = tc.randn(4, 5, dtype=tc.float64, requires_grad=True)  # gradcheck wants float64
-    print("registered as", repr(Softsign.name), "->", tc.ops.registry["softsign"].__name__)
+    print("registered as", repr(Softsign.name), "->", tc.ops.registry["my_softsign"].__name__)
     print("gradcheck:", tc.gradcheck(Softsign.apply, [x]))
 
     tc.manual_seed(seed)

@@ -323,6 +323,6 @@ def test_shape_errors_name_both_shapes():
 def test_type_errors():
     t = Tensor([1.0])
     with pytest.raises(TypeError, match="exponent must be a number"):
-        t ** Tensor([2.0])
+        t ** "2"  # (a Tensor exponent is elementwise, as in PyTorch: issue 19)
     with pytest.raises(TypeError, match="unsupported operand"):
         t + "a"

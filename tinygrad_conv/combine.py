@@ -76,3 +76,24 @@ def maximum(a, b):
 def minimum(a, b):
     """Elementwise minimum of two tensors (broadcasting); ties split the gradient."""
     return ops.Minimum.apply(*_pair(a, b, "minimum"))
+
+
+def einsum(equation, *operands):
+    """Einstein summation, as ``torch.einsum``: ``einsum("ij,jk->ik", a, b)`` is ``a @ b``;
+    ``...`` stands for leading axes, and without ``->`` the output holds the letters seen
+    once, sorted. Operands may also come as one list. Size-1 axes broadcast."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    operands = _promote_all(_tensors(list(operands), "einsum"))
+    inputs, out = ops.einsum.parse(equation, [t.shape for t in operands])
+    sizes = {}
+    for s, t in zip(inputs, operands):
+        for c, n in zip(s, t.shape):
+            if sizes.setdefault(c, n) == 1:
+                sizes[c] = n
+            elif n not in (1, sizes[c]):
+                raise ValueError(f"einsum: subscript {c!r} has size {n} in one operand and {sizes[c]} in another")
+    # a size-1 axis against a longer one is expanded first, so the op sees one size per letter
+    operands = [t.expand(*[sizes[c] for c in s]) if any(n != sizes[c] for c, n in zip(s, t.shape)) else t
+                for s, t in zip(inputs, operands)]
+    return ops.Einsum.apply(*operands, subscripts=",".join(inputs) + "->" + out)

@@ -6,6 +6,7 @@ which holds the forward and backward rules and checks its arguments.
 import numpy as np
 
 from . import backend, checks, ops, random
+from . import combine, tensor as tensor_module
 from .ops.pool import adaptive_max, max_pool2d_indices
 from .tensor import Tensor
 
@@ -322,30 +323,77 @@ def smooth_l1_loss(pred, target, reduction="mean", beta=1.0):
     return ops.SmoothL1Loss.apply(pred, _target(target, pred), reduction=reduction, beta=beta)
 
 
+def _unbatched(scores, target, fn):
+    """PyTorch's unbatched form: scores ``(C,)`` with a class index ``()`` or probabilities
+    ``(C,)``, made a batch of one; returns (scores, target, whether to drop the batch axis)."""
+    if scores.ndim != 1:
+        return scores, target, False
+    if isinstance(target, Tensor):
+        return scores.unsqueeze(0), target.unsqueeze(0), True
+    target = np.asarray(target) if not backend.is_cuda(target) else target
+    if target.ndim not in (0, 1):
+        raise ValueError(f"{fn}: unbatched input of shape {scores.shape} needs a target of shape () or "
+                         f"{scores.shape}, got {target.shape}")
+    return scores.unsqueeze(0), target[None], True
+
+
 def cross_entropy(logits, target, weight=None, reduction="mean", label_smoothing=0.0, ignore_index=-100):
-    """Cross-entropy of logits ``(N, C)`` or per-pixel ``(N, C, H, W)`` against class indices
-    ``(N,)`` / ``(N, H, W)`` or class probabilities shaped like the logits (array or Tensor),
-    with class ``weight`` ``(C,)`` (the mean is then divided by the targets' summed weights),
-    ``reduction`` and ``label_smoothing``, as ``torch.nn.functional.cross_entropy``."""
+    """Cross-entropy of logits ``(N, C)``, per-pixel ``(N, C, d1, ...)`` or unbatched ``(C,)``
+    against class indices ``(N,)`` / ``(N, d1, ...)`` / ``()`` or class probabilities shaped
+    like the logits (array or Tensor; a Tensor that requires grad is differentiated, as for
+    distillation), with class ``weight`` ``(C,)`` (the mean is then divided by the targets'
+    summed weights), ``reduction``, ``label_smoothing`` and ``ignore_index``, as
+    ``torch.nn.functional.cross_entropy``."""
     _tensor(logits, "logits", "cross_entropy")
-    return ops.CrossEntropy.apply(logits, target=_labels(target), weight=_labels(weight), reduction=reduction,
-                                  label_smoothing=label_smoothing, ignore_index=ignore_index)
+    logits, target, squeeze = _unbatched(logits, target, "cross_entropy")
+    if isinstance(target, Tensor) and target.requires_grad and target.ndim == logits.ndim:
+        loss = _soft_cross_entropy(logits, target, _labels(weight), reduction, label_smoothing)
+    else:
+        loss = ops.CrossEntropy.apply(logits, target=_labels(target), weight=_labels(weight), reduction=reduction,
+                                      label_smoothing=label_smoothing, ignore_index=ignore_index)
+    return loss.squeeze(0) if squeeze and reduction == "none" else loss
+
+
+def _soft_cross_entropy(logits, target, weight, reduction, label_smoothing):
+    """Cross-entropy against probabilities that need a gradient, composed of differentiable
+    ops: ``-sum_c w_c ((1 - eps) p_c + eps / C) log_softmax(z)_c``, the mean over ``size / C``."""
+    from .ops.losses import REDUCTIONS, _check_classes, class_weights
+
+    eps = _check_classes(logits.array, "cross_entropy", reduction, label_smoothing)
+    C = logits.shape[1]
+    if target.shape != logits.shape:
+        raise ValueError(f"cross_entropy: a probability target must have the logits' shape {logits.shape}, "
+                         f"got {target.shape}")
+    p = target if target.dtype == logits.dtype else target.to(logits.dtype)
+    if eps:
+        p = p * (1 - eps) + eps / C
+    w = class_weights(weight, C, logits.array, "cross_entropy")
+    if w is not None:
+        p = p * Tensor._make(w.reshape((1, C) + (1,) * (logits.ndim - 2)), None)
+    loss = -(p * logits.log_softmax(1)).sum(1)
+    checks.one_of(reduction, REDUCTIONS, "reduction", "cross_entropy")
+    if reduction == "none":
+        return loss
+    return loss.sum() if reduction == "sum" else loss.sum() / (logits.numel() // C)
 
 
 def nll_loss(log_probs, target, weight=None, reduction="mean", ignore_index=-100):
     """``-weight[t] * log_probs[n, t]`` at class indices t, reduced (the mean divides by the
-    summed weights), as ``torch.nn.functional.nll_loss``."""
+    summed weights), as ``torch.nn.functional.nll_loss``; unbatched ``(C,)`` with a target ``()`` too."""
     _tensor(log_probs, "log_probs", "nll_loss")
-    return ops.NLLLoss.apply(log_probs, target=_labels(target), weight=_labels(weight), reduction=reduction,
+    log_probs, target, squeeze = _unbatched(log_probs, target, "nll_loss")
+    loss = ops.NLLLoss.apply(log_probs, target=_labels(target), weight=_labels(weight), reduction=reduction,
                              ignore_index=ignore_index)
+    return loss.squeeze(0) if squeeze and reduction == "none" else loss
 
 
-def binary_cross_entropy_with_logits(logits, target, reduction="mean", pos_weight=None):
-    """Binary cross-entropy on ``sigmoid(logits)``, computed stably from the logits; ``pos_weight``
-    (broadcast along the last axis) weighs the positive term, as in PyTorch."""
+def binary_cross_entropy_with_logits(logits, target, weight=None, reduction="mean", pos_weight=None):
+    """Binary cross-entropy on ``sigmoid(logits)``, computed stably from the logits; ``weight``
+    (broadcast) scales each element's loss, ``pos_weight`` (broadcast along the last axis) the
+    positive term, as in PyTorch."""
     _tensor(logits, "logits", "binary_cross_entropy_with_logits")
     return ops.BinaryCrossEntropyWithLogits.apply(logits, _target(target, logits), reduction=reduction,
-                                                  pos_weight=_labels(pos_weight))
+                                                  pos_weight=_labels(pos_weight), weight=_labels(weight))
 
 
 # ----- version 2: padding and more activations -------------------------------------------------
@@ -653,3 +701,132 @@ def one_hot(tensor, num_classes=-1):
         raise ValueError(f"one_hot: class values must be smaller than num_classes={num_classes}, got {int(a.max())}")
     xp = backend.xp(a)
     return Tensor._make((a[..., None] == xp.arange(num_classes)).astype(np.int64), None)
+
+
+# ----- issue 19: more activations (ops/activation.py) ---------------------------------------------
+def _activation(x, inplace, fn, op, **params):
+    """``op`` on ``x`` (in place into ``x`` with ``inplace=True``), as PyTorch's ``F.<fn>``."""
+    return _maybe_inplace(x, inplace, fn, lambda t: op.apply(_tensor(t, "input", fn), **params))
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0, inplace=False):
+    """``x`` clipped to ``[min_val, max_val]``."""
+    min_val = checks.finite_number(min_val, "min_val", "hardtanh")
+    max_val = checks.finite_number(max_val, "max_val", "hardtanh")
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
+    return _activation(x, inplace, "hardtanh", ops.Hardtanh, min_val=min_val, max_val=max_val)
+
+
+def relu6(x, inplace=False):
+    """``min(max(x, 0), 6)``: ``hardtanh(x, 0, 6)``."""
+    return _activation(x, inplace, "relu6", ops.Hardtanh, min_val=0.0, max_val=6.0)
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """``log(1 + exp(beta x)) / beta``, and ``x`` itself where ``beta x > threshold``."""
+    beta = checks.finite_number(beta, "beta", "softplus")
+    if beta == 0:
+        raise ValueError("softplus: beta must be nonzero, got 0")
+    threshold = checks.finite_number(threshold, "threshold", "softplus")
+    return ops.Softplus.apply(_tensor(x, "input", "softplus"), beta=beta, threshold=threshold)
+
+
+def hardswish(x, inplace=False):
+    """``x * relu6(x + 3) / 6``."""
+    return _activation(x, inplace, "hardswish", ops.Hardswish)
+
+
+def hardsigmoid(x, inplace=False):
+    """``relu6(x + 3) / 6``."""
+    return _activation(x, inplace, "hardsigmoid", ops.Hardsigmoid)
+
+
+def mish(x, inplace=False):
+    """``x * tanh(softplus(x))``."""
+    return _activation(x, inplace, "mish", ops.Mish)
+
+
+def selu(x, inplace=False):
+    """``scale * (max(0, x) + min(0, alpha (exp(x) - 1)))`` with PyTorch's alpha and scale."""
+    from .ops.activation import _SELU_ALPHA, _SELU_SCALE
+
+    return _activation(x, inplace, "selu", ops.CELU, alpha=_SELU_ALPHA, scale=_SELU_SCALE)
+
+
+def celu(x, alpha=1.0, inplace=False):
+    """``max(0, x) + min(0, alpha (exp(x / alpha) - 1))``."""
+    alpha = checks.finite_number(alpha, "alpha", "celu")
+    if alpha == 0:
+        raise ValueError("celu: alpha must be nonzero (x / alpha), got 0")
+    return _activation(x, inplace, "celu", ops.CELU, alpha=alpha, input_scale=1 / alpha)
+
+
+def logsigmoid(x):
+    """``log(sigmoid(x)) = -softplus(-x)``, computed stably."""
+    return ops.LogSigmoid.apply(_tensor(x, "input", "logsigmoid"))
+
+
+def softsign(x):
+    """``x / (1 + |x|)``."""
+    return ops.Softsign.apply(_tensor(x, "input", "softsign"))
+
+
+# ----- issue 19: more losses, cosine similarity, normalize ----------------------------------------
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """``-weight [y log x + (1 - y) log(1 - x)]`` on probabilities x in [0, 1] (each log
+    clamped at -100, as PyTorch), reduced; ``weight`` broadcasts to the input."""
+    _tensor(input, "input", "binary_cross_entropy")
+    return ops.BinaryCrossEntropy.apply(input, _target(target, input), weight=_labels(weight), reduction=reduction)
+
+
+def kl_div(input, target, reduction="mean", log_target=False):
+    """KL divergence with log-probabilities ``input``: ``target (log target - input)`` pointwise
+    (``exp(target) (target - input)`` with ``log_target``), reduced by "mean", "sum", "none"
+    or "batchmean" (the sum divided by the batch size, the true KL divergence)."""
+    _tensor(input, "input", "kl_div")
+    checks.boolean(log_target, "log_target", "kl_div")
+    return ops.KLDiv.apply(*tensor_module._common_dtype(input, _target(target, input)), reduction=reduction,
+                           log_target=log_target)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    """``d**2 / 2`` where ``|d| < delta``, else ``delta (|d| - delta / 2)`` (d = input - target), reduced."""
+    _tensor(input, "input", "huber_loss")
+    delta = checks.finite_number(delta, "delta", "huber_loss")
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    return ops.HuberLoss.apply(input, _target(target, input), reduction=reduction, delta=delta)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12):
+    """``input / max(||input||_p, eps)`` along ``dim``, as ``torch.nn.functional.normalize``."""
+    _tensor(input, "input", "normalize")
+    eps = checks.finite_number(eps, "eps", "normalize", minimum=0)
+    return input / _vector_norm(input, p, dim).clamp(min=eps)
+
+
+def _vector_norm(x, p, dim):
+    """``||x||_p`` along ``dim`` (kept), with PyTorch's gradient 0 at a zero vector (the root's
+    derivative is infinite there: it is taken at 1 and the result masked)."""
+    if p == float("inf") or p == 1:
+        return x.norm(p, dim, keepdim=True)
+    total = (x * x if p == 2 else x.abs() ** p).sum(dim, keepdim=True)
+    positive = total > 0
+    safe = combine.where(positive, total, 1.0)
+    return combine.where(positive, safe.sqrt() if p == 2 else safe ** (1.0 / p), 0.0)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """``x1 . x2 / (max(||x1||, eps) max(||x2||, eps))`` along ``dim`` (the inputs broadcast),
+    as ``torch.nn.functional.cosine_similarity``."""
+    _tensor(x1, "x1", "cosine_similarity")
+    _tensor(x2, "x2", "cosine_similarity")
+    eps = checks.finite_number(eps, "eps", "cosine_similarity", minimum=0)
+    x1, x2 = tensor_module._common_dtype(x1, x2)
+    try:
+        shape = np.broadcast_shapes(x1.shape, x2.shape)  # broadcast first: dim counts in the common shape
+    except ValueError:
+        raise ValueError(f"cosine_similarity: shapes {x1.shape} and {x2.shape} cannot be broadcast together") from None
+    x1, x2 = (t if t.shape == shape else t.expand(*shape) for t in (x1, x2))
+    return (normalize(x1, 2.0, dim, eps) * normalize(x2, 2.0, dim, eps)).sum(dim)

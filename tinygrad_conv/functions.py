@@ -14,6 +14,7 @@ METHODS = (
     "logsumexp", "all", "any", "matmul", "mm", "bmm", "isnan", "isinf", "isfinite", "allclose", "equal",
     "gather", "masked_fill", "clone", "numel", "neg", "add", "sub", "mul", "div", "pow", "eq", "ne", "lt",
     "le", "gt", "ge", "logical_not",
+    "sin", "cos",  # issue 19
 )
 
 

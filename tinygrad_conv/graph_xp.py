@@ -142,3 +142,27 @@ def isnan(x):
 
 def isfinite(x):
     return x.isfinite()
+
+
+# issue 19 (activations, sin/cos): the values are exact enough for a second derivative
+def log1p(x):
+    return (1 + x).log()
+
+
+def expm1(x):
+    return x.exp() - 1
+
+
+def sin(x):
+    return x.sin()
+
+
+def cos(x):
+    return x.cos()
+
+
+def einsum(subscripts, *operands, optimize=False):
+    from .ops.einsum import Einsum  # (ops import this module's users)
+
+    ref = next(o for o in operands if isinstance(o, Tensor))
+    return Einsum.apply(*[_t(o, ref) for o in operands], subscripts=subscripts)

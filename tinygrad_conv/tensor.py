@@ -484,8 +484,13 @@ class Tensor:
         return Tensor._make(self.array % other.array, None)
 
     def __pow__(self, exponent):
+        if isinstance(exponent, (Tensor, np.ndarray)) or backend.is_cuda(exponent):  # elementwise exponents
+            base, exponent = _common_dtype(self, self._wrap(exponent))
+            if base.array.dtype.kind != "f" and (exponent.array < 0).any():
+                raise ValueError("pow: integers to negative integer powers are not allowed (as in PyTorch)")
+            return _ops.PowTensor.apply(base, exponent)
         if isinstance(exponent, bool) or not isinstance(exponent, numbers.Real):
-            raise TypeError(f"pow: the exponent must be a number, got {type(exponent).__name__}")
+            raise TypeError(f"pow: the exponent must be a number or a Tensor, got {type(exponent).__name__}")
         base = self if self.array.dtype.kind == "f" or isinstance(exponent, numbers.Integral) else self.float()
         return _ops.Pow.apply(base, exponent=float(exponent) if base.array.dtype.kind == "f" else exponent)
 
@@ -634,7 +639,9 @@ class Tensor:
         return -self
 
     def clamp(self, min=None, max=None):
-        """Limit to ``[min, max]`` (numbers; either may be None), as ``torch.clamp``."""
+        """Limit to ``[min, max]`` (numbers or Tensors, broadcasting; either may be None), as ``torch.clamp``."""
+        if isinstance(min, Tensor) or isinstance(max, Tensor):
+            return self._clamp_tensor(min, max)
         for name, bound in (("min", min), ("max", max)):
             if bound is not None and (isinstance(bound, bool) or not isinstance(bound, numbers.Real)):
                 raise TypeError(f"clamp: {name} must be a number or None, got {type(bound).__name__}")
@@ -643,6 +650,19 @@ class Tensor:
         return _ops.Clip.apply(self, min=min, max=max)
 
     clip = clamp
+
+    def _clamp_tensor(self, min, max):
+        """``clamp`` with a Tensor bound: every operand promoted to one dtype, then one op."""
+        bounds = [self._wrap(b) for b in (min, max) if b is not None]
+        dtype = dtypes.result_type(self.array, *[b.array for b in bounds])
+        x, *bounds = [t if t.array.dtype == dtype else t._cast(dtype) for t in (self, *bounds)]
+        return _ops.ClampTensor.apply(x, *bounds, has_min=min is not None, has_max=max is not None)
+
+    def sin(self):
+        return _ops.Sin.apply(self._floating())
+
+    def cos(self):
+        return _ops.Cos.apply(self._floating())
 
     def maximum(self, other):
         return _ops.Maximum.apply(*_promoted(self, other))

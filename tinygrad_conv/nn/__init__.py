@@ -53,6 +53,9 @@ from .padding import (
     ZeroPad3d,
 )
 from . import utils
+# issue 19
+from .loss import BCELoss, CosineSimilarity, HuberLoss, KLDivLoss
+from .activations import CELU, SELU, Hardsigmoid, Hardswish, Hardtanh, LogSigmoid, Mish, ReLU6, Softplus, Softsign
 
 # `import tinygrad_conv.nn.functional` finds the one functional module under this name too.
 sys.modules[__name__ + ".functional"] = functional

@@ -84,3 +84,116 @@ class Identity(Module):
 
     def forward(self, x):
         return x
+
+
+# ----- issue 19: the rest of PyTorch's activation modules -------------------------------------
+class _Activation(Module):
+    """A module calling ``F.<fn>(x, **self.<args>)``; ``inplace`` where PyTorch has it.
+    Subclasses name ``fn`` and their arguments (with PyTorch's defaults) in ``__init__``."""
+
+    fn = None
+
+    def __init__(self, inplace=None, **args):
+        super().__init__()
+        name = type(self).__name__
+        for key, value in args.items():
+            setattr(self, key, checks.finite_number(value, key, name))
+        self._args = tuple(args)
+        if inplace is not None:
+            self.inplace = checks.boolean(inplace, "inplace", name)
+
+    def forward(self, x):
+        params = {key: getattr(self, key) for key in self._args}
+        if getattr(self, "inplace", False):
+            return apply_inplace(x, True, self.fn + "_", lambda t: getattr(F, self.fn)(t, **params))
+        return getattr(F, self.fn)(x, **params)
+
+    def extra_repr(self):
+        s = ", ".join(f"{key}={getattr(self, key)}" for key in self._args)
+        return _inplace_repr(self, s) if hasattr(self, "inplace") else s
+
+
+class Hardtanh(_Activation):
+    """``x`` clipped to ``[min_val, max_val]``."""
+
+    fn = "hardtanh"
+
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
+        super().__init__(inplace, min_val=min_val, max_val=max_val)
+        if self.min_val > self.max_val:
+            raise ValueError(f"Hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
+
+
+class ReLU6(_Activation):
+    """``min(max(x, 0), 6)``."""
+
+    fn = "relu6"
+
+    def __init__(self, inplace=False):
+        super().__init__(inplace)
+
+
+class Softplus(_Activation):
+    """``log(1 + exp(beta x)) / beta`` (``x`` above ``threshold``)."""
+
+    fn = "softplus"
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__(beta=beta, threshold=threshold)
+
+
+class Hardswish(_Activation):
+    """``x * relu6(x + 3) / 6``."""
+
+    fn = "hardswish"
+
+    def __init__(self, inplace=False):
+        super().__init__(inplace)
+
+
+class Hardsigmoid(_Activation):
+    """``relu6(x + 3) / 6``."""
+
+    fn = "hardsigmoid"
+
+    def __init__(self, inplace=False):
+        super().__init__(inplace)
+
+
+class Mish(_Activation):
+    """``x * tanh(softplus(x))``."""
+
+    fn = "mish"
+
+    def __init__(self, inplace=False):
+        super().__init__(inplace)
+
+
+class SELU(_Activation):
+    """``scale * elu(x, alpha)`` with PyTorch's constants."""
+
+    fn = "selu"
+
+    def __init__(self, inplace=False):
+        super().__init__(inplace)
+
+
+class CELU(_Activation):
+    """``max(0, x) + min(0, alpha (exp(x / alpha) - 1))``."""
+
+    fn = "celu"
+
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__(inplace, alpha=alpha)
+
+
+class LogSigmoid(_Activation):
+    """``log(sigmoid(x))``, computed stably."""
+
+    fn = "logsigmoid"
+
+
+class Softsign(_Activation):
+    """``x / (1 + |x|)``."""
+
+    fn = "softsign"

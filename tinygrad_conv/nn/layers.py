@@ -11,6 +11,7 @@ from .. import backend, checks
 from .. import functional as F
 from . import init
 from .activations import apply_inplace
+from .loss import constant_array, legacy_reduction
 from .module import Module, Parameter, _float_dtype
 from ..ops.interpolate import MODES as INTERPOLATE_MODES
 from ..ops.losses import REDUCTIONS
@@ -405,13 +406,13 @@ class NLLLoss(Module):
 
 
 class BCEWithLogitsLoss(Module):
-    """``F.binary_cross_entropy_with_logits(logits, target, reduction, pos_weight)``."""
+    """``F.binary_cross_entropy_with_logits(logits, target, weight, reduction, pos_weight)``
+    (PyTorch's argument order; ``size_average``/``reduce`` are its deprecated spelling of ``reduction``)."""
 
-    def __init__(self, reduction="mean", pos_weight=None):
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None):
         super().__init__()
-        self.reduction = checks.one_of(reduction, REDUCTIONS, "reduction", "BCEWithLogitsLoss")
-        self.pos_weight = None if pos_weight is None else np.asarray(
-            pos_weight.array if hasattr(pos_weight, "array") else pos_weight)
+        self.reduction = legacy_reduction(size_average, reduce, reduction, "BCEWithLogitsLoss")
+        self.weight, self.pos_weight = constant_array(weight), constant_array(pos_weight)
 
     def forward(self, logits, target):
-        return F.binary_cross_entropy_with_logits(logits, target, self.reduction, self.pos_weight)
+        return F.binary_cross_entropy_with_logits(logits, target, self.weight, self.reduction, self.pos_weight)

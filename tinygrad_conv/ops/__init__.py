@@ -25,6 +25,11 @@ from .norm import BatchNorm, Dropout
 from .movement import Cast, Clone, Expand, Gather, Repeat, SetItem
 from .reduce import CumSum, Prod
 from .movement import IndexAdd
+# issue 19: PyTorch's op set for CNN code
+from .activation import CELU, Hardsigmoid, Hardswish, Hardtanh, LogSigmoid, Mish, Softplus, Softsign
+from .elementwise import ClampTensor, Cos, PowTensor, Sin
+from .einsum import Einsum
+from .losses import BinaryCrossEntropy, HuberLoss, KLDiv
 # issue 19: group/layer/instance norm (one op), embedding
 from .norms import GroupNorm
 from .embedding import Embedding

@@ -135,3 +135,139 @@ def erf(x):
     inner = xs * _polynomial(_T, z) / _polynomial(_U, z)
     outer = 1 - xp.exp(-ax * ax) * _polynomial(_P, ax) / _polynomial(_Q, ax)
     return xp.where(small, inner, xp.sign(x) * outer)
+
+
+# ----- issue 19: PyTorch's other activations ------------------------------------------------------
+# Each is ``f(a)`` with slope ``f'(a)``, written once on arrays with ``xp = backend.xp(...)``
+# functions only: ``saved = ("a",)``, so under create_graph the same slope is computed on
+# Tensors (graph_xp) and differentiated again. Where f has kinks the slope's branches are
+# chosen as PyTorch's backward chooses them (strict or not at the bounds).
+class _Pointwise:
+    """Mixin (not an Op: the registry lists only real ops): ``f(xp, a, **p)`` and ``slope(xp, a, **p)``."""
+
+    saved = ("a",)
+
+    def forward(self, a, **params):
+        self.a, self.params = a, params
+        return self.f(backend.xp(a), a, **params)
+
+    def backward(self, grad):
+        return (grad * self.slope(backend.xp(grad), self.a, **self.params),)
+
+
+def _sigmoid(xp, a):
+    """``1 / (1 + exp(-a))`` without overflow, accurate far into both tails."""
+    e = xp.exp(-xp.abs(a))
+    return xp.where(a >= 0, xp.ones_like(a), e) / (1 + e)
+
+
+def _softplus(xp, a):
+    """``log(1 + exp(a))`` for any a: ``max(a, 0) + log1p(exp(-|a|))``."""
+    return xp.maximum(a, 0) + xp.log1p(xp.exp(-xp.abs(a)))
+
+
+class Hardtanh(_Pointwise, Op):
+    """``a`` clipped to ``[min_val, max_val]``; slope 1 strictly inside (as PyTorch)."""
+
+    name = "hardtanh"
+
+    def f(self, xp, a, min_val=-1.0, max_val=1.0):
+        return xp.minimum(xp.maximum(a, a.dtype.type(min_val)), a.dtype.type(max_val))
+
+    def slope(self, xp, a, min_val=-1.0, max_val=1.0):
+        return xp.where((a <= min_val) | (a >= max_val), 0, xp.ones_like(a))
+
+
+class Softplus(_Pointwise, Op):
+    """``log(1 + exp(beta a)) / beta``, or ``a`` where ``beta a > threshold``; slope ``sigmoid(beta a)``."""
+
+    name = "softplus"
+
+    def f(self, xp, a, beta=1.0, threshold=20.0):
+        return xp.where(a * beta > threshold, a, _softplus(xp, a * beta) / beta)
+
+    def slope(self, xp, a, beta=1.0, threshold=20.0):
+        return xp.where(a * beta > threshold, xp.ones_like(a), _sigmoid(xp, a * beta))
+
+
+class Hardswish(_Pointwise, Op):
+    """``a * relu6(a + 3) / 6``; slope 0 up to -3, ``a / 3 + 1/2`` strictly between, then 1."""
+
+    name = "hardswish"
+
+    def f(self, xp, a):
+        return a * xp.minimum(xp.maximum(a + 3, 0), 6) / 6
+
+    def slope(self, xp, a):
+        return xp.where(a <= -3, 0, xp.where(a < 3, a / 3 + 0.5, xp.ones_like(a)))
+
+
+class Hardsigmoid(_Pointwise, Op):
+    """``relu6(a + 3) / 6``; slope 1/6 strictly between -3 and 3."""
+
+    name = "hardsigmoid"
+
+    def f(self, xp, a):
+        return xp.minimum(xp.maximum(a + 3, 0), 6) / 6
+
+    def slope(self, xp, a):
+        return xp.where((a > -3) & (a < 3), xp.ones_like(a) / 6, 0)
+
+
+class Mish(_Pointwise, Op):
+    """``a * tanh(softplus(a))``; slope ``t + a sigmoid(a) (1 - t**2)``, t = tanh(softplus(a))."""
+
+    name = "mish"
+
+    def f(self, xp, a):
+        return a * xp.tanh(_softplus(xp, a))
+
+    def slope(self, xp, a):
+        t = xp.tanh(_softplus(xp, a))
+        return t + a * _sigmoid(xp, a) * (1 - t * t)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+class CELU(_Pointwise, Op):
+    """ELU in PyTorch's general form: ``scale a`` where positive, else
+    ``scale alpha (exp(input_scale a) - 1)``; CELU has ``input_scale = 1 / alpha``, SELU
+    its own alpha and scale. Slope ``scale`` or ``scale alpha input_scale exp(input_scale a)``
+    (NaN takes the positive branch, as PyTorch's)."""
+
+    name = "celu"
+
+    def f(self, xp, a, alpha=1.0, scale=1.0, input_scale=1.0):
+        negative = (alpha * scale) * xp.expm1(xp.minimum(a, 0) * input_scale)
+        return xp.where(a <= 0, negative, a * scale)
+
+    def slope(self, xp, a, alpha=1.0, scale=1.0, input_scale=1.0):
+        negative = (alpha * scale * input_scale) * xp.exp(xp.minimum(a, 0) * input_scale)
+        return xp.where(a <= 0, negative, scale * xp.ones_like(a))
+
+
+class LogSigmoid(_Pointwise, Op):
+    """``log(sigmoid(a)) = -softplus(-a)``, stable for any a; slope ``sigmoid(-a)``."""
+
+    name = "logsigmoid"
+
+    def f(self, xp, a):
+        return xp.minimum(a, 0) - xp.log1p(xp.exp(-xp.abs(a)))
+
+    def slope(self, xp, a):
+        return _sigmoid(xp, -a)
+
+
+class Softsign(_Pointwise, Op):
+    """``a / (1 + |a|)``; slope ``1 / (1 + |a|)**2``."""
+
+    name = "softsign"
+
+    def f(self, xp, a):
+        return a / (1 + xp.abs(a))
+
+    def slope(self, xp, a):
+        d = 1 + xp.abs(a)
+        return 1 / (d * d)

@@ -278,3 +278,88 @@ class Where(Op):
         zero = grad.dtype.type(0)
         xp = backend.xp(grad)
         return xp.where(self.condition, grad, zero), xp.where(self.condition, zero, grad)
+
+
+# ----- issue 19: sin and cos, clamp with tensor bounds, pow with a tensor exponent ---------------
+class Sin(Op):
+    saved = ("a",)
+
+    def forward(self, a):
+        self.a = a
+        return backend.xp(a).sin(a)
+
+    def backward(self, grad):
+        return (grad * backend.xp(grad).cos(self.a),)
+
+
+class Cos(Op):
+    saved = ("a",)
+
+    def forward(self, a):
+        self.a = a
+        return backend.xp(a).cos(a)
+
+    def backward(self, grad):
+        return (-grad * backend.xp(grad).sin(self.a),)
+
+
+class ClampTensor(Op):
+    """``min(max(a, lo), hi)`` with Tensor bounds (broadcasting; ``lo``/``hi`` given as flags
+    say which inputs follow ``a``). As ``torch.clamp``: the gradient goes to ``a`` where
+    ``lo <= a <= hi``, to ``lo`` where ``a < lo`` (and ``lo < hi``), to ``hi`` where
+    ``a > hi`` or ``hi < lo`` (then the result is ``hi``)."""
+
+    name = "clamp_tensor"
+    saved = ()  # the masks are piecewise constant
+
+    def forward(self, a, *bounds, has_min=True, has_max=True):
+        xp = backend.xp(a)
+        lo = bounds[0] if has_min else None
+        hi = bounds[-1] if has_max else None
+        masks, out = [], a
+        if lo is not None:
+            out = xp.maximum(out, lo)
+        if hi is not None:
+            out = xp.minimum(out, hi)
+        if lo is not None and hi is not None:
+            masks = [(a >= lo) & (a <= hi), (a < lo) & (lo < hi), (a > hi) | (hi < lo)]
+        elif lo is not None:
+            masks = [a >= lo, a < lo]
+        else:
+            masks = [a <= hi, a > hi]
+        self.masks = masks
+        return out
+
+    def backward(self, grad):
+        xp = backend.xp(grad)
+        zero = grad.dtype.type(0)
+        return tuple(xp.where(m, grad, zero) for m in self.masks)
+
+
+class PowTensor(Op):
+    """``a ** b`` for Tensors (broadcasting). As ``torch.pow``: d/da = ``b a**(b - 1)``
+    (0 where b = 0), d/db = ``a**b log(a)`` (0 where a = 0 and b >= 0)."""
+
+    name = "pow_tensor"
+    saved = ("a", "b", "out")
+
+    def forward(self, a, b):
+        try:
+            self.a, self.b, self.out = a, b, a**b
+        except ValueError:
+            raise _broadcast_error("pow", a, b) from None
+        return self.out
+
+    def backward(self, grad):
+        xp = backend.xp(grad)
+        a, b = self.a, self.b
+        zero = grad.dtype.type(0)
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            # 0 where b = 0; masked only where b a**(b - 1) is not already 0 there (a = 0,
+            # inf or NaN), so the mask is no kink for the second derivative in b
+            ga = xp.where((b == 0) & ((a == 0) | ~xp.isfinite(a)), zero, grad * (b * a ** (b - 1)))
+        if self.needs_input_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):  # log of 0 or a negative: masked or NaN as torch
+                gb = xp.where((a == 0) & (b >= 0), zero, grad * (self.out * xp.log(a)))
+        return ga, gb

@@ -279,35 +279,36 @@ class NLLLoss(Op):
 
 class BinaryCrossEntropyWithLogits(Op):
     """``-[pw y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))]`` per element, reduced, with
-    ``pos_weight`` pw (broadcast along the last axis, default 1), as
-    ``torch.nn.functional.binary_cross_entropy_with_logits``. Stable for any x:
-    ``(1 - y) x + (1 + (pw - 1) y) softplus(-x)``, ``softplus(-x) = max(-x, 0) + log1p(exp(-|x|))``.
-    ``BinaryCrossEntropyWithLogits.apply(logits, target, reduction="mean", pos_weight=None)``."""
+    ``pos_weight`` pw (broadcast along the last axis, default 1) and each element's loss times
+    ``weight`` (broadcast), as ``torch.nn.functional.binary_cross_entropy_with_logits``. Stable for
+    any x: ``(1 - y) x + (1 + (pw - 1) y) softplus(-x)``, ``softplus(-x) = max(-x, 0) + log1p(exp(-|x|))``.
+    ``BinaryCrossEntropyWithLogits.apply(logits, target, reduction="mean", pos_weight=None, weight=None)``."""
 
     name = "binary_cross_entropy_with_logits"
 
-    def forward(self, x, y, reduction="mean", pos_weight=None):
+    def forward(self, x, y, reduction="mean", pos_weight=None, weight=None):
         op = self.name
         checks.one_of(reduction, REDUCTIONS, "reduction", op)
         checks.same_shape(x, y, op, ("logits", "target"))
         xp, one = backend.xp(x), x.dtype.type(1)
         pw_1 = x.dtype.type(0)  # pw - 1
         if pos_weight is not None:
-            pw = backend.like(pos_weight if backend.is_cuda(pos_weight) else np.asarray(pos_weight), x)
-            if pw.ndim > x.ndim or any(a not in (1, b) for a, b in zip(pw.shape[::-1], x.shape[::-1])):
-                raise ValueError(f"{op}: pos_weight shape {pw.shape} does not broadcast to the logits' shape {x.shape}")
-            pw_1 = pw.astype(x.dtype, copy=False) - one
+            pw_1 = _weight(pos_weight, x, op, "pos_weight", "logits'") - one
         e = xp.exp(-abs(x))
         softplus = xp.maximum(-x, 0) + xp.log1p(e)  # softplus(-x) = -log sigmoid(x)
         lw = pw_1 * y + one  # 1 + (pw - 1) y
         self.x, self.y, self.lw, self.pw_1, self.softplus = x, y, lw, pw_1, softplus
         self.sig_neg = xp.where(x >= 0, e, one) / (one + e)  # sigmoid(-x), no overflow
         self.reduction, self.count = reduction, x.size
-        return _reduce((one - y) * x + lw * softplus, reduction)
+        self.w = _weight(weight, x, op, of="logits'")  # issue 19: a per-element weight, broadcast
+        loss = (one - y) * x + lw * softplus
+        return _reduce(loss if self.w is None else loss * self.w, reduction)
 
     def backward(self, grad):
         x, one = self.x, self.x.dtype.type(1)
         scale = backend.xp(x).asarray(_scale(grad, self.reduction, self.count), x.dtype)
+        if self.w is not None:
+            scale = scale * self.w
         dx = (one - self.y - self.lw * self.sig_neg) * scale
         dy = (self.pw_1 * self.softplus - x) * scale if self.needs_input_grad[1] else None
         return dx, dy
@@ -318,3 +319,103 @@ class BinaryCrossEntropyWithLogits(Op):
         softplus = (-x).relu() + (1 + (-x.abs()).exp()).log()  # softplus(-x), stable
         return rerun_backward(self, grad, x=x, y=y, lw=self.pw_1 * y + 1, softplus=softplus,
                               sig_neg=(-x).sigmoid())
+
+
+# ----- issue 19: Huber, binary cross-entropy on probabilities, KL divergence ----------------------
+class HuberLoss(_Pointwise, Op):
+    """``d**2 / 2`` where ``|d| < delta``, else ``delta (|d| - delta / 2)``: smooth L1 times delta."""
+
+    name = "huber_loss"
+
+    def rule(self, d, delta=1.0):
+        xp, a = backend.xp(d), abs(d)
+        small = a < delta
+        loss = xp.where(small, d * d * d.dtype.type(0.5), (a - d.dtype.type(delta / 2)) * d.dtype.type(delta))
+        return loss, xp.where(small, d, xp.sign(d) * d.dtype.type(delta))
+
+
+def _weight(weight, like, op, name="weight", of="input's"):
+    """An optional per-element weight array broadcast against ``like`` (on its device, in its dtype)."""
+    if weight is None:
+        return None
+    w = backend.like(weight if backend.is_cuda(weight) else np.asarray(weight), like).astype(like.dtype, copy=False)
+    if w.ndim > like.ndim or any(a not in (1, b) for a, b in zip(w.shape[::-1], like.shape[::-1])):
+        raise ValueError(f"{op}: {name} shape {w.shape} does not broadcast to the {of} shape {like.shape}")
+    return w
+
+
+class BinaryCrossEntropy(Op):
+    """``-w [y log x + (1 - y) log(1 - x)]`` on probabilities x in [0, 1], each log clamped
+    at -100 as PyTorch's, reduced. d/dx = ``w (x - y) / max(x (1 - x), 1e-12)``,
+    d/dy = ``w (log(1 - x) - log x)`` (not clamped, as PyTorch's). ``weight`` broadcasts to x."""
+
+    saved = ("x", "y")
+
+    def forward(self, x, y, weight=None, reduction="mean"):
+        op = self.name
+        checks.one_of(reduction, REDUCTIONS, "reduction", op)
+        checks.same_shape(x, y, op, ("input", "target"))
+        if x.size and not bool(((x >= 0) & (x <= 1)).all()):
+            raise ValueError(f"{op}: all elements of input should be between 0 and 1 (probabilities; "
+                             "for logits use binary_cross_entropy_with_logits)")
+        self.x, self.y, self.w = x, y, _weight(weight, x, op)
+        self.reduction, self.count = reduction, x.size
+        xp = backend.xp(x)
+        with np.errstate(divide="ignore"):  # log 0 = -inf, clamped next
+            log_x, log_1mx = xp.maximum(xp.log(x), -100), xp.maximum(xp.log1p(-x), -100)
+        loss = -(y * log_x + (1 - y) * log_1mx)
+        return _reduce(loss if self.w is None else loss * self.w, reduction)
+
+
+    def backward(self, grad):
+        xp, x, y = backend.xp(grad), self.x, self.y
+        scale = grad if self.reduction == "none" else xp.asarray(_scale(grad, self.reduction, self.count), x.dtype)
+        if self.w is not None:
+            scale = scale * self.w
+        dx = scale * (x - y) / xp.maximum(x * (1 - x), 1e-12)
+        dy = None
+        if self.needs_input_grad[1]:  # PyTorch's logs here are not clamped: ±inf at x = 0 or 1
+            with np.errstate(divide="ignore"):
+                dy = scale * (xp.log1p(-x) - xp.log(x))
+        return dx, dy
+
+
+class KLDiv(Op):
+    """Pointwise KL divergence of log-probabilities x from a target t, as
+    ``torch.nn.functional.kl_div``: ``t (log t - x)`` (``xlogy``: 0 where t = 0), or with
+    ``log_target`` ``exp(t) (t - x)``; reduced by "mean", "sum", "none" or "batchmean" (the sum
+    over the first axis's length). x and t broadcast."""
+
+    name = "kl_div"
+    saved = ("x", "t")
+
+    def forward(self, x, t, reduction="mean", log_target=False):
+        op = self.name
+        checks.one_of(reduction, REDUCTIONS + ("batchmean",), "reduction", op)
+        xp = backend.xp(x)
+        self.x, self.t, self.log_target = x, t, log_target
+        with np.errstate(divide="ignore", invalid="ignore"):
+            try:
+                loss = xp.exp(t) * (t - x) if log_target else xp.where(t == 0, 0, t * xp.log(t)) - t * x
+            except ValueError:
+                raise ValueError(f"{op}: input shape {x.shape} and target shape {t.shape} do not broadcast") from None
+        self.shape = loss.shape
+        self.reduction, self.denominator = reduction, loss.size
+        if reduction == "batchmean":
+            self.reduction, self.denominator = ("mean", x.shape[0]) if x.ndim else ("sum", None)
+        return _reduce(loss, self.reduction, self.denominator)
+
+    def backward(self, grad):
+        xp, x, t = backend.xp(grad), self.x, self.t
+        scale = grad if self.reduction == "none" else xp.asarray(_scale(grad, self.reduction, self.denominator), x.dtype)
+        e = xp.exp(t) if self.log_target else t
+        dx = xp.broadcast_to(-e * scale, self.shape)
+        dt = None
+        if self.needs_input_grad[1]:
+            if self.log_target:
+                dt = e * (t - x + 1) * scale
+            else:  # xlogy(t, t)'s derivative as PyTorch takes it: log t (0 at t = 0) + t / t
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    dt = (xp.where(t == 0, 0, xp.log(t)) + t / t - x) * scale
+            dt = xp.broadcast_to(dt, self.shape)
+        return dx, dt

@@ -79,7 +79,8 @@ class Var(Op):
         self.axes = checks.axes(axis, a.ndim, "var")
         self.keepdims, self.shape = keepdims, a.shape
         divisor = math.prod(a.shape[i] for i in self.axes) - correction
-        self.scale = 1.0 / divisor if divisor > 0 else float("nan")  # PyTorch: nan, not an error
+        # no degrees of freedom left: PyTorch divides by max(divisor, 0), so inf (NaN for 0 / 0)
+        self.scale = 1.0 / divisor if divisor > 0 else float("inf")
         self.a = a
         centered = a - a.mean(axis=self.axes, keepdims=True)
         return (centered * centered).sum(axis=self.axes, keepdims=keepdims) * self.scale
