@@ -116,14 +116,30 @@ class Log(Op):
         return (grad / self.a,)
 
 
+def _threaded(a):
+    """Whether ``a`` is a NumPy array large enough to share out among threads (parallel.py)."""
+    return type(a) is np.ndarray and a.size >= parallel.MIN_ELEMENTS and parallel.get_num_threads() > 1
+
+
+def _tanh_grad(grad, out, result):
+    np.multiply(out, out, out=result)
+    np.subtract(1, result, out=result)
+    result *= grad
+
+
 class Tanh(Op):
     saved = ("out",)
 
     def forward(self, a):
-        self.out = backend.xp(a).tanh(a)
+        if _threaded(a):  # NumPy's tanh is ~25x a multiply here: worth the threads
+            self.out = parallel.elementwise(lambda x, o: np.tanh(x, out=o), np.empty(a.shape, a.dtype), a)
+        else:
+            self.out = backend.xp(a).tanh(a)
         return self.out
 
     def backward(self, grad):
+        if _threaded(grad):  # the same three ufuncs, in place, on a few threads
+            return (parallel.elementwise(_tanh_grad, np.empty(grad.shape, grad.dtype), grad, self.out),)
         return (grad * (1 - self.out * self.out),)
 
 
