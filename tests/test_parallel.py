@@ -60,6 +60,20 @@ def test_relu_and_leaky_relu_match_torch_on_large_arrays(split_small, shape, dty
         np.testing.assert_allclose(one[1], tx.grad.numpy(), **tol)
 
 
+def test_tanh_on_threads_gives_the_same_bits(split_small):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((3, 5, 7)) * 3).astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    one, three = _run(lambda t: t.tanh(), x, g, 1), _run(lambda t: t.tanh(), x, g, 3)
+    np.testing.assert_array_equal(one[0], three[0])
+    np.testing.assert_array_equal(one[1], three[1])
+    tx = torch.tensor(x, requires_grad=True)
+    torch.tanh(tx).backward(torch.tensor(g))
+    np.testing.assert_allclose(three[0], np.tanh(x), rtol=1e-6)
+    np.testing.assert_allclose(three[1], tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_relu_large_noncontiguous_input_and_retained_graph():
     rng = np.random.default_rng(0)
     x = tc.tensor(rng.standard_normal((64, 130)).astype(np.float32), requires_grad=True)
