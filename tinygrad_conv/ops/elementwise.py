@@ -118,7 +118,7 @@ class Log(Op):
 
 def _threaded(a):
     """Whether ``a`` is a NumPy array large enough to share out among threads (parallel.py)."""
-    return type(a) is np.ndarray and a.size >= parallel.MIN_ELEMENTS and parallel.get_num_threads() > 1
+    return parallel.get_num_threads() > 1 and type(a) is np.ndarray and a.size >= parallel.MIN_ELEMENTS
 
 
 def _tanh_grad(grad, out, result):
