@@ -290,6 +290,8 @@ def main():
     parser.add_argument("--ops-only", action="store_true", help="skip the epochs")
     parser.add_argument("--epochs-only", action="store_true", help="skip the op table")
     parser.add_argument("--quick", action="store_true", help="H = 32,128,512, 3 repeats, 2 rounds of 1 epoch")
+    parser.add_argument("--torch-threads", type=int, help="torch.set_num_threads for the op table (default: torch's; "
+                        "1 is steadier when other jobs load the machine)")
     parser.add_argument("--worker", choices=["ours", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--model", choices=["resnet", "unet"], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -301,6 +303,8 @@ def main():
         parser.error(f"unknown ops {unknown}; choose from {', '.join(OPS)}")
     sizes = tuple(int(s) for s in args.sizes.split(",")) if args.sizes else (SIZES[:3] if args.quick else SIZES)
     repeats, rounds, epochs = (3, 2, 1) if args.quick else (args.repeats, args.rounds, args.epochs)
+    if args.torch_threads and torch is not None:
+        torch.set_num_threads(args.torch_threads)
     if not args.epochs_only:
         op_table(names, sizes, repeats)
         print()
