@@ -4,6 +4,7 @@ calls (so the other framework's spinning worker threads sleep), median over repe
 
 ``compare(cases, repeats, title)`` takes ``(label, ours_step, torch_step or None)`` and
 prints one row per case and the geometric mean of the ratios; it returns the ratios.
+``measure(cases, repeats)`` only times them: the median seconds ``(ours, torch or None)`` per case.
 """
 import math
 import os
@@ -22,7 +23,7 @@ def timed(fn, inner, pause=0.0):
     return (time.perf_counter() - t0) / inner
 
 
-def compare(cases, repeats, title):
+def measure(cases, repeats):
     inner = [max(3, int(0.06 / timed(ours, 1))) for _, ours, _ in cases]
     times = [([], []) for _ in cases]
     for r in range(repeats):
@@ -30,15 +31,20 @@ def compare(cases, repeats, title):
             runs = [(ours, times[i][0])] + ([(theirs, times[i][1])] if theirs is not None else [])
             for fn, out in runs if r % 2 == 0 else runs[::-1]:
                 out.append(timed(fn, inner[i], PAUSE))
+    return [(statistics.median(o), statistics.median(t) if t else None) for o, t in times]
+
+
+def compare(cases, repeats, title):
+    times = measure(cases, repeats)
     print(f"{title}, median of {repeats} interleaved repeats, {PAUSE} s idle before each")
     width = max(len(label) for label, _, _ in cases) + 2
     print(f"{'case':<{width}}{'ours ms':>10}{'torch ms':>10}{'ours/torch':>12}")
     ratios = []
     for (label, _, theirs), (ours_t, torch_t) in zip(cases, times):
-        row = f"{label:<{width}}{statistics.median(ours_t) * 1e3:>10.3f}"
+        row = f"{label:<{width}}{ours_t * 1e3:>10.3f}"
         if theirs is not None:
-            ratios.append(statistics.median(ours_t) / statistics.median(torch_t))
-            row += f"{statistics.median(torch_t) * 1e3:>10.3f}{ratios[-1]:>12.2f}"
+            ratios.append(ours_t / torch_t)
+            row += f"{torch_t * 1e3:>10.3f}{ratios[-1]:>12.2f}"
         print(row)
     if ratios:
         print(f"geometric mean ours/torch: {math.exp(sum(map(math.log, ratios)) / len(ratios)):.2f}")

@@ -24,6 +24,7 @@ from . import autograd  # noqa: E402  (version 3: higher-order gradients)
 from . import utils  # noqa: E402  (tc.utils.data: Dataset, DataLoader)
 from .gradcheck import gradgradcheck  # noqa: E402
 from .combine import einsum  # noqa: E402  (issue 19)
+from .parallel import get_num_threads, set_num_threads  # noqa: E402
 
 __version__ = "0.1.0"
 

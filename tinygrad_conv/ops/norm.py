@@ -1,11 +1,72 @@
 """Normalisation and regularisation: batch norm (one fused op) and dropout."""
 import numpy as np
 
-from .. import backend
+from .. import backend, parallel
 from .base import Op
 
 
 _CANCELLATION = 1e-5  # the relative error of var allowed to the one-pass formula (else two passes)
+
+
+# The full-size passes of batch norm. On the CPU they run on the (N * C, L) rows, one
+# range of rows per thread (parallel.py), each row with its channel's coefficients;
+# per-row sums (float32, over L) are added up per channel in float64 in a fixed order,
+# so the result does not depend on the number of threads. On CuPy, one call each.
+def _channel_sums(x3, y3=None):
+    """Per-channel sums (float64, ``(C,)``) of ``x3`` ``(N, C, L)``, or of ``x3 * y3``."""
+    xp = backend.xp(x3)
+    if xp is not np:
+        sums = xp.einsum("ncl->c", x3) if y3 is None else xp.einsum("ncl,ncl->c", x3, y3)
+        return sums.astype(float)
+    n, c, length = x3.shape
+    x2 = x3.reshape(n * c, length)
+    y2 = None if y3 is None else y3.reshape(n * c, length)
+    rows = np.empty(n * c, x3.dtype)
+
+    def block(i, j):
+        if y2 is None:
+            np.einsum("rl->r", x2[i:j], out=rows[i:j])
+        else:
+            np.einsum("rl,rl->r", x2[i:j], y2[i:j], out=rows[i:j])
+
+    parallel.run(block, n * c, length)
+    return rows.reshape(n, c).sum(axis=0, dtype=float)
+
+
+def _rows(coefficient, n, dtype):
+    """A per-channel ``(C,)`` float64 coefficient as a column for the ``(N * C, L)`` rows."""
+    return np.tile(coefficient.astype(dtype), n).reshape(-1, 1)
+
+
+def _combine(x3, a, y3=None, b=None, c=None):
+    """``x3 * a - y3 * b + c`` with per-channel ``a, b, c`` (float64 ``(C,)``; ``y3, b`` and
+    ``c`` optional), a new array of ``x3``'s shape and dtype."""
+    xp, dtype = backend.xp(x3), x3.dtype
+    if xp is not np:
+        view = (1, -1, 1)
+        out = x3 * a.astype(dtype).reshape(view)
+        if y3 is not None:
+            out -= y3 * b.astype(dtype).reshape(view)
+        if c is not None:
+            out += c.astype(dtype).reshape(view)
+        return out
+    n, channels, length = x3.shape
+    x2, out = x3.reshape(-1, length), np.empty(x3.shape, dtype)
+    out2, a = out.reshape(-1, length), _rows(a, n, dtype)
+    y2 = None if y3 is None else y3.reshape(-1, length)
+    b = None if b is None else _rows(b, n, dtype)
+    c = None if c is None else _rows(c, n, dtype)
+
+    def block(i, j):
+        o = out2[i:j]
+        np.multiply(x2[i:j], a[i:j], out=o)
+        if y2 is not None:
+            o -= y2[i:j] * b[i:j]
+        if c is not None:
+            o += c[i:j]
+
+    parallel.run(block, n * channels, length)
+    return out
 
 
 class BatchNorm(Op):
@@ -26,12 +87,13 @@ class BatchNorm(Op):
         d x    = weight * invstd * (g - sum(g) / n - xhat * sum(g * xhat) / n)   (training)
         d x    = weight * invstd * g                                            (eval)
 
-    Fast path: every per-channel sum is one pass (``einsum``), the statistics use
+    Fast path: every per-channel sum is one pass (``einsum`` over rows), the statistics use
     ``var = sum(x**2) / n - mean**2`` (two passes, ``sum((x - mean)**2)``, for a channel
     whose mean is so large against its spread that this would cancel), and the
     full-size arrays are touched only by
     ``out = x * scale + shift`` and ``dx = g * a - x * b + c`` with per-channel
-    ``scale, shift, a, b, c`` (computed in float64): the elementwise passes are the cost.
+    ``scale, shift, a, b, c`` (computed in float64): the elementwise passes are the cost,
+    shared among threads on the CPU (``_channel_sums``, ``_combine``).
     """
 
     name = "batch_norm"
@@ -43,8 +105,8 @@ class BatchNorm(Op):
         x3 = x.reshape(x.shape[0], x.shape[1], -1)  # (N, C, L): per-channel sums are over n and l
         n = x3.shape[0] * x3.shape[2]
         if training:
-            mean = xp.einsum("ncl->c", x3).astype(float) / n
-            var = xp.maximum(xp.einsum("ncl,ncl->c", x3, x3).astype(float) / n - mean * mean, 0)
+            mean = _channel_sums(x3) / n
+            var = xp.maximum(_channel_sums(x3, x3) / n - mean * mean, 0)
         else:
             mean, var = running_mean.astype(float), running_var.astype(float)
         origin = 0.0  # the point the saved x3 is measured from
@@ -55,8 +117,8 @@ class BatchNorm(Op):
             x3 = x3 - origin.reshape(-1, 1)
             origin = origin.astype(float)
             if training:
-                rest = xp.einsum("ncl->c", x3).astype(float) / n  # what the first sum rounded off
-                var = xp.maximum(xp.einsum("ncl,ncl->c", x3, x3).astype(float) / n - rest * rest, 0)
+                rest = _channel_sums(x3) / n  # what the first sum rounded off
+                var = xp.maximum(_channel_sums(x3, x3) / n - rest * rest, 0)
                 mean = origin + rest
         if training:
             if running_mean is not None:
@@ -69,30 +131,29 @@ class BatchNorm(Op):
         invstd = 1 / xp.sqrt(var + eps)
         scale = invstd if weight is None else invstd * weight
         shift = -mean * scale if bias is None else bias - mean * scale
-        out = x3 * scale.astype(x.dtype).reshape(-1, 1)
-        out += shift.astype(x.dtype).reshape(-1, 1)
+        out = _combine(x3, scale, c=shift)
         self.x3, self.n, self.training, self.eps, self.origin = x3, n, training, eps, origin
         self.mean, self.invstd, self.scale, self.has_weight = mean, invstd, scale, weight is not None
         return out.reshape(self.shape)
 
     def backward(self, grad):
-        xp, x3, n, view, dtype = backend.xp(grad), self.x3, self.n, self.view, grad.dtype
+        x3, n, dtype = self.x3, self.n, grad.dtype
         g3 = grad.reshape(x3.shape)
-        sum_g = xp.einsum("ncl->c", g3).astype(float)
+        sum_g = _channel_sums(g3)
         need_x = self.needs_input_grad[0]
         need_w = self.has_weight and self.needs_input_grad[1]
         sum_gxhat = None
         if need_w or (need_x and self.training):  # sum(g * xhat) = invstd * (sum(g x) - mean sum(g))
-            sum_gxhat = self.invstd * (xp.einsum("ncl,ncl->c", g3, x3).astype(float) - self.mean * sum_g)
+            sum_gxhat = self.invstd * (_channel_sums(g3, x3) - self.mean * sum_g)
         dx = None
         if need_x:
             a = self.scale  # d out / d x with the statistics held fixed
-            dx = grad * a.astype(dtype).reshape(view)
             if self.training:  # minus the parts that flow through the batch mean and variance
                 b = a * self.invstd * sum_gxhat / n  # times (x - mean) ...
                 c = b * self.mean - a * sum_g / n  # ... and the constant part
-                dx -= (x3 * b.astype(dtype).reshape(b.shape[0], 1)).reshape(self.shape)
-                dx += c.astype(dtype).reshape(view)
+                dx = _combine(g3, a, x3, b, c).reshape(self.shape)
+            else:
+                dx = _combine(g3, a).reshape(self.shape)
         if not self.has_weight:
             return (dx,)
         dw = sum_gxhat.astype(dtype) if need_w else None
