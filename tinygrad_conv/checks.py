@@ -29,6 +29,22 @@ def pair(value, name, op, minimum=1):
     return int(h), int(w)
 
 
+def ntuple(value, n, name, op, minimum=1):
+    """Return ``value`` as a tuple of ``n`` ints (one per spatial axis), each >= ``minimum``:
+    an int (repeated) or a sequence of n ints, as PyTorch's N-d convs take them."""
+    if n == 2:
+        return pair(value, name, op, minimum)
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
+    if len(values) != n:
+        raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+        if v < minimum:
+            raise ValueError(f"{op}: {name} must be >= {minimum}, got {value!r}")
+    return tuple(int(v) for v in values)
+
+
 def integer(value, name, where, minimum=None):
     """Check that ``value`` is an int (not a bool), >= ``minimum`` if given, and return it."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
