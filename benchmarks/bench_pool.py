@@ -22,6 +22,9 @@ from side_by_side import compare  # noqa: E402
 
 try:
     import torch
+
+    if os.environ.get("BENCH_TORCH_THREADS"):  # e.g. 1 on a loaded machine, where 2 threads spin
+        torch.set_num_threads(int(os.environ["BENCH_TORCH_THREADS"]))
 except ImportError:
     torch = None
 
@@ -91,7 +94,8 @@ def scale(repeats, max_h=1024):
             for h in sizes:
                 labels.append((label, h))
                 cases.append((f"{label} {batch + (h, h)}", *steps(batch + (h, h), name, params)))
-        ratios = compare(cases, repeats, f"pooling fwd+bwd at scale, batch {batch}, float32")
+        threads = f", torch {torch.get_num_threads()} threads" if torch else ""
+        ratios = compare(cases, repeats, f"pooling fwd+bwd at scale, batch {batch}, float32{threads}")
         table = {key: r for key, r in zip(labels, ratios)}
         print(f"\nratio ours/torch, {batch + ('H', 'H')}")
         print(f"{'op':<16}" + "".join(f"{'H=' + str(h):>9}" for h in sizes))

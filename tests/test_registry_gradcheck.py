@@ -181,6 +181,7 @@ SPECS = {
 from specs_building_blocks import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue 11)
 from specs_conv_family import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702
 from specs_tensor_v3 import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue 16)
+from specs_hpool import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issues 19-21: pooling)
 
 BUILTIN = sorted(name for name, cls in ops.registry.items() if cls.__module__.startswith("tinygrad_conv."))
 

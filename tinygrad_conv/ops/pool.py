@@ -45,13 +45,16 @@ from .movement import index_add
 SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
 
 # One tap of a pass along an axis: ``out[dst] (op)= y[src]`` along that axis (dst a slice,
-# src a slice or an index array); pos: the input positions it reads (the winners' record);
-# valid: None, or a bool array over dst, False where a short window repeats its last pixel.
-Tap = namedtuple("Tap", "dst src pos valid")
-# One spatial axis of a pooling: its input and output sizes, the taps (forward), the
-# adjoint taps (``dy[dst] += g[src]``, pos then the positions written), the divisor
-# per window (avg), and the ``(O, L)`` 0/1 matrix of the windows (double backward).
-Axis = namedtuple("Axis", "size out taps adjoint divisor")
+# src a slice or an index array). a: the tap's number in its window (what a max pass records
+# as the winner; in an adjoint tap, the number the gathered winner must have: an int, or per
+# position an array); valid: None, or a bool array over dst, False where a short adaptive
+# window repeats its last pixel (or an adjoint tap has no window left).
+Tap = namedtuple("Tap", "dst src a valid")
+# One spatial axis of a pooling: input and output sizes; the taps (forward) and the adjoint
+# taps (``dy[dst] += g[src]``); the divisor of each window (avg); where each window's tap 0
+# is and the spacing of its taps (tap a reads ``first + a d``); whether every input pixel is
+# in at most one window.
+Axis = namedtuple("Axis", "size out taps adjoint divisor first d disjoint")
 
 
 def out_size(size, k, s, p, d, ceil_mode):
@@ -97,16 +100,15 @@ def regular_axis(size, k, s, p, d, out, include_pad=True):
     taps, adjoint = [], []
     for a in range(k):
         off = a * d - p  # tap a of window i reads i s + off: valid for i in [i0, i1)
-        i0, i1 = max(0, -(-(-off) // s)), min(out, (size - 1 - off) // s + 1)
+        i0, i1 = max(0, -(off // s)), min(out, (size - 1 - off) // s + 1)
         if i0 < i1:
-            first, last = i0 * s + off, (i1 - 1) * s + off
-            pos = np.arange(first, last + 1, s)
-            taps.append(Tap(slice(i0, i1), slice(first, last + 1, s), pos, None))
-            adjoint.append(Tap(slice(first, last + 1, s), slice(i0, i1), pos, None))
+            read = slice(i0 * s + off, (i1 - 1) * s + off + 1, s)
+            taps.append(Tap(slice(i0, i1), read, a, None))
+            adjoint.append(Tap(read, slice(i0, i1), a, None))
     start = np.arange(out) * s - p
     end = np.minimum(start + k, size + p)  # (the divisor of avg, which has no dilation)
     divisor = end - start if include_pad else np.minimum(end, size) - np.maximum(start, 0)
-    return Axis(size, out, taps, adjoint, divisor)
+    return Axis(size, out, taps, adjoint, divisor, start, d, (k - 1) * d < s)
 
 
 def adaptive_axis(size, out):
@@ -118,17 +120,18 @@ def adaptive_axis(size, out):
     taps = []
     for a in range(int((end - start).max())):
         valid = start + a < end
-        pos = np.minimum(start + a, end - 1)
-        taps.append(Tap(slice(None), pos, pos, None if valid.all() else valid))
-    # the adjoint: pixel r is in windows [first_r, last_r]; gather them one by one
+        taps.append(Tap(slice(None), np.minimum(start + a, end - 1), a, None if valid.all() else valid))
+    # the adjoint: pixel r is in windows [first_r, last_r]; gather them one by one, each
+    # with the tap number r is in it
     r = np.arange(size)
     first = np.searchsorted(end, r, side="right")  # the first window ending after r
     last = np.searchsorted(start, r, side="right") - 1  # the last window starting at or before r
     adjoint = []
     for b in range(int((last - first).max()) + 1):
         valid = first + b <= last
-        adjoint.append(Tap(slice(None), np.minimum(first + b, last), r, None if valid.all() else valid))
-    return Axis(size, out, taps, adjoint, end - start)
+        window = np.minimum(first + b, last)
+        adjoint.append(Tap(slice(None), window, r - start[window], None if valid.all() else valid))
+    return Axis(size, out, taps, adjoint, end - start, start, 1, False)
 
 
 # ----- the one-axis passes, on y (B, ..., L, ...) with the axis at ``ax`` -------------------
@@ -141,50 +144,95 @@ def _line(v, ax, y):
     return backend.like(v, y).reshape((-1,) + (1,) * (y.ndim - ax - 1))
 
 
-def _src(tap, ax, y):
-    return _at(ax, tap.src if isinstance(tap.src, slice) else backend.like(tap.src, y))
+def _read(y, ax, tap):
+    """y at the tap's source along axis ax: a strided view, or a gather (``take``: several
+    times faster than fancy indexing along the last axis)."""
+    if isinstance(tap.src, slice):
+        return y[_at(ax, tap.src)]
+    return backend.xp(y).take(y, backend.like(tap.src, y), axis=ax)
+
+
+def _copied(y, ax, tap):
+    """``_read`` as a new array (a gather is one already)."""
+    v = _read(y, ax, tap)
+    return v.copy() if isinstance(tap.src, slice) else v
 
 
 def _resized(y, ax, n):
     return y.shape[:ax] + (n,) + y.shape[ax + 1:]
 
 
-def pass_sum(y, ax, taps, n_out, winpos=None):
-    """``out[i] = sum of y over the taps of window i`` along axis ax; with ``winpos`` (the
-    adjoint of a max pass), only the taps whose position is the winner recorded there."""
+def _covers(tap, n_out):
+    """Does the tap write every output of the pass, unmasked?"""
+    return tap.valid is None and tap.dst.indices(n_out) == (0, n_out, 1)
+
+
+def _finite(y):
+    """Is every value of y finite? (One fast reduction; a sum that overflows says no, which
+    only sends the caller down its exact path.)"""
+    return bool(backend.xp(y).isfinite(y.sum()))
+
+
+def pass_sum(y, ax, taps, n_out, winner=None, disjoint=False):
+    """``out[i] = sum of y over the taps of window i`` along axis ax. With ``winner`` (the
+    adjoint of a max pass): only where the winner gathered there is the tap's number
+    (``disjoint``: each output is written by one tap at most, so written, not added)."""
     xp = backend.xp(y)
-    out = xp.zeros(_resized(y, ax, n_out), y.dtype)
+    masked = winner is not None or any(t.valid is not None for t in taps)
+    # a mask multiplies (fast), unless y holds inf or NaN: 0 * inf is NaN, so then select
+    exact = masked and not _finite(y)
+    full = None if masked else next((t for t in taps if _covers(t, n_out)), None)
+    out = xp.zeros(_resized(y, ax, n_out), y.dtype) if full is None else _copied(y, ax, full)
     for tap in taps:
-        v, src = y[_src(tap, ax, y)], _src(tap, ax, y)
+        if tap is full:
+            continue
+        dst, v = _at(ax, tap.dst), _read(y, ax, tap)
         keep = None if tap.valid is None else _line(tap.valid, ax, y)
-        if winpos is not None:
-            hit = winpos[src] == _line(tap.pos, ax, y)
+        if winner is not None:
+            hit = _read(winner, ax, tap) == (tap.a if isinstance(tap.a, int) else _line(tap.a, ax, y))
             keep = hit if keep is None else hit & keep
         if keep is not None:
-            v = xp.where(keep, v, 0)  # (not a product: a NaN outside the window stays out)
-        out[_at(ax, tap.dst)] += v
+            v = xp.where(keep, v, 0) if exact else v * keep
+        if disjoint:
+            out[dst] = v
+        else:
+            out[dst] += v
     return out
 
 
-def pass_max(y, ax, taps, n_out, want_pos):
-    """(out, winpos): the maximum over each window's taps along axis ax (a NaN wins), and
-    with ``want_pos`` the winner's position along the axis (int32, -1 for no pixel)."""
+def pass_max(y, ax, taps, n_out, want_winner):
+    """(out, winner): the maximum over each window's taps along axis ax (a NaN wins), and with
+    ``want_winner`` the winning tap's number (int8, -1 for a window without pixels)."""
     xp = backend.xp(y)
-    out = xp.full(_resized(y, ax, n_out), -np.inf, y.dtype)
-    for tap in taps:  # a repeated last pixel changes nothing
-        view = out[_at(ax, tap.dst)]
-        xp.maximum(view, y[_src(tap, ax, y)], out=view)
-    if not want_pos:
+    full = next((t for t in taps if _covers(t, n_out)), None)
+    out = xp.full(_resized(y, ax, n_out), -np.inf, y.dtype) if full is None else _copied(y, ax, full)
+    for tap in taps:  # (a repeated last pixel changes nothing)
+        if tap is not full:  # NumPy's maximum is many times slower on strided operands: copy first
+            view = out[_at(ax, tap.dst)]
+            xp.maximum(view, xp.ascontiguousarray(_read(y, ax, tap)), out=view)
+    if not want_winner:
         return out, None
-    pos = xp.full(out.shape, -1, np.int32)
-    for tap in reversed(taps):  # the first maximum: earlier taps overwrite later ones
+    # the first tap equal to the maximum, by arithmetic on masks (NumPy's where/copyto/putmask
+    # are several times slower): count a + 1 at the first hit, then subtract 1, so a window
+    # without any hit (no pixel, or a NaN: NaN == NaN is False) gets -1
+    served = xp.zeros(out.shape, bool)
+    winner = xp.zeros(out.shape, np.int8 if len(taps) < 127 else np.int32)
+    for tap in taps:
         dst = _at(ax, tap.dst)
-        xp.copyto(pos[dst], _line(tap.pos, ax, y), where=y[_src(tap, ax, y)] == out[dst])
-    if out.size and bool(xp.isnan(out.max())):  # rare: NaN windows (NaN == NaN is False above)
-        for tap in taps:  # the LAST NaN, as PyTorch
+        hit = _read(y, ax, tap) == out[dst]
+        seen = served[dst]
+        xp.greater(hit, seen, out=hit)  # hit and not yet served
+        xp.logical_or(seen, hit, out=seen)
+        winner[dst] += hit.view(winner.dtype) if winner.dtype == np.int8 and tap.a == 0 else hit * winner.dtype.type(tap.a + 1)
+    winner -= 1
+    if out.size and bool(xp.isnan(out.max())):  # rare: NaN windows take their LAST NaN, as PyTorch
+        for tap in taps:
             dst = _at(ax, tap.dst)
-            xp.copyto(pos[dst], _line(tap.pos, ax, y), where=xp.isnan(y[_src(tap, ax, y)]))
-    return out, pos
+            nan = xp.isnan(_read(y, ax, tap))
+            if tap.valid is not None:
+                nan &= _line(tap.valid, ax, y)
+            winner[dst] = xp.where(nan, tap.a, winner[dst])
+    return out, winner
 
 
 def batched(x, dims):
@@ -192,36 +240,38 @@ def batched(x, dims):
     return x.reshape((-1,) + x.shape[-dims:])
 
 
-def flat_winners(winpos, axes):
+def flat_winners(winners, axes):
     """Each window's winning pixel as a flat position in its plane of ``prod(S)`` pixels (-1 for
-    none), from the per-axis winners ``winpos[m]`` of shape ``(B, L_0..L_{m-1}, O_m..O_{D-1})``."""
-    xp = backend.xp(winpos[0])
-    flat = winpos[0].astype(np.int64)
-    none = flat < 0
+    none), from the per-axis winning taps ``winners[m]``, shaped ``(B, L_0..L_{m-1}, O_m..O_{D-1})``."""
+    xp = backend.xp(winners[0])
     outs = tuple(a.out for a in axes)
-    for m in range(1, len(axes)):
-        rows, batch = int(np.prod([a.size for a in axes[:m]])), flat.shape[0]
-        w = winpos[m].reshape((batch, rows) + outs[m:])
-        at = xp.clip(flat, 0, rows - 1).reshape((batch, -1) + outs[m:])
-        got = xp.take_along_axis(w, at, axis=1).reshape(flat.shape)
-        none |= got < 0
-        flat = flat * axes[m].size + got
+    flat, none = None, None
+    for m, a in enumerate(axes):
+        w = winners[m]
+        if m:  # the winner of axis m at the rows chosen along the axes before it
+            rows, batch = int(np.prod([b.size for b in axes[:m]])), flat.shape[0]
+            at = xp.clip(flat, 0, rows - 1).reshape((batch, -1) + outs[m:])
+            w = xp.take_along_axis(w.reshape((batch, rows) + outs[m:]), at, axis=1).reshape(flat.shape)
+        pos = _line(a.first, m + 1, w) + w.astype(np.int64) * a.d
+        none = w < 0 if none is None else none | (w < 0)
+        flat = pos if flat is None else flat * a.size + pos
     return xp.where(none, -1, flat)
 
 
-def pool_max(x, axes, want_pos):
-    """(out, per-axis winners or None) of max pooling batched x along ``axes`` (last axis first)."""
-    y, winpos = x, []
+def pool_max(x, axes, want_winners):
+    """(out, per-axis winning taps or None) of max pooling batched x along ``axes``, the last
+    axis first (so the first maximum in row-major order wins)."""
+    y, winners = x, []
     for m in reversed(range(len(axes))):
-        y, pos = pass_max(y, m + 1, axes[m].taps, axes[m].out, want_pos)
-        winpos.insert(0, pos)
-    return y, (winpos if want_pos else None)
+        y, w = pass_max(y, m + 1, axes[m].taps, axes[m].out, want_winners)
+        winners.insert(0, w)
+    return y, (winners if want_winners else None)
 
 
-def unpool_max(grad, axes, winpos):
+def unpool_max(grad, axes, winners):
     """The gradient of ``pool_max``: each pass sends its gradient to its winners (first axis first)."""
     for m, a in enumerate(axes):
-        grad = pass_sum(grad, m + 1, a.adjoint, a.size, winpos[m])
+        grad = pass_sum(grad, m + 1, a.adjoint, a.size, winners[m], a.disjoint)
     return grad
 
 
@@ -243,7 +293,7 @@ def window_matrices(axes):
         for tap in a.taps:
             windows = np.arange(a.out)[tap.dst]
             keep = slice(None) if tap.valid is None else tap.valid
-            M[windows[keep], tap.pos[keep]] = 1
+            M[windows[keep], np.arange(a.size)[tap.src][keep]] = 1
         mats.append(M)
     return mats
 
@@ -281,9 +331,7 @@ class _AvgPool(_Pool):
             dx = pool_cuda.avg_pool2d_backward(g, g.shape[:2] + self.shape[-2:], k, s, p, self.include_pad)
             return (dx.reshape(self.shape),)
         g = batched(grad, self.dims) / divisor_grid(self.axes, grad.dtype, grad, self.override)
-        for m, a in enumerate(self.axes):
-            g = pass_sum(g, m + 1, a.adjoint, a.size)
-        return (g.reshape(self.shape),)
+        return (avg_adjoint(g, self.axes).reshape(self.shape),)
 
     def backward_graph(self, grad, out):
         divisor = divisor_grid(self.axes, grad.dtype, grad.array, self.override)
@@ -291,11 +339,19 @@ class _AvgPool(_Pool):
 
 
 def avg(y, axes, override=None):
-    """The window means of batched y: sums along each axis, over the divisors."""
-    for m in reversed(range(len(axes))):
-        y = pass_sum(y, m + 1, axes[m].taps, axes[m].out)
+    """The window means of batched y: sums along each axis, over the divisors. The first axis
+    first: the last axis (strided views, gathers along rows) then runs on the smallest array."""
+    for m, a in enumerate(axes):
+        y = pass_sum(y, m + 1, a.taps, a.out)
     y /= divisor_grid(axes, y.dtype, y, override)
     return y
+
+
+def avg_adjoint(g, axes):
+    """The adjoint of ``avg``'s sums (g already over the divisors): the last axis first."""
+    for m in reversed(range(len(axes))):
+        g = pass_sum(g, m + 1, axes[m].adjoint, axes[m].size)
+    return g
 
 
 def linear_graph(grad, mats, dims):
@@ -330,7 +386,7 @@ class _MaxPool(_Pool):
             y, self.index = pool_cuda.max_pool2d(batched(x, 2)[:, None], k, s, p, d, out)
             self.cuda = (k, s, p, d)
             return self.unbatch(x, y[:, 0])
-        y, self.winpos = pool_max(batched(x, self.dims), self.axes, any(self.needs_input_grad))
+        y, self.winners = pool_max(batched(x, self.dims), self.axes, any(self.needs_input_grad))
         return self.unbatch(x, y)
 
     def backward(self, grad):
@@ -339,14 +395,14 @@ class _MaxPool(_Pool):
             g = batched(grad, 2)[:, None]
             dx = pool_cuda.max_pool2d_backward(g, self.index, g.shape[:2] + self.shape[-2:], k, s, p, d)
             return (dx.reshape(self.shape),)
-        winpos = self.winpos
+        winners = self.winners
         if not self.retained:
-            self.winpos = None
-        return (unpool_max(batched(grad, self.dims), self.axes, winpos).reshape(self.shape),)
+            self.winners = None
+        return (unpool_max(batched(grad, self.dims), self.axes, winners).reshape(self.shape),)
 
     def backward_graph(self, grad, out):
         plane = int(np.prod(self.shape[-self.dims:]))
-        index = self.index.astype(np.int64)[:, 0] if getattr(self, "cuda", None) else flat_winners(self.winpos, self.axes)
+        index = self.index.astype(np.int64)[:, 0] if getattr(self, "cuda", None) else flat_winners(self.winners, self.axes)
         return (scatter_graph(grad, index, plane, self.shape),)
 
 
@@ -359,8 +415,8 @@ def max_pool_indices(x, dims, op, **params):
         y, index = y[:, 0], index[:, 0].astype(np.int64)
     else:
         axes = [regular_axis(*a) for a in zip(x.shape[-dims:], k, s, p, d, out)]
-        y, winpos = pool_max(batched(x, dims), axes, True)
-        index = flat_winners(winpos, axes)
+        y, winners = pool_max(batched(x, dims), axes, True)
+        index = flat_winners(winners, axes)
     lead = x.shape[:-dims]
     return y.reshape(lead + y.shape[1:]), index.reshape(lead + index.shape[1:])
 
@@ -381,9 +437,7 @@ class _AdaptiveAvgPool(_Pool):
 
     def backward(self, grad):
         g = batched(grad, self.dims) / divisor_grid(self.axes, grad.dtype, grad)
-        for m, a in enumerate(self.axes):
-            g = pass_sum(g, m + 1, a.adjoint, a.size)
-        return (g.reshape(self.shape),)
+        return (avg_adjoint(g, self.axes).reshape(self.shape),)
 
     def backward_graph(self, grad, out):
         divisor = divisor_grid(self.axes, grad.dtype, grad.array)
@@ -393,23 +447,23 @@ class _AdaptiveAvgPool(_Pool):
 def adaptive_max(x, dims, output_size, op):
     """(out, indices) arrays of adaptive max pooling, indices as ``max_pool_indices``."""
     axes = adaptive_axes(x, dims, output_size, op)
-    y, winpos = pool_max(batched(x, dims), axes, True)
-    index, lead = flat_winners(winpos, axes), x.shape[:-dims]
+    y, winners = pool_max(batched(x, dims), axes, True)
+    index, lead = flat_winners(winners, axes), x.shape[:-dims]
     return y.reshape(lead + y.shape[1:]), index.reshape(lead + index.shape[1:])
 
 
 class _AdaptiveMaxPool(_Pool):
     def forward(self, x, output_size):
         self.axes, self.shape = adaptive_axes(x, self.dims, output_size, self.name), x.shape
-        y, self.winpos = pool_max(batched(x, self.dims), self.axes, any(self.needs_input_grad))
+        y, self.winners = pool_max(batched(x, self.dims), self.axes, any(self.needs_input_grad))
         return self.unbatch(x, y)
 
     def backward(self, grad):
-        return (unpool_max(batched(grad, self.dims), self.axes, self.winpos).reshape(self.shape),)
+        return (unpool_max(batched(grad, self.dims), self.axes, self.winners).reshape(self.shape),)
 
     def backward_graph(self, grad, out):
         plane = int(np.prod(self.shape[-self.dims:]))
-        return (scatter_graph(grad, flat_winners(self.winpos, self.axes), plane, self.shape),)
+        return (scatter_graph(grad, flat_winners(self.winners, self.axes), plane, self.shape),)
 
 
 class _MaxUnpool(_Pool):
