@@ -121,16 +121,19 @@ def adaptive_axis(size, out):
     for a in range(int((end - start).max())):
         valid = start + a < end
         taps.append(Tap(slice(None), np.minimum(start + a, end - 1), a, None if valid.all() else valid))
-    # the adjoint: pixel r is in windows [first_r, last_r]; gather them one by one, each
-    # with the tap number r is in it
-    r = np.arange(size)
-    first = np.searchsorted(end, r, side="right")  # the first window ending after r
-    last = np.searchsorted(start, r, side="right") - 1  # the last window starting at or before r
     adjoint = []
-    for b in range(int((last - first).max()) + 1):
-        valid = first + b <= last
-        window = np.minimum(first + b, last)
-        adjoint.append(Tap(slice(None), window, r - start[window], None if valid.all() else valid))
+    if out <= size:  # windows start at distinct pixels: each tap, swapped, adds to distinct pixels
+        for a in range(len(taps)):
+            w = np.nonzero(start + a < end)[0]
+            adjoint.append(Tap(start[w] + a, w, a, None))
+    else:  # pixel r is in windows [first_r, last_r]: gather them one by one, each with the tap number r is in it
+        r = np.arange(size)
+        first = np.searchsorted(end, r, side="right")  # the first window ending after r
+        last = np.searchsorted(start, r, side="right") - 1  # the last window starting at or before r
+        for b in range(int((last - first).max()) + 1):
+            valid = first + b <= last
+            window = np.minimum(first + b, last)
+            adjoint.append(Tap(slice(None), window, r - start[window], None if valid.all() else valid))
     return Axis(size, out, taps, adjoint, end - start, start, 1, False)
 
 
@@ -164,7 +167,7 @@ def _resized(y, ax, n):
 
 def _covers(tap, n_out):
     """Does the tap write every output of the pass, unmasked?"""
-    return tap.valid is None and tap.dst.indices(n_out) == (0, n_out, 1)
+    return tap.valid is None and isinstance(tap.dst, slice) and tap.dst.indices(n_out) == (0, n_out, 1)
 
 
 def _finite(y):
@@ -186,7 +189,8 @@ def pass_sum(y, ax, taps, n_out, winner=None, disjoint=False):
     for tap in taps:
         if tap is full:
             continue
-        dst, v = _at(ax, tap.dst), _read(y, ax, tap)
+        dst = _at(ax, tap.dst if isinstance(tap.dst, slice) else backend.like(tap.dst, y))
+        v = _read(y, ax, tap)
         keep = None if tap.valid is None else _line(tap.valid, ax, y)
         if winner is not None:
             hit = _read(winner, ax, tap) == (tap.a if isinstance(tap.a, int) else _line(tap.a, ax, y))
@@ -459,7 +463,13 @@ class _AdaptiveMaxPool(_Pool):
         return self.unbatch(x, y)
 
     def backward(self, grad):
-        return (unpool_max(batched(grad, self.dims), self.axes, self.winners).reshape(self.shape),)
+        # few, large windows: one scatter of the gradients at their winners (bincount adds the
+        # two windows that may share a pixel) beats a pass per axis over the input
+        xp, plane = backend.xp(grad), int(np.prod(self.shape[-self.dims:]))
+        flat = flat_winners(self.winners, self.axes)
+        flat += (xp.arange(flat.shape[0]) * plane).reshape((-1,) + (1,) * self.dims)
+        dx = xp.bincount(flat.ravel(), weights=grad.ravel(), minlength=flat.shape[0] * plane)
+        return (dx.astype(grad.dtype, copy=False).reshape(self.shape),)
 
     def backward_graph(self, grad, out):
         plane = int(np.prod(self.shape[-self.dims:]))
