@@ -209,7 +209,8 @@ def pass_max(y, ax, taps, n_out, want_winner):
     ``want_winner`` the winning tap's number (int8, -1 for a window without pixels)."""
     xp = backend.xp(y)
     full = next((t for t in taps if _covers(t, n_out)), None)
-    out = xp.full(_resized(y, ax, n_out), -np.inf, y.dtype) if full is None else _copied(y, ax, full)
+    lowest = -np.inf if y.dtype.kind == "f" else np.iinfo(y.dtype).min  # (integer input: forward only)
+    out = xp.full(_resized(y, ax, n_out), lowest, y.dtype) if full is None else _copied(y, ax, full)
     for tap in taps:  # (a repeated last pixel changes nothing)
         if tap is not full:  # NumPy's maximum is many times slower on strided operands: copy first
             view = out[_at(ax, tap.dst)]
