@@ -449,32 +449,60 @@ class _AdaptiveAvgPool(_Pool):
         return (linear_graph(grad / divisor, window_matrices(self.axes), self.dims),)
 
 
+def first_maxima(y, axes):
+    """(out, index) of max pooling batched y with windows that start inside the input (adaptive):
+    index the flat position of each window's first maximum in row-major order (its last NaN,
+    as PyTorch), int64. The FIRST axis is pooled first, so the last one (gathers along rows,
+    the slow direction) runs on the smallest array; the order of the winners is kept by
+    carrying each entry's flat position over the axes pooled so far and taking the smallest
+    (the largest among NaN) at each pass."""
+    xp, big = backend.xp(y), 2**62  # (a key never reaches big: no overflow below)
+    key = None
+    for m, a in enumerate(axes):
+        ax = m + 1
+        out, _ = pass_max(y, ax, a.taps, a.out, False)
+        nan = xp.isnan(out)
+        any_nan = bool(nan.any())
+        best = xp.full(out.shape, big, np.int64)
+        last_nan = xp.full(out.shape, -1, np.int64) if any_nan else None
+        for tap in a.taps:  # (a short window's repeated last pixel gives the same key again)
+            pos = _line(np.arange(a.size)[tap.src], ax, y)
+            v, cand = _read(y, ax, tap), pos if key is None else _read(key, ax, tap) * a.size + pos
+            xp.minimum(best, cand + (v != out) * big, out=best)
+            if any_nan:
+                xp.maximum(last_nan, xp.where(xp.isnan(v), cand, -1), out=last_nan)
+        key = xp.where(nan, last_nan, best) if any_nan else best
+        y = out
+    return y, key
+
+
 def adaptive_max(x, dims, output_size, op):
     """(out, indices) arrays of adaptive max pooling, indices as ``max_pool_indices``."""
     axes = adaptive_axes(x, dims, output_size, op)
-    y, winners = pool_max(batched(x, dims), axes, True)
-    index, lead = flat_winners(winners, axes), x.shape[:-dims]
+    y, index = first_maxima(batched(x, dims), axes)
+    lead = x.shape[:-dims]
     return y.reshape(lead + y.shape[1:]), index.reshape(lead + index.shape[1:])
 
 
 class _AdaptiveMaxPool(_Pool):
     def forward(self, x, output_size):
         self.axes, self.shape = adaptive_axes(x, self.dims, output_size, self.name), x.shape
-        y, self.winners = pool_max(batched(x, self.dims), self.axes, any(self.needs_input_grad))
+        if any(self.needs_input_grad):
+            y, self.index = first_maxima(batched(x, self.dims), self.axes)
+        else:
+            y = pool_max(batched(x, self.dims), self.axes, False)[0]
         return self.unbatch(x, y)
 
     def backward(self, grad):
         # few, large windows: one scatter of the gradients at their winners (bincount adds the
         # two windows that may share a pixel) beats a pass per axis over the input
         xp, plane = backend.xp(grad), int(np.prod(self.shape[-self.dims:]))
-        flat = flat_winners(self.winners, self.axes)
-        flat += (xp.arange(flat.shape[0]) * plane).reshape((-1,) + (1,) * self.dims)
+        flat = self.index + (xp.arange(self.index.shape[0]) * plane).reshape((-1,) + (1,) * self.dims)
         dx = xp.bincount(flat.ravel(), weights=grad.ravel(), minlength=flat.shape[0] * plane)
         return (dx.astype(grad.dtype, copy=False).reshape(self.shape),)
 
     def backward_graph(self, grad, out):
-        plane = int(np.prod(self.shape[-self.dims:]))
-        return (scatter_graph(grad, flat_winners(self.winners, self.axes), plane, self.shape),)
+        return (scatter_graph(grad, self.index, int(np.prod(self.shape[-self.dims:])), self.shape),)
 
 
 class _MaxUnpool(_Pool):
