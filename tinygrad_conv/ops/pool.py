@@ -53,8 +53,10 @@ Tap = namedtuple("Tap", "dst src a valid")
 # One spatial axis of a pooling: input and output sizes; the taps (forward) and the adjoint
 # taps (``dy[dst] += g[src]``); the divisor of each window (avg); where each window's tap 0
 # is and the spacing of its taps (tap a reads ``first + a d``); whether every input pixel is
-# in at most one window.
-Axis = namedtuple("Axis", "size out taps adjoint divisor first d disjoint")
+# in at most one window; the taps of a sum (the taps, or for adaptive windows the unmasked
+# taps that each reach some windows); windows: None, or for a few long adaptive windows their
+# (start, end), summed one window at a time (one reduction each beats many taps).
+Axis = namedtuple("Axis", "size out taps adjoint divisor first d disjoint sums windows", defaults=(None,))
 
 
 def out_size(size, k, s, p, d, ceil_mode):
@@ -108,24 +110,25 @@ def regular_axis(size, k, s, p, d, out, include_pad=True):
     start = np.arange(out) * s - p
     end = np.minimum(start + k, size + p)  # (the divisor of avg, which has no dilation)
     divisor = end - start if include_pad else np.minimum(end, size) - np.maximum(start, 0)
-    return Axis(size, out, taps, adjoint, divisor, start, d, (k - 1) * d < s)
+    return Axis(size, out, taps, adjoint, divisor, start, d, (k - 1) * d < s, taps)
 
 
 def adaptive_axis(size, out):
     """PyTorch's adaptive windows ``[floor(i L / O), ceil((i + 1) L / O))`` along one axis."""
-    if size % out == 0:  # equal windows side by side: strided slices
-        return regular_axis(size, size // out, size // out, 0, 1, out)
     start = np.arange(out) * size // out
     end = -(-(np.arange(out) + 1) * size // out)
+    long = list(zip(start.tolist(), end.tolist())) if out < int((end - start).max()) else None
+    if size % out == 0:  # equal windows side by side: strided slices
+        return regular_axis(size, size // out, size // out, 0, 1, out)._replace(windows=long)
     taps = []
     for a in range(int((end - start).max())):
         valid = start + a < end
         taps.append(Tap(slice(None), np.minimum(start + a, end - 1), a, None if valid.all() else valid))
-    adjoint = []
-    if out <= size:  # windows start at distinct pixels: each tap, swapped, adds to distinct pixels
-        for a in range(len(taps)):
-            w = np.nonzero(start + a < end)[0]
-            adjoint.append(Tap(start[w] + a, w, a, None))
+    adjoint, sums = [], taps
+    if out <= size:  # windows start at distinct pixels: tap a of the windows it reaches, and swapped
+        reach = [np.nonzero(start + a < end)[0] for a in range(len(taps))]
+        sums = [Tap(w, start[w] + a, a, None) for a, w in enumerate(reach)]
+        adjoint = [Tap(start[w] + a, w, a, None) for a, w in enumerate(reach)]
     else:  # pixel r is in windows [first_r, last_r]: gather them one by one, each with the tap number r is in it
         r = np.arange(size)
         first = np.searchsorted(end, r, side="right")  # the first window ending after r
@@ -134,7 +137,7 @@ def adaptive_axis(size, out):
             valid = first + b <= last
             window = np.minimum(first + b, last)
             adjoint.append(Tap(slice(None), window, r - start[window], None if valid.all() else valid))
-    return Axis(size, out, taps, adjoint, end - start, start, 1, False)
+    return Axis(size, out, taps, adjoint, end - start, start, 1, False, sums, long)
 
 
 # ----- the one-axis passes, on y (B, ..., L, ...) with the axis at ``ax`` -------------------
@@ -347,7 +350,10 @@ def avg(y, axes, override=None):
     """The window means of batched y: sums along each axis, over the divisors. The first axis
     first: the last axis (strided views, gathers along rows) then runs on the smallest array."""
     for m, a in enumerate(axes):
-        y = pass_sum(y, m + 1, a.taps, a.out)
+        if a.windows:
+            y = backend.xp(y).stack([y[_at(m + 1, slice(*w))].sum(axis=m + 1) for w in a.windows], axis=m + 1)
+        else:
+            y = pass_sum(y, m + 1, a.sums, a.out)
     y /= divisor_grid(axes, y.dtype, y, override)
     return y
 
@@ -355,7 +361,14 @@ def avg(y, axes, override=None):
 def avg_adjoint(g, axes):
     """The adjoint of ``avg``'s sums (g already over the divisors): the last axis first."""
     for m in reversed(range(len(axes))):
-        g = pass_sum(g, m + 1, axes[m].adjoint, axes[m].size)
+        a = axes[m]
+        if a.windows:  # each window's gradient added over its pixels
+            dy = backend.xp(g).zeros(_resized(g, m + 1, a.size), g.dtype)
+            for i, w in enumerate(a.windows):
+                dy[_at(m + 1, slice(*w))] += g[_at(m + 1, slice(i, i + 1))]
+            g = dy
+        else:
+            g = pass_sum(g, m + 1, a.adjoint, a.size)
     return g
 
 
