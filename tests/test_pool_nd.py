@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
-import tinygrad_conv as tc
 from tinygrad_conv import Tensor, nn
 from tinygrad_conv import functional as F
 
