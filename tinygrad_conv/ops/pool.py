@@ -33,6 +33,7 @@ the rest is this same array code on CuPy. Double backward (``create_graph``): av
 constant matrices per axis on Tensors; max and max_unpool by the differentiable scatter
 (``IndexAdd``) or gather at the winners, which are constants (piecewise constant in x).
 """
+import functools
 from collections import namedtuple
 
 import numpy as np
@@ -97,6 +98,7 @@ def window_args(x, dims, op, kernel_size, stride, padding, dilation=1, ceil_mode
     return k, s, p, d, out
 
 
+@functools.lru_cache(maxsize=512)  # (the geometry of one layer is rebuilt on every call otherwise)
 def regular_axis(size, k, s, p, d, out, include_pad=True):
     """The taps of windows ``i s - p + a d`` (a < k), each a strided slice; divisor as avg_pool's."""
     taps, adjoint = [], []
@@ -113,6 +115,7 @@ def regular_axis(size, k, s, p, d, out, include_pad=True):
     return Axis(size, out, taps, adjoint, divisor, start, d, (k - 1) * d < s, taps)
 
 
+@functools.lru_cache(maxsize=512)
 def adaptive_axis(size, out):
     """PyTorch's adaptive windows ``[floor(i L / O), ceil((i + 1) L / O))`` along one axis."""
     start = np.arange(out) * size // out
@@ -145,9 +148,14 @@ def _at(ax, index):
     return (slice(None),) * ax + (index,)
 
 
+def _on(v, y):
+    """The host array v on y's device (v itself on the CPU)."""
+    return backend.like(v, y) if backend.is_cuda(y) else v
+
+
 def _line(v, ax, y):
     """A 1-D array along axis ``ax`` of y, as an array of y's device that broadcasts against it."""
-    return backend.like(v, y).reshape((-1,) + (1,) * (y.ndim - ax - 1))
+    return _on(v, y).reshape((-1,) + (1,) * (y.ndim - ax - 1))
 
 
 def _read(y, ax, tap):
@@ -155,7 +163,7 @@ def _read(y, ax, tap):
     times faster than fancy indexing along the last axis)."""
     if isinstance(tap.src, slice):
         return y[_at(ax, tap.src)]
-    return backend.xp(y).take(y, backend.like(tap.src, y), axis=ax)
+    return y.take(_on(tap.src, y), axis=ax)
 
 
 def _copied(y, ax, tap):
@@ -192,7 +200,7 @@ def pass_sum(y, ax, taps, n_out, winner=None, disjoint=False):
     for tap in taps:
         if tap is full:
             continue
-        dst = _at(ax, tap.dst if isinstance(tap.dst, slice) else backend.like(tap.dst, y))
+        dst = _at(ax, tap.dst if isinstance(tap.dst, slice) else _on(tap.dst, y))
         v = _read(y, ax, tap)
         keep = None if tap.valid is None else _line(tap.valid, ax, y)
         if winner is not None:
