@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 import tinygrad_conv as tc
 from tinygrad_conv import Tensor
 from tinygrad_conv import functional as F
-from tinygrad_conv.ops.pool import pool_geometry
+from tinygrad_conv.ops.pool import window_args
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -41,12 +41,12 @@ def pool_cases(draw, op, max_side=7):
     shape = (draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, max_side)), draw(st.integers(1, max_side)))
     try:
         geo_args = {k: v for k, v in params.items() if k != "count_include_pad"}
-        g = pool_geometry(np.zeros(shape), op=f"{op}_pool2d", **geo_args)
+        ks, ss, ps, ds, outs = window_args(np.zeros(shape), 2, f"{op}_pool2d", **geo_args)
     except ValueError:
         assume(False)
     # every window reads a pixel of x (a dilated window can fall wholly in the padding and
     # past the input; torch's CPU max-pool backward then writes out of bounds)
-    for n_out, size, k, s, p, d in ((g.Ho, g.H, g.kh, g.sh, g.ph, g.dh), (g.Wo, g.W, g.kw, g.sw, g.pw, g.dw)):
+    for n_out, size, k, s, p, d in zip(outs, shape[2:], ks, ss, ps, ds):
         assume(all(any(0 <= i * s - p + a * d < size for a in range(k)) for i in range(n_out)))
     return shape, params
 
@@ -154,10 +154,9 @@ def test_composed_gradgradcheck(name):
 
 
 def test_max_pool2d_all_minus_inf_window():
-    """A window of only -inf pixels: the CPU array rule's winner is then the first tap, possibly
-    in the (-inf) padding, and its gradient is dropped (torch gives it to the first real pixel):
-    the double backward follows the first-order rule, whatever it is (the adjoint identity
-    ``gx . r = v . d(gx . r)/dv``, and gx equal to the plain backward's)."""
+    """Windows of only -inf pixels: the winner is the window's first real pixel (never the
+    padding), as torch: the double backward follows the first-order rule (the adjoint identity
+    ``gx . r = v . d(gx . r)/dv``, and gx equal to the plain backward's and to torch's)."""
     x = np.full((1, 1, 3, 3), -np.inf)
     x[0, 0, 2, 2] = 1.0
     params = dict(kernel_size=2, stride=1, padding=1)
@@ -167,6 +166,7 @@ def test_max_pool2d_all_minus_inf_window():
     plain = Tensor(x, requires_grad=True)
     F.max_pool2d(plain, **params).backward(Tensor(v))
     np.testing.assert_allclose(gx, plain.grad.numpy(), rtol=1e-14)
+    np.testing.assert_allclose(gx, second_derivatives(torch, lambda t: TF.max_pool2d(t, **params), x, v, r)[0])
     np.testing.assert_allclose((gx * r).sum(), (v * ggv).sum(), rtol=1e-12)
     assert not ggx.any()
 

@@ -143,7 +143,7 @@ def test_avg_pool_counts_the_zero_padding():
 @pytest.mark.parametrize(
     "shape, params, error, match",
     [
-        ((4, 4), dict(kernel_size=2), ValueError, r"input must be 4-D .*got shape \(4, 4\)"),
+        ((4, 4), dict(kernel_size=2), ValueError, r"input must be 4-D \(N, C, H, W\) or 3-D \(C, H, W\), got shape \(4, 4\)"),
         ((1, 1, 4, 4), dict(kernel_size=2, padding=2), ValueError,
          r"padding \(2, 2\) must be at most half the kernel size \(2, 2\), i.e. at most \(1, 1\)"),
         ((1, 1, 4, 4), dict(kernel_size=(3, 2), padding=(1, 2)), ValueError, r"padding \(1, 2\) must be at most half"),

@@ -176,6 +176,7 @@ from specs_hopsa import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue
 from specs_hopsb import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue 19: norms, embedding)
 from specs_hconv import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue 19: N-d conv)
 from specs_hresample import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issues 19-21: pad, interpolate)
+from specs_hpool import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issues 19-21: pooling)
 
 BUILTIN = sorted(name for name, cls in ops.registry.items() if cls.__module__.startswith("tinygrad_conv."))
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from . import backend, checks, ops, random
 from . import combine, tensor as tensor_module
-from .ops.pool import adaptive_max, max_pool2d_indices
+from .ops.pool import adaptive_max, max_pool_indices
 from .tensor import Tensor
 
 
@@ -184,23 +184,55 @@ def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
     return out if x.ndim == 3 else out[0]
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-    """Mean over each window (zero padding counts unless ``count_include_pad=False``).
-    ``(N, C, H, W) -> (N, C, H_out, W_out)``; ``ceil_mode`` rounds the output size up."""
-    return ops.AvgPool2d.apply(
-        _tensor(x, "input", "avg_pool2d"), kernel_size=kernel_size, stride=stride, padding=padding,
-        ceil_mode=ceil_mode, count_include_pad=count_include_pad,
-    )
+def _avg_pool(op, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override=None):
+    return op.apply(_tensor(x, "input", op.name), kernel_size=kernel_size, stride=stride, padding=padding,
+                    ceil_mode=ceil_mode, count_include_pad=count_include_pad, divisor_override=divisor_override)
+
+
+def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Mean over each window: ``(N, C, L) -> (N, C, L_out)`` (or unbatched ``(C, L)``), as PyTorch's."""
+    return _avg_pool(ops.AvgPool1d, x, kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+    """Mean over each window (zero padding counts unless ``count_include_pad=False``; a
+    ``divisor_override`` replaces the count). ``(N, C, H, W) -> (N, C, H_out, W_out)`` (or
+    unbatched ``(C, H, W)``); ``ceil_mode`` rounds the output size up."""
+    return _avg_pool(ops.AvgPool2d, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+
+
+def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+    """Mean over each window, ``(N, C, D, H, W) -> (N, C, D_out, H_out, W_out)``, as avg_pool2d."""
+    return _avg_pool(ops.AvgPool3d, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+
+
+def _max_pool(op, dims, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    params = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+    checks.boolean(return_indices, "return_indices", op.name)
+    out = op.apply(_tensor(x, "input", op.name), **params)
+    return (out, Tensor(max_pool_indices(x.array, dims, op.name, **params)[1])) if return_indices else out
+
+
+def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Maximum over each window: ``(N, C, L) -> (N, C, L_out)`` (or unbatched), as max_pool2d."""
+    return _max_pool(ops.MaxPool1d, 1, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    """Maximum over each window; the gradient goes to the first maximum. ``(N, C, H, W) -> (N, C, H_out, W_out)``.
-    With ``return_indices``: ``(out, indices)``, indices the winners' flat positions in each
-    ``H*W`` plane (an int64 array), as PyTorch's."""
-    params = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
-    checks.boolean(return_indices, "return_indices", "max_pool2d")
-    out = ops.MaxPool2d.apply(_tensor(x, "input", "max_pool2d"), **params)
-    return (out, max_pool2d_indices(x.array, out.array, **params)) if return_indices else out
+    """Maximum over each window; the gradient goes to the first maximum. ``(N, C, H, W) -> (N, C, H_out, W_out)``
+    (or unbatched). With ``return_indices``: ``(out, indices)``, indices the winners' flat positions in each
+    ``H*W`` plane (an int64 Tensor), as PyTorch's. Padding never wins, even over -inf."""
+    return _max_pool(ops.MaxPool2d, 2, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Maximum over each window, ``(N, C, D, H, W) -> (N, C, D_out, H_out, W_out)``, as max_pool2d."""
+    return _max_pool(ops.MaxPool3d, 3, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def adaptive_avg_pool1d(x, output_size):
+    """Mean over PyTorch's adaptive windows: ``(N, C, L) -> (N, C, output_size)``."""
+    return ops.AdaptiveAvgPool1d.apply(_tensor(x, "input", "adaptive_avg_pool1d"), output_size=output_size)
 
 
 def adaptive_avg_pool2d(x, output_size):
@@ -209,12 +241,54 @@ def adaptive_avg_pool2d(x, output_size):
     return ops.AdaptiveAvgPool2d.apply(_tensor(x, "input", "adaptive_avg_pool2d"), output_size=output_size)
 
 
+def adaptive_avg_pool3d(x, output_size):
+    """Mean over PyTorch's adaptive windows: ``(N, C, D, H, W) -> (N, C, *output_size)``."""
+    return ops.AdaptiveAvgPool3d.apply(_tensor(x, "input", "adaptive_avg_pool3d"), output_size=output_size)
+
+
+def _adaptive_max_pool(op, dims, x, output_size, return_indices):
+    checks.boolean(return_indices, "return_indices", op.name)
+    out = op.apply(_tensor(x, "input", op.name), output_size=output_size)
+    return (out, Tensor(adaptive_max(x.array, dims, output_size, op.name)[1])) if return_indices else out
+
+
+def adaptive_max_pool1d(x, output_size, return_indices=False):
+    """Maximum over PyTorch's adaptive windows: ``(N, C, L) -> (N, C, output_size)``."""
+    return _adaptive_max_pool(ops.AdaptiveMaxPool1d, 1, x, output_size, return_indices)
+
+
 def adaptive_max_pool2d(x, output_size, return_indices=False):
     """Maximum over PyTorch's adaptive windows: ``(N, C, H, W) -> (N, C, *output_size)``;
     with ``return_indices``: ``(out, indices)`` as for ``max_pool2d``."""
-    checks.boolean(return_indices, "return_indices", "adaptive_max_pool2d")
-    out = ops.AdaptiveMaxPool2d.apply(_tensor(x, "input", "adaptive_max_pool2d"), output_size=output_size)
-    return (out, adaptive_max(x.array, output_size)[1]) if return_indices else out
+    return _adaptive_max_pool(ops.AdaptiveMaxPool2d, 2, x, output_size, return_indices)
+
+
+def adaptive_max_pool3d(x, output_size, return_indices=False):
+    """Maximum over PyTorch's adaptive windows: ``(N, C, D, H, W) -> (N, C, *output_size)``."""
+    return _adaptive_max_pool(ops.AdaptiveMaxPool3d, 3, x, output_size, return_indices)
+
+
+def _max_unpool(op, x, indices, kernel_size, stride, padding, output_size):
+    indices = indices.array if isinstance(indices, Tensor) else indices
+    return op.apply(_tensor(x, "input", op.name), indices=indices, kernel_size=kernel_size, stride=stride,
+                    padding=padding, output_size=output_size)
+
+
+def max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The inverse of ``max_pool1d``: x ``(N, C, L)`` placed at ``indices`` (max_pool1d's) in zeros
+    ``(N, C, L_out)``, ``L_out = (L - 1) stride - 2 padding + kernel_size`` unless ``output_size``."""
+    return _max_unpool(ops.MaxUnpool1d, x, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The inverse of ``max_pool2d``: x ``(N, C, H, W)`` placed at ``indices`` (flat in each output
+    ``H_out*W_out`` plane) in zeros, sizes as ``max_unpool1d`` along each axis."""
+    return _max_unpool(ops.MaxUnpool2d, x, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool3d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The inverse of ``max_pool3d``, as ``max_unpool2d`` in three dimensions."""
+    return _max_unpool(ops.MaxUnpool3d, x, indices, kernel_size, stride, padding, output_size)
 
 
 def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None,

@@ -6,9 +6,6 @@ import sys
 from .. import functional
 from . import init
 from .layers import (
-    AdaptiveAvgPool2d,
-    AdaptiveMaxPool2d,
-    AvgPool2d,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
     Flatten,
@@ -16,7 +13,6 @@ from .layers import (
     L1Loss,
     Linear,
     LogSoftmax,
-    MaxPool2d,
     MSELoss,
     NLLLoss,
     ReLU,
@@ -30,6 +26,9 @@ from .layers import (
 )
 from .module import IncompatibleKeys, Module, Parameter
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d, Fold, Unfold
+from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
+                      AdaptiveMaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d, MaxPool1d, MaxPool2d, MaxPool3d, MaxUnpool1d,
+                      MaxUnpool2d, MaxUnpool3d)
 from .activations import ELU, GELU, Identity, LeakyReLU, SiLU
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList
 from .norm import BatchNorm1d, BatchNorm2d, Dropout, Dropout2d

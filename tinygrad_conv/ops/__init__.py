@@ -13,7 +13,9 @@ from .losses import BinaryCrossEntropyWithLogits, CrossEntropy, L1Loss, MSELoss,
 from .conv import Conv2d, ConvNd, ConvWeightGrad
 from .conv_transpose import ConvTranspose2d, ConvTransposeNd
 from .interpolate import Interpolate
-from .pool import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
+from .pool import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
+                   AdaptiveMaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d, MaxPool1d, MaxPool2d, MaxPool3d, MaxUnpool1d,
+                   MaxUnpool2d, MaxUnpool3d)
 # version 2: building blocks of real CNNs
 from .elementwise import Abs, Clip, Maximum, Minimum, Sqrt, Where
 from .movement import Cat, Stack

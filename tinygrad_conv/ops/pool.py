@@ -1,48 +1,39 @@
-"""2-D pooling over NCHW input, with PyTorch's semantics and options.
+"""Pooling in 1, 2 and 3 dimensions (avg, max, adaptive, max_unpool), with PyTorch's semantics.
 
-A (k_h, k_w) window, its taps spaced by the dilation (d_h, d_w), moves with
-stride (s_h, s_w) (default: the kernel size) over the input padded by
-(p_h, p_w) on each side. The output size is
+Input ``(N, C, *S)`` or unbatched ``(C, *S)``, S the D spatial sizes; the leading axes are
+one batch axis B inside. A window is a box, so every pooling is D one-axis passes: pool
+along the last axis, then the one before, ... Each pass is a few array operations per
+window TAP (tap a of window i reads input position ``i s - p + a d``), each on a strided
+view or a small gather of the whole batch, so time and memory grow with the input (no
+dense matrices: the old ``A_h @ x @ A_w.T`` cost H per pixel and spread a NaN to whole
+rows). Taps falling in the padding are skipped, not read from a padded copy.
 
-    H_o = floor_or_ceil((H + 2 p_h - d_h (k_h - 1) - 1) / s_h) + 1
+avg:  the window's sum over its divisor. Sum and divisor both factor into axes: the
+      divisor is the product of each axis' count (k, less the taps past the right
+      padding with ceil_mode, less the padding too when ``count_include_pad=False``),
+      or ``divisor_override``. Backward: the adjoint passes (gradients added back at
+      the taps), first axis first.
+max:  each pass takes the maximum over its taps (a NaN wins) and records the winning
+      position: the FIRST maximum, or the LAST NaN, as PyTorch's kernels
+      (``val > max || isnan(val)``). Pooling the last axis first makes the chosen pixel
+      the first maximum in row-major order, as PyTorch's. A window with no input pixel
+      (dilation can skip the input; PyTorch then reads outside the plane) gives -inf,
+      index -1, and no gradient. Backward: each pass sends the gradient to its winners.
+adaptive: window i of an axis spans ``[floor(i L / O), ceil((i + 1) L / O))``, as PyTorch.
+      When O divides L these are ordinary windows (k = s = L / O); otherwise tap a
+      gathers position ``min(start_i + a, end_i - 1)`` (a short window repeats its last
+      pixel, masked out of sums), and the adjoint gathers the windows holding each pixel.
 
-rounding up with ``ceil_mode``, and then, as in PyTorch, one less if the last
-window would start past the input and its left padding
-(``(H_o - 1) s_h >= H + p_h``). A window that runs past the right padding
-reads nothing there (``-inf`` for max, nothing counted for avg).
+Output size, per axis: ``floor_or_ceil((L + 2p - d (k - 1) - 1) / s) + 1``, rounding up
+with ``ceil_mode``, one less if the last window would start past the input and its left
+padding (as PyTorch).
 
-avg:  the window's sum over a divisor: k_h k_w, less the taps past the right
-      padding (ceil_mode), less the padding too when count_include_pad=False.
-      Sum and divisor both factor into rows and columns, so the op is two small
-      matrix products, ``A_h @ x @ A_w.T`` with ``A[i, r] = 1 / divisor_i`` on
-      the rows of window i; its backward is ``A_h.T @ grad @ A_w``.
-
-Max pooling loops over the k_h k_w taps (a, b) of the window, each time taking
-the strided view of the pixels at that tap of every window::
-
-    view_ab[n, c, i, j] = x_pad[n, c, i s_h + a d_h, j s_w + b d_w]
-
-max:  out = max_ab view_ab (padding is -inf, so it never wins); the gradient of a
-      window goes to its FIRST maximum in row-major (a, b) order, as in PyTorch:
-      the backward walks the taps in order, and the first one equal to the
-      window's maximum takes the gradient and marks the window served. A window
-      holding NaN outputs NaN and, as PyTorch's kernels do, sends its gradient to
-      its LAST NaN (their running test is ``val > max || isnan(val)``).
-
-Adaptive pooling gives output (H_o, W_o) whatever the input size: window i spans
-rows ``floor(i H / H_o)`` to ``ceil((i + 1) H / H_o)`` (exclusive), as PyTorch.
-The adaptive mean is ``A_h @ x @ A_w.T`` as for avg, ``A[i, r] = 1 / len(window i)``.
-
-On a GPU (CuPy arrays) avg_pool2d and max_pool2d run as one kernel per direction
-(``pool_cuda.py``, with the same options); the rest is written once for both devices.
-
-Double backward (``create_graph``): each op's ``backward_graph`` gives the same gradient
-as recorded Tensor ops, the array rules staying as they are. avg and adaptive avg:
-``M_h.T @ grad @ M_w`` as two matmuls with constant matrices. max and adaptive max: the
-gradient added at each window's winner by the differentiable scatter ``IndexAdd``
-(the winners, piecewise constant in x, are constants), so differentiating again
-gathers at the winners.
+On a GPU (CuPy) 2-D avg and max pooling run as one kernel per direction (``pool_cuda.py``);
+the rest is this same array code on CuPy. Double backward (``create_graph``): avg as
+constant matrices per axis on Tensors; max and max_unpool by the differentiable scatter
+(``IndexAdd``) or gather at the winners, which are constants (piecewise constant in x).
 """
+import functools
 from collections import namedtuple
 
 import numpy as np
@@ -50,13 +41,26 @@ import numpy as np
 from .. import backend, checks
 from . import pool_cuda
 from .base import Op
-from .interpolate import Separable
 from .movement import index_add
 
-PoolGeometry = namedtuple("PoolGeometry", "N C H W kh kw sh sw ph pw dh dw Ho Wo Hp Wp")
+SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
+
+# One tap of a pass along an axis: ``out[dst] (op)= y[src]`` along that axis (dst a slice,
+# src a slice or an index array). a: the tap's number in its window (what a max pass records
+# as the winner; in an adjoint tap, the number the gathered winner must have: an int, or per
+# position an array); valid: None, or a bool array over dst, False where a short adaptive
+# window repeats its last pixel (or an adjoint tap has no window left).
+Tap = namedtuple("Tap", "dst src a valid")
+# One spatial axis of a pooling: input and output sizes; the taps (forward) and the adjoint
+# taps (``dy[dst] += g[src]``); the divisor of each window (avg); where each window's tap 0
+# is and the spacing of its taps (tap a reads ``first + a d``); whether every input pixel is
+# in at most one window; the taps of a sum (the taps, or for adaptive windows the unmasked
+# taps that each reach some windows); windows: None, or for a few long adaptive windows their
+# (start, end), summed one window at a time (one reduction each beats many taps).
+Axis = namedtuple("Axis", "size out taps adjoint divisor first d disjoint sums windows", defaults=(None,))
 
 
-def _out_size(size, k, s, p, d, ceil_mode):
+def out_size(size, k, s, p, d, ceil_mode):
     """PyTorch's pooling output size along one axis (see the module docstring)."""
     span = size + 2 * p - d * (k - 1) - 1
     out = (-(-span // s) if ceil_mode else span // s) + 1
@@ -65,321 +69,585 @@ def _out_size(size, k, s, p, d, ceil_mode):
     return out
 
 
-def pool_geometry(x, kernel_size, stride, padding, op, dilation=1, ceil_mode=False):
-    """Check the arguments of a pooling op (raising before any work) and return its geometry."""
-    checks.ndim(x, 4, op, "input", "(N, C, H, W)")
-    kh, kw = checks.pair(kernel_size, "kernel_size", op)
-    sh, sw = checks.pair(kernel_size if stride is None else stride, "stride", op)
-    ph, pw = checks.pair(padding, "padding", op, minimum=0)
-    dh, dw = checks.pair(dilation, "dilation", op)
+def check_input(x, dims, op):
+    """``x`` must be ``(N, C, *S)`` or ``(C, *S)`` with D spatial axes."""
+    if x.ndim not in (dims + 1, dims + 2):
+        raise ValueError(f"{op}: input must be {dims + 2}-D (N, C, {SPATIAL[dims]}) or {dims + 1}-D "
+                         f"(C, {SPATIAL[dims]}), got shape {x.shape}")
+
+
+def window_args(x, dims, op, kernel_size, stride, padding, dilation=1, ceil_mode=False):
+    """Check a pooling's arguments (raising before any work) -> (k, s, p, d, out) tuples, one entry per axis."""
+    check_input(x, dims, op)
+    k = checks.ntuple(kernel_size, dims, "kernel_size", op)
+    no_stride = stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)  # PyTorch's []
+    s = k if no_stride else checks.ntuple(stride, dims, "stride", op)
+    p = checks.ntuple(padding, dims, "padding", op, minimum=0)
+    d = checks.ntuple(dilation, dims, "dilation", op)
     checks.boolean(ceil_mode, "ceil_mode", op)
-    if ph > kh // 2 or pw > kw // 2:
-        raise ValueError(
-            f"{op}: padding ({ph}, {pw}) must be at most half the kernel size ({kh}, {kw}), "
-            f"i.e. at most ({kh // 2}, {kw // 2})"
-        )
-    N, C, H, W = x.shape
-    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
-    Ho, Wo = _out_size(H, kh, sh, ph, dh, ceil_mode), _out_size(W, kw, sw, pw, dw, ceil_mode)
-    if Ho < 1 or Wo < 1:  # (ceil_mode lets one window run past the input, as PyTorch)
-        dilated = f" (dilated to ({span_h}, {span_w}))" if (dh, dw) != (1, 1) else ""
-        raise ValueError(
-            f"{op}: kernel ({kh}, {kw}){dilated} is larger than the padded input ({H + 2 * ph}, {W + 2 * pw}) "
-            f"(input ({H}, {W}), padding ({ph}, {pw})): output size ({Ho}, {Wo})"
-        )
-    # the padded buffer: x, its padding, and whatever the last (ceil_mode) window runs past it
-    Hp, Wp = max(H + 2 * ph, (Ho - 1) * sh + span_h), max(W + 2 * pw, (Wo - 1) * sw + span_w)
-    return PoolGeometry(N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, Hp, Wp)
+    if any(pi > ki // 2 for pi, ki in zip(p, k)):
+        raise ValueError(f"{op}: padding {p} must be at most half the kernel size {k}, "
+                         f"i.e. at most {tuple(ki // 2 for ki in k)}")
+    size = x.shape[-dims:]
+    out = tuple(out_size(*a, ceil_mode) for a in zip(size, k, s, p, d))
+    if min(out) < 1:  # (ceil_mode lets one window run past the input, as PyTorch)
+        span = tuple(di * (ki - 1) + 1 for ki, di in zip(k, d))
+        dilated = f" (dilated to {span})" if span != k else ""
+        raise ValueError(f"{op}: kernel {k}{dilated} is larger than the padded input "
+                         f"{tuple(n + 2 * pi for n, pi in zip(size, p))} (input {size}, padding {p}): output size {out}")
+    return k, s, p, d, out
 
 
-def padded(x, geo, value):
-    """x inside a (H_p, W_p) frame of ``value`` (x itself when the frame is x)."""
-    g = geo
-    if (g.Hp, g.Wp) == (g.H, g.W):
-        return x
-    out = backend.xp(x).full((g.N, g.C, g.Hp, g.Wp), value, x.dtype)
-    out[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W] = x
+@functools.lru_cache(maxsize=512)  # (the geometry of one layer is rebuilt on every call otherwise)
+def regular_axis(size, k, s, p, d, out, include_pad=True):
+    """The taps of windows ``i s - p + a d`` (a < k), each a strided slice; divisor as avg_pool's."""
+    taps, adjoint = [], []
+    for a in range(k):
+        off = a * d - p  # tap a of window i reads i s + off: valid for i in [i0, i1)
+        i0, i1 = max(0, -(off // s)), min(out, (size - 1 - off) // s + 1)
+        if i0 < i1:
+            read = slice(i0 * s + off, (i1 - 1) * s + off + 1, s)
+            taps.append(Tap(slice(i0, i1), read, a, None))
+            adjoint.append(Tap(read, slice(i0, i1), a, None))
+    start = np.arange(out) * s - p
+    end = np.minimum(start + k, size + p)  # (the divisor of avg, which has no dilation)
+    divisor = end - start if include_pad else np.minimum(end, size) - np.maximum(start, 0)
+    return Axis(size, out, taps, adjoint, divisor, start, d, (k - 1) * d < s, taps)
+
+
+@functools.lru_cache(maxsize=512)
+def adaptive_axis(size, out):
+    """PyTorch's adaptive windows ``[floor(i L / O), ceil((i + 1) L / O))`` along one axis."""
+    start = np.arange(out) * size // out
+    end = -(-(np.arange(out) + 1) * size // out)
+    long = list(zip(start.tolist(), end.tolist())) if out < int((end - start).max()) else None
+    if size % out == 0:  # equal windows side by side: strided slices
+        return regular_axis(size, size // out, size // out, 0, 1, out)._replace(windows=long)
+    taps = []
+    for a in range(int((end - start).max())):
+        valid = start + a < end
+        taps.append(Tap(slice(None), np.minimum(start + a, end - 1), a, None if valid.all() else valid))
+    adjoint, sums = [], taps
+    if out <= size:  # windows start at distinct pixels: tap a of the windows it reaches, and swapped
+        reach = [np.nonzero(start + a < end)[0] for a in range(len(taps))]
+        sums = [Tap(w, start[w] + a, a, None) for a, w in enumerate(reach)]
+        adjoint = [Tap(start[w] + a, w, a, None) for a, w in enumerate(reach)]
+    else:  # pixel r is in windows [first_r, last_r]: gather them one by one, each with the tap number r is in it
+        r = np.arange(size)
+        first = np.searchsorted(end, r, side="right")  # the first window ending after r
+        last = np.searchsorted(start, r, side="right") - 1  # the last window starting at or before r
+        for b in range(int((last - first).max()) + 1):
+            valid = first + b <= last
+            window = np.minimum(first + b, last)
+            adjoint.append(Tap(slice(None), window, r - start[window], None if valid.all() else valid))
+    return Axis(size, out, taps, adjoint, end - start, start, 1, False, sums, long)
+
+
+# ----- the one-axis passes, on y (B, ..., L, ...) with the axis at ``ax`` -------------------
+def _at(ax, index):
+    return (slice(None),) * ax + (index,)
+
+
+def _on(v, y):
+    """The host array v on y's device (v itself on the CPU)."""
+    return backend.like(v, y) if backend.is_cuda(y) else v
+
+
+def _line(v, ax, y):
+    """A 1-D array along axis ``ax`` of y, as an array of y's device that broadcasts against it."""
+    return _on(v, y).reshape((-1,) + (1,) * (y.ndim - ax - 1))
+
+
+def _read(y, ax, tap):
+    """y at the tap's source along axis ax: a strided view, or a gather (``take``: several
+    times faster than fancy indexing along the last axis)."""
+    if isinstance(tap.src, slice):
+        return y[_at(ax, tap.src)]
+    return y.take(_on(tap.src, y), axis=ax)
+
+
+def _copied(y, ax, tap):
+    """``_read`` as a new array (a gather is one already)."""
+    v = _read(y, ax, tap)
+    return v.copy() if isinstance(tap.src, slice) else v
+
+
+def _resized(y, ax, n):
+    return y.shape[:ax] + (n,) + y.shape[ax + 1:]
+
+
+def _covers(tap, n_out):
+    """Does the tap write every output of the pass, unmasked?"""
+    return tap.valid is None and isinstance(tap.dst, slice) and tap.dst.indices(n_out) == (0, n_out, 1)
+
+
+def _finite(y):
+    """Is every value of y finite? (One fast reduction; a sum that overflows says no, which
+    only sends the caller down its exact path.)"""
+    return bool(backend.xp(y).isfinite(y.sum()))
+
+
+def pass_sum(y, ax, taps, n_out, winner=None, disjoint=False):
+    """``out[i] = sum of y over the taps of window i`` along axis ax. With ``winner`` (the
+    adjoint of a max pass): only where the winner gathered there is the tap's number
+    (``disjoint``: each output is written by one tap at most, so written, not added)."""
+    xp = backend.xp(y)
+    masked = winner is not None or any(t.valid is not None for t in taps)
+    # a mask multiplies (fast), unless y holds inf or NaN: 0 * inf is NaN, so then select
+    exact = masked and not _finite(y)
+    full = None if masked else next((t for t in taps if _covers(t, n_out)), None)
+    out = xp.zeros(_resized(y, ax, n_out), y.dtype) if full is None else _copied(y, ax, full)
+    for tap in taps:
+        if tap is full:
+            continue
+        dst = _at(ax, tap.dst if isinstance(tap.dst, slice) else _on(tap.dst, y))
+        v = _read(y, ax, tap)
+        keep = None if tap.valid is None else _line(tap.valid, ax, y)
+        if winner is not None:
+            hit = _read(winner, ax, tap) == (tap.a if isinstance(tap.a, int) else _line(tap.a, ax, y))
+            keep = hit if keep is None else hit & keep
+        if keep is not None:
+            v = xp.where(keep, v, 0) if exact else v * keep
+        if disjoint:
+            out[dst] = v
+        else:
+            out[dst] += v
     return out
 
 
-def window_views(xpad, geo):
-    """For each tap (a, b) of the window, row-major: the ``(N, C, H_o, W_o)`` view
-    ``view[n, c, i, j] = xpad[n, c, i s_h + a d_h, j s_w + b d_w]``."""
-    g = geo
-    for a in range(0, g.kh * g.dh, g.dh):
-        for b in range(0, g.kw * g.dw, g.dw):
-            yield xpad[:, :, a : a + g.sh * (g.Ho - 1) + 1 : g.sh, b : b + g.sw * (g.Wo - 1) + 1 : g.sw]
+def pass_max(y, ax, taps, n_out, want_winner):
+    """(out, winner): the maximum over each window's taps along axis ax (a NaN wins), and with
+    ``want_winner`` the winning tap's number (int8, -1 for a window without pixels)."""
+    xp = backend.xp(y)
+    full = next((t for t in taps if _covers(t, n_out)), None)
+    lowest = -np.inf if y.dtype.kind == "f" else np.iinfo(y.dtype).min  # (integer input: forward only)
+    out = xp.full(_resized(y, ax, n_out), lowest, y.dtype) if full is None else _copied(y, ax, full)
+    for tap in taps:  # (a repeated last pixel changes nothing)
+        if tap is not full:  # NumPy's maximum is many times slower on strided operands: copy first
+            view = out[_at(ax, tap.dst)]
+            xp.maximum(view, xp.ascontiguousarray(_read(y, ax, tap)), out=view)
+    if not want_winner:
+        return out, None
+    # the first tap equal to the maximum, by arithmetic on masks (NumPy's where/copyto/putmask
+    # are several times slower): count a + 1 at the first hit, then subtract 1, so a window
+    # without any hit (no pixel, or a NaN: NaN == NaN is False) gets -1
+    served = xp.zeros(out.shape, bool)
+    winner = xp.zeros(out.shape, np.int8 if len(taps) < 127 else np.int32)
+    for tap in taps:
+        dst = _at(ax, tap.dst)
+        hit = _read(y, ax, tap) == out[dst]
+        seen = served[dst]
+        xp.greater(hit, seen, out=hit)  # hit and not yet served
+        xp.logical_or(seen, hit, out=seen)
+        winner[dst] += hit.view(winner.dtype) if winner.dtype == np.int8 and tap.a == 0 else hit * winner.dtype.type(tap.a + 1)
+    winner -= 1
+    if out.size and bool(xp.isnan(out.max())):  # rare: NaN windows take their LAST NaN, as PyTorch
+        for tap in taps:
+            dst = _at(ax, tap.dst)
+            nan = xp.isnan(_read(y, ax, tap))
+            if tap.valid is not None:
+                nan &= _line(tap.valid, ax, y)
+            winner[dst] = xp.where(nan, tap.a, winner[dst])
+    return out, winner
 
 
-def scatter(geo, dtype, xp, contributions):
-    """dx from per-tap gradients: ``contributions`` yields, for each tap in
-    ``window_views`` order, the ``(N, C, H_o, W_o)`` gradient that goes to that tap of
-    every window. Returns dx ``(N, C, H, W)``."""
-    g = geo
-    dxp = xp.zeros((g.N, g.C, g.Hp, g.Wp), dtype)
-    overlapping = g.sh < g.kh * g.dh or g.sw < g.kw * g.dw  # could two taps hit one pixel?
-    for view, grad in zip(window_views(dxp, g), contributions):
-        if overlapping:  # windows share pixels: add up
-            view += grad
-        else:  # each pixel is in at most one window: a copy is enough
-            view[...] = grad
-    if (g.Hp, g.Wp) == (g.H, g.W):
-        return dxp
-    return xp.ascontiguousarray(dxp[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W])
+def batched(x, dims):
+    """x as ``(B, *S)``: every axis before the spatial ones is batch."""
+    return x.reshape((-1,) + x.shape[-dims:])
 
 
-def mean_matrix(size, starts, ends, counts):
-    """The ``(n_out, size)`` matrix whose row i averages input rows ``[starts[i], ends[i])``
-    (cut to the input) with divisor ``counts[i]``."""
-    r = np.arange(size)
-    inside = (r >= np.asarray(starts)[:, None]) & (r < np.asarray(ends)[:, None])
-    return inside / np.asarray(counts, np.float64)[:, None]
+def flat_winners(winners, axes):
+    """Each window's winning pixel as a flat position in its plane of ``prod(S)`` pixels (-1 for
+    none), from the per-axis winning taps ``winners[m]``, shaped ``(B, L_0..L_{m-1}, O_m..O_{D-1})``."""
+    xp = backend.xp(winners[0])
+    outs = tuple(a.out for a in axes)
+    flat, none = None, None
+    for m, a in enumerate(axes):
+        w = winners[m]
+        if m:  # the winner of axis m at the rows chosen along the axes before it
+            rows, batch = int(np.prod([b.size for b in axes[:m]])), flat.shape[0]
+            at = xp.clip(flat, 0, rows - 1).reshape((batch, -1) + outs[m:])
+            w = xp.take_along_axis(w.reshape((batch, rows) + outs[m:]), at, axis=1).reshape(flat.shape)
+        pos = _line(a.first, m + 1, w) + w.astype(np.int64) * a.d
+        none = w < 0 if none is None else none | (w < 0)
+        flat = pos if flat is None else flat * a.size + pos
+    return xp.where(none, -1, flat)
 
 
-def avg_matrix(size, k, s, p, n_out, include_pad):
-    """avg_pool2d along one axis as a matrix: window i covers padded rows ``[i s - p, i s - p + k)``,
-    cut at the right padding (ceil_mode); the divisor counts the padding it covers only
-    with ``include_pad``, as ATen."""
-    start = np.arange(n_out) * s - p
-    end = np.minimum(start + k, size + p)
-    lo, hi = np.maximum(start, 0), np.minimum(end, size)
-    return mean_matrix(size, lo, hi, end - start if include_pad else hi - lo)
+def pool_max(x, axes, want_winners):
+    """(out, per-axis winning taps or None) of max pooling batched x along ``axes``, the last
+    axis first (so the first maximum in row-major order wins)."""
+    y, winners = x, []
+    for m in reversed(range(len(axes))):
+        y, w = pass_max(y, m + 1, axes[m].taps, axes[m].out, want_winners)
+        winners.insert(0, w)
+    return y, (winners if want_winners else None)
 
 
-def separable_graph(grad, Mh, Mw):
-    """The backward of ``out = M_h @ x @ M_w.T`` on Tensors (create_graph): ``M_h.T @ grad @ M_w``
-    with the matrices as constants, so the result is differentiable in ``grad`` (its own
-    derivative in grad is the forward again; in x it is zero: the map is linear)."""
-    Mh = grad._wrap(backend.like(backend.cast(Mh, grad.array.dtype), grad.array))
-    Mw = grad._wrap(backend.like(backend.cast(Mw, grad.array.dtype), grad.array))
-    return Mh.T @ grad @ Mw
+def unpool_max(grad, axes, winners):
+    """The gradient of ``pool_max``: each pass sends its gradient to its winners (first axis first)."""
+    for m, a in enumerate(axes):
+        grad = pass_sum(grad, m + 1, a.adjoint, a.size, winners[m], a.disjoint)
+    return grad
+
+
+def divisor_grid(axes, dtype, like, override=None):
+    """The divisor of every window, ``(O_0, ..., O_{D-1})`` (or the ``override`` number)."""
+    if override is not None:
+        return override
+    grid = np.ones((), np.int64)
+    for a in axes:
+        grid = np.multiply.outer(grid, a.divisor)
+    return backend.like(grid.astype(dtype), like)
+
+
+def window_matrices(axes):
+    """Per axis, the ``(O, L)`` 0/1 matrix of which pixels each window holds."""
+    mats = []
+    for a in axes:
+        M = np.zeros((a.out, a.size))
+        for tap in a.taps:
+            windows = np.arange(a.out)[tap.dst]
+            keep = slice(None) if tap.valid is None else tap.valid
+            M[windows[keep], np.arange(a.size)[tap.src][keep]] = 1
+        mats.append(M)
+    return mats
+
+
+class _Pool:
+    """What the pooling ops share (mixed into each Op): D spatial axes, batched input."""
+
+    dims = 2
+
+    def unbatch(self, x, y):
+        """y ``(B, *O)`` shaped as x's leading axes followed by the output's spatial ones."""
+        return y.reshape(x.shape[:-self.dims] + y.shape[1:])
+
+
+class _AvgPool(_Pool):
+    def forward(self, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                divisor_override=None):
+        op = self.name
+        k, s, p, _, out = window_args(x, self.dims, op, kernel_size, stride, padding, 1, ceil_mode)
+        self.include_pad = checks.boolean(count_include_pad, "count_include_pad", op)
+        if divisor_override is not None:
+            divisor_override = checks.integer(divisor_override, "divisor_override", op, minimum=1)
+        self.override, self.shape = divisor_override, x.shape
+        self.axes = [regular_axis(*a, self.include_pad) for a in zip(x.shape[-self.dims:], k, s, p, (1,) * self.dims, out)]
+        if backend.is_cuda(x) and self.dims == 2 and divisor_override is None:
+            self.cuda = (k, s, p)
+            xb = batched(x, 2)[:, None]
+            return self.unbatch(x, pool_cuda.avg_pool2d(xb, k, s, p, out, self.include_pad)[:, 0])
+        return self.unbatch(x, avg(batched(x, self.dims), self.axes, self.override))
+
+    def backward(self, grad):
+        if getattr(self, "cuda", None) and backend.is_cuda(grad):
+            k, s, p = self.cuda
+            g = batched(grad, 2)[:, None]
+            dx = pool_cuda.avg_pool2d_backward(g, g.shape[:2] + self.shape[-2:], k, s, p, self.include_pad)
+            return (dx.reshape(self.shape),)
+        g = batched(grad, self.dims) / divisor_grid(self.axes, grad.dtype, grad, self.override)
+        return (avg_adjoint(g, self.axes).reshape(self.shape),)
+
+    def backward_graph(self, grad, out):
+        divisor = divisor_grid(self.axes, grad.dtype, grad.array, self.override)
+        return (linear_graph(grad / divisor, window_matrices(self.axes), self.dims),)
+
+
+def avg(y, axes, override=None):
+    """The window means of batched y: sums along each axis, over the divisors. The first axis
+    first: the last axis (strided views, gathers along rows) then runs on the smallest array."""
+    for m, a in enumerate(axes):
+        if a.windows:
+            y = backend.xp(y).stack([y[_at(m + 1, slice(*w))].sum(axis=m + 1) for w in a.windows], axis=m + 1)
+        else:
+            y = pass_sum(y, m + 1, a.sums, a.out)
+    y /= divisor_grid(axes, y.dtype, y, override)
+    return y
+
+
+def avg_adjoint(g, axes):
+    """The adjoint of ``avg``'s sums (g already over the divisors): the last axis first."""
+    for m in reversed(range(len(axes))):
+        a = axes[m]
+        if a.windows:  # each window's gradient added over its pixels
+            dy = backend.xp(g).zeros(_resized(g, m + 1, a.size), g.dtype)
+            for i, w in enumerate(a.windows):
+                dy[_at(m + 1, slice(*w))] += g[_at(m + 1, slice(i, i + 1))]
+            g = dy
+        else:
+            g = pass_sum(g, m + 1, a.adjoint, a.size)
+    return g
+
+
+def linear_graph(grad, mats, dims):
+    """``dx`` of a pooling linear in x on Tensors (create_graph): ``grad`` times each axis'
+    ``(O, L)`` matrix along that axis, the matrices constants."""
+    for m, M in enumerate(mats):
+        ax = grad.ndim - dims + m
+        M = grad._wrap(backend.like(M.astype(grad.array.dtype), grad.array))
+        grad = (grad.transpose(ax, -1) @ M).transpose(ax, -1)
+    return grad
 
 
 def scatter_graph(grad, index, plane, shape):
-    """dx of max pooling on Tensors (create_graph): each window's gradient added at its winner,
-    ``index`` (``(N, C, H_o, W_o)`` int array) a flat position in a plane of ``plane`` pixels,
-    by the recorded scatter ``IndexAdd`` (whose backward gathers: d(dx)/d(grad) is the gather at
-    the winners, and d(dx)/dx is zero, the winners being piecewise constant in x).
-    Returns the ``(N, C, plane)`` Tensor of sums; the caller shapes (and crops) it."""
-    N, C = shape[:2]
+    """dx of max pooling on Tensors (create_graph): each window's gradient added at its winner
+    (``index``: flat positions in planes of ``plane`` pixels, -1 for none) by the recorded scatter
+    ``IndexAdd``, whose backward gathers there. Returns a Tensor of ``shape``."""
     xp = backend.xp(index)
-    flat = (index + (xp.arange(N * C, dtype=index.dtype) * plane).reshape(N, C, 1, 1)).ravel()
-    target = backend.zeros((N * C * plane,), grad.dtype, like=grad)
-    return index_add(target, flat, grad.reshape(-1)).reshape(N, C, plane)
+    B = index.shape[0]
+    index = xp.where(index < 0, plane, index)  # no winner: into a spare slot, dropped below
+    flat = (index + (xp.arange(B, dtype=index.dtype) * (plane + 1)).reshape((B,) + (1,) * (index.ndim - 1))).ravel()
+    target = backend.zeros((B * (plane + 1),), grad.dtype, like=grad)
+    summed = index_add(target, flat, grad.reshape(-1)).reshape(B, plane + 1)
+    return summed[:, :plane].reshape(shape)
 
 
-class AvgPool2d(Separable, Op):
-    """Mean over each window: ``(N, C, H, W) -> (N, C, H_o, W_o)``, as
-    ``torch.nn.functional.avg_pool2d``: ``AvgPool2d.apply(x, kernel_size=(k_h, k_w),
-    stride=None, padding=0, ceil_mode=False, count_include_pad=True)``.
-
-    The window sum over divisor factors into rows and columns (the divisor too), so this is
-    ``A_h @ x @ A_w.T`` with the averaging matrices of ``avg_matrix``: no padded copy, and
-    two GEMMs instead of k_h k_w strided adds (4x faster for 3x3 windows with stride 2).
-    """
-
-    name = "avg_pool2d"
-
-    def forward(self, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-        g = self.geo = pool_geometry(x, kernel_size, stride, padding, "avg_pool2d", ceil_mode=ceil_mode)
-        self.include_pad = checks.boolean(count_include_pad, "count_include_pad", "avg_pool2d")
-        if backend.is_cuda(x):
-            return pool_cuda.avg_pool2d(x, (g.kh, g.kw), (g.sh, g.sw), (g.ph, g.pw), (g.Ho, g.Wo), count_include_pad)
-        return self.separable(
-            x,
-            avg_matrix(g.H, g.kh, g.sh, g.ph, g.Ho, count_include_pad),
-            avg_matrix(g.W, g.kw, g.sw, g.pw, g.Wo, count_include_pad),
-        )
-
-    def backward(self, grad):
-        g = self.geo
-        if backend.is_cuda(grad):
-            shape, k, st, p = (g.N, g.C, g.H, g.W), (g.kh, g.kw), (g.sh, g.sw), (g.ph, g.pw)
-            return (pool_cuda.avg_pool2d_backward(grad, shape, k, st, p, self.include_pad),)
-        return Separable.backward(self, grad)
-
-    def backward_graph(self, grad, out):
-        g = self.geo
-        Mh = avg_matrix(g.H, g.kh, g.sh, g.ph, g.Ho, self.include_pad) if backend.is_cuda(grad.array) else self.Mh
-        Mw = avg_matrix(g.W, g.kw, g.sw, g.pw, g.Wo, self.include_pad) if backend.is_cuda(grad.array) else self.Mw
-        return (separable_graph(grad, Mh, Mw),)
-
-
-def winners(xpad, out, geo):
-    """For each tap in ``window_views`` order, the ``(N, C, H_o, W_o)`` mask of the windows
-    whose gradient goes to that tap: the first maximum, or the last NaN (PyTorch's rule)."""
-    xp = backend.xp(out)
-    nan = xp.isnan(out)
-    last_nan = None
-    if bool(nan.any()):  # rare: find each NaN window's last NaN tap, walking backwards
-        served, last_nan = ~nan, []
-        for view in reversed(list(window_views(xpad, geo))):
-            hit = xp.isnan(view) & ~served
-            served |= hit
-            last_nan.append(hit)
-        last_nan.reverse()
-    served = xp.zeros(out.shape, bool)
-    for k, view in enumerate(window_views(xpad, geo)):
-        first = view == out  # never true in a NaN window
-        first &= ~served
-        served |= first
-        yield first if last_nan is None else first | last_nan[k]
-
-
-def max_pool2d_indices(x, out, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
-    """PyTorch's ``return_indices`` for ``out = max_pool2d(x, ...)`` (arrays): each window's
-    winning pixel as a flat position in its ``H*W`` plane, int64 ``(N, C, H_o, W_o)``."""
-    g = pool_geometry(x, kernel_size, stride, padding, "max_pool2d", dilation, ceil_mode)
-    return winner_index(padded(x, g, -np.inf), out, g, g.W, (g.ph, g.pw))
-
-
-def winner_index(xpad, out, geo, W, offset):
-    """Each window's winner (``winners``) as a flat position ``r W + c``, int64
-    ``(N, C, H_o, W_o)``, in a plane of width W whose pixel (r, c) is ``xpad``'s
-    ``(r + offset[0], c + offset[1])``: ``xpad``'s own plane for offset (0, 0), x's for (p_h, p_w)."""
-    g, xp = geo, backend.xp(out)
-    idx = xp.zeros(out.shape, np.int64)
-    rows = backend.like(np.arange(g.Ho) * g.sh - offset[0], out)[:, None]
-    cols = backend.like(np.arange(g.Wo) * g.sw - offset[1], out)[None, :]
-    taps = ((a, b) for a in range(0, g.kh * g.dh, g.dh) for b in range(0, g.kw * g.dw, g.dw))
-    for (a, b), won in zip(taps, winners(xpad, out, g)):  # the taps of window_views
-        idx = xp.where(won, (rows + a) * W + cols + b, idx)
-    return idx
-
-
-class MaxPool2d(Op):
-    """Maximum over each window (-inf padding): ``(N, C, H, W) -> (N, C, H_o, W_o)``; the
-    gradient goes to the first maximum of each window in row-major order, as in PyTorch.
-    ``MaxPool2d.apply(x, kernel_size=(k_h, k_w), stride=None, padding=0, dilation=1,
-    ceil_mode=False)``; ``F.max_pool2d(..., return_indices=True)`` also gives the winners."""
-
-    name = "max_pool2d"
-
+class _MaxPool(_Pool):
     def forward(self, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
-        g = self.geo = pool_geometry(x, kernel_size, stride, padding, "max_pool2d", dilation, ceil_mode)
-        if backend.is_cuda(x):  # one kernel, which also records where each maximum is
-            out, self.index = pool_cuda.max_pool2d(x, (g.kh, g.kw), (g.sh, g.sw), (g.ph, g.pw), (g.dh, g.dw), (g.Ho, g.Wo))
-            return out
-        xp = backend.xp(x)
-        self.xpad = padded(x, g, -np.inf)
-        out = None
-        for view in window_views(self.xpad, g):
-            out = view.copy() if out is None else xp.maximum(out, view, out=out)  # NaN wins
-        self.out = out
-        return out
-
-    def backward(self, grad):
-        g = self.geo
-        if backend.is_cuda(grad):
-            index, k, p = self.index, (g.kh, g.kw), (g.ph, g.pw)
-            if not self.retained:
-                self.index = None
-            return (pool_cuda.max_pool2d_backward(grad, index, (g.N, g.C, g.H, g.W), k, (g.sh, g.sw), p, (g.dh, g.dw)),)
-        xpad, out = self.xpad, self.out
-        if not self.retained:
-            self.xpad = self.out = None
-        return (scatter(g, xpad.dtype, backend.xp(xpad), (grad * won for won in winners(xpad, out, g))),)
-
-    def backward_graph(self, grad, out):
-        g = self.geo
-        if backend.is_cuda(grad.array):  # the kernel's winners, flat in x's planes
-            dx = scatter_graph(grad, self.index.astype(np.int64), g.H * g.W, (g.N, g.C))
-            return (dx.reshape(g.N, g.C, g.H, g.W),)
-        # the winners in the padded planes, as the array rule (a winner in the padding,
-        # possible only where a window is all -inf, is cropped away there as here)
-        index = winner_index(self.xpad, self.out, g, g.Wp, (0, 0))
-        dx = scatter_graph(grad, index, g.Hp * g.Wp, (g.N, g.C)).reshape(g.N, g.C, g.Hp, g.Wp)
-        if (g.Hp, g.Wp) != (g.H, g.W):
-            dx = dx[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W]
-        return (dx,)
-
-
-def adaptive_windows(size, n_out):
-    """PyTorch's adaptive windows along one axis: ``[floor(i size / n), ceil((i + 1) size / n))``."""
-    return [(i * size // n_out, -(-(i + 1) * size // n_out)) for i in range(n_out)]
-
-
-def adaptive_size(x, output_size, op):
-    """Check x and ``output_size`` (an int or (h, w), where None keeps that axis) -> (H_o, W_o)."""
-    checks.ndim(x, 4, op, "input", "(N, C, H, W)")
-    if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
-        output_size = tuple(x.shape[2 + i] if s is None else s for i, s in enumerate(output_size))
-    return checks.pair(output_size, "output_size", op)
-
-
-class AdaptiveAvgPool2d(Separable, Op):
-    """Mean over PyTorch's adaptive windows: ``(N, C, H, W) -> (N, C, H_o, W_o)``.
-    ``AdaptiveAvgPool2d.apply(x, output_size=(H_o, W_o))``: ``A_h @ x @ A_w.T``."""
-
-    name = "adaptive_avg_pool2d"
-
-    def forward(self, x, output_size):
-        Ho, Wo = adaptive_size(x, output_size, "adaptive_avg_pool2d")
-        mats = []
-        for size, n_out in zip(x.shape[2:], (Ho, Wo)):
-            lo, hi = np.array(adaptive_windows(size, n_out)).T
-            mats.append(mean_matrix(size, lo, hi, hi - lo))
-        return self.separable(x, *mats)
-
-    def backward_graph(self, grad, out):
-        return (separable_graph(grad, self.Mh, self.Mw),)
-
-
-def adaptive_max(x, output_size):
-    """(out, winners) of adaptive max pooling on array x: winners as flat ``H*W`` positions,
-    int64 ``(N, C, H_o, W_o)`` (PyTorch's ``return_indices``). Every window's taps are
-    gathered along one axis (see AdaptiveMaxPool2d) and reduced over it."""
-    Ho, Wo = adaptive_size(x, output_size, "adaptive_max_pool2d")
-    N, C, H, W = x.shape
-    xp = backend.xp(x)
-    taps = []  # per axis: (n_out, longest window) rows (columns) read, short windows repeating their last
-    for size, n_out in ((H, Ho), (W, Wo)):
-        windows = adaptive_windows(size, n_out)
-        longest = max(end - start for start, end in windows)
-        taps.append(backend.like(np.array([[min(s + a, e - 1) for a in range(longest)] for s, e in windows]), x))
-    rows, cols = taps
-    kh, kw = rows.shape[1], cols.shape[1]
-    K = kh * kw
-    # one gather: win[n, c, (a, b), i, j] = x[n, c, rows[i, a], cols[j, b]]
-    win = x[:, :, rows.T[:, None, :, None], cols.T[None, :, None, :]].reshape(N, C, K, Ho, Wo)
-    out = win.max(axis=2)  # NaN if the window holds one
-    # the first tap equal to the maximum: the largest of (K - k) over the taps k that are equal
-    countdown = backend.like(np.arange(K, 0, -1, dtype=np.int16 if K < 2**15 else np.int64), x).reshape(K, 1, 1)
-    best = K - ((win == out[:, :, None]) * countdown).max(axis=2)
-    nan = xp.isnan(out)
-    if bool(nan.any()):  # PyTorch's rule (``val > max || isnan(val)``): the LAST NaN wins
-        last = (xp.isnan(win) * (K + 1 - countdown)).max(axis=2) - 1
-        best = xp.where(nan, last, best)
-    a, b = best // kw, best % kw  # the winning tap's row and column within the window
-    i, j = xp.arange(Ho).reshape(Ho, 1), xp.arange(Wo).reshape(1, Wo)
-    return out, rows[i, a] * W + cols[j, b]
-
-
-class AdaptiveMaxPool2d(Op):
-    """Maximum over PyTorch's adaptive windows: ``(N, C, H, W) -> (N, C, H_o, W_o)``;
-    the gradient goes to the first maximum (the last NaN) of each window.
-    ``AdaptiveMaxPool2d.apply(x, output_size=(H_o, W_o))``.
-
-    Windows differ in size, so tap a of window i reads row ``min(start_i + a, end_i - 1)``
-    for a below the longest window's size: a short window repeats its last row (and column),
-    after the original in row-major order, which changes neither its maximum nor its first
-    maximum (nor its last NaN).
-    """
-
-    name = "adaptive_max_pool2d"
-
-    def forward(self, x, output_size):
-        out, self.best = adaptive_max(x, output_size)
+        k, s, p, d, out = window_args(x, self.dims, self.name, kernel_size, stride, padding, dilation, ceil_mode)
         self.shape = x.shape
-        return out
+        self.axes = [regular_axis(*a) for a in zip(x.shape[-self.dims:], k, s, p, d, out)]
+        if backend.is_cuda(x) and self.dims == 2:  # one kernel, which also records where each maximum is
+            y, self.index = pool_cuda.max_pool2d(batched(x, 2)[:, None], k, s, p, d, out)
+            self.cuda = (k, s, p, d)
+            return self.unbatch(x, y[:, 0])
+        y, self.winners = pool_max(batched(x, self.dims), self.axes, any(self.needs_input_grad))
+        return self.unbatch(x, y)
 
     def backward(self, grad):
-        N, C, H, W = self.shape
-        xp = backend.xp(grad)
-        planes = (xp.arange(N * C) * (H * W)).reshape(N, C, 1, 1)
-        dx = xp.bincount((self.best + planes).ravel(), weights=grad.ravel(), minlength=N * C * H * W)
+        if getattr(self, "cuda", None):
+            k, s, p, d = self.cuda
+            g = batched(grad, 2)[:, None]
+            dx = pool_cuda.max_pool2d_backward(g, self.index, g.shape[:2] + self.shape[-2:], k, s, p, d)
+            return (dx.reshape(self.shape),)
+        winners = self.winners
+        if not self.retained:
+            self.winners = None
+        return (unpool_max(batched(grad, self.dims), self.axes, winners).reshape(self.shape),)
+
+    def backward_graph(self, grad, out):
+        plane = int(np.prod(self.shape[-self.dims:]))
+        index = self.index.astype(np.int64)[:, 0] if getattr(self, "cuda", None) else flat_winners(self.winners, self.axes)
+        return (scatter_graph(grad, index, plane, self.shape),)
+
+
+def max_pool_indices(x, dims, op, **params):
+    """(out, indices) arrays of max pooling x: indices the winners' flat positions in their
+    ``prod(S)`` plane (-1 where a window holds no pixel), int64, as PyTorch's ``return_indices``."""
+    k, s, p, d, out = window_args(x, dims, op, **params)
+    if backend.is_cuda(x) and dims == 2:
+        y, index = pool_cuda.max_pool2d(batched(x, 2)[:, None], k, s, p, d, out)
+        y, index = y[:, 0], index[:, 0].astype(np.int64)
+    else:
+        axes = [regular_axis(*a) for a in zip(x.shape[-dims:], k, s, p, d, out)]
+        y, winners = pool_max(batched(x, dims), axes, True)
+        index = flat_winners(winners, axes)
+    lead = x.shape[:-dims]
+    return y.reshape(lead + y.shape[1:]), index.reshape(lead + index.shape[1:])
+
+
+def adaptive_axes(x, dims, output_size, op):
+    """Check x and ``output_size`` (an int or one size per axis, None keeping that axis) -> Axis list."""
+    check_input(x, dims, op)
+    if isinstance(output_size, (tuple, list)) and len(output_size) == dims:
+        output_size = tuple(n if o is None else o for n, o in zip(x.shape[-dims:], output_size))
+    out = checks.ntuple(output_size, dims, "output_size", op)
+    return [adaptive_axis(n, o) for n, o in zip(x.shape[-dims:], out)]
+
+
+class _AdaptiveAvgPool(_Pool):
+    def forward(self, x, output_size):
+        self.axes, self.shape = adaptive_axes(x, self.dims, output_size, self.name), x.shape
+        return self.unbatch(x, avg(batched(x, self.dims), self.axes))
+
+    def backward(self, grad):
+        g = batched(grad, self.dims) / divisor_grid(self.axes, grad.dtype, grad)
+        return (avg_adjoint(g, self.axes).reshape(self.shape),)
+
+    def backward_graph(self, grad, out):
+        divisor = divisor_grid(self.axes, grad.dtype, grad.array)
+        return (linear_graph(grad / divisor, window_matrices(self.axes), self.dims),)
+
+
+def first_maxima(y, axes):
+    """(out, index) of max pooling batched y with windows that start inside the input (adaptive):
+    index the flat position of each window's first maximum in row-major order (its last NaN,
+    as PyTorch), int64. The FIRST axis is pooled first, so the last one (gathers along rows,
+    the slow direction) runs on the smallest array; the order of the winners is kept by
+    carrying each entry's flat position over the axes pooled so far and taking the smallest
+    (the largest among NaN) at each pass."""
+    xp, big = backend.xp(y), 2**62  # (a key never reaches big: no overflow below)
+    key = None
+    for m, a in enumerate(axes):
+        ax = m + 1
+        out, _ = pass_max(y, ax, a.taps, a.out, False)
+        nan = xp.isnan(out)
+        any_nan = bool(nan.any())
+        best = xp.full(out.shape, big, np.int64)
+        last_nan = xp.full(out.shape, -1, np.int64) if any_nan else None
+        for tap in a.taps:  # (a short window's repeated last pixel gives the same key again)
+            pos = _line(np.arange(a.size)[tap.src], ax, y)
+            v, cand = _read(y, ax, tap), pos if key is None else _read(key, ax, tap) * a.size + pos
+            xp.minimum(best, cand + (v != out) * big, out=best)
+            if any_nan:
+                xp.maximum(last_nan, xp.where(xp.isnan(v), cand, -1), out=last_nan)
+        key = xp.where(nan, last_nan, best) if any_nan else best
+        y = out
+    return y, key
+
+
+def adaptive_max(x, dims, output_size, op):
+    """(out, indices) arrays of adaptive max pooling, indices as ``max_pool_indices``."""
+    axes = adaptive_axes(x, dims, output_size, op)
+    y, index = first_maxima(batched(x, dims), axes)
+    lead = x.shape[:-dims]
+    return y.reshape(lead + y.shape[1:]), index.reshape(lead + index.shape[1:])
+
+
+class _AdaptiveMaxPool(_Pool):
+    def forward(self, x, output_size):
+        self.axes, self.shape = adaptive_axes(x, self.dims, output_size, self.name), x.shape
+        if any(self.needs_input_grad):
+            y, self.index = first_maxima(batched(x, self.dims), self.axes)
+        else:
+            y = pool_max(batched(x, self.dims), self.axes, False)[0]
+        return self.unbatch(x, y)
+
+    def backward(self, grad):
+        # few, large windows: one scatter of the gradients at their winners (bincount adds the
+        # two windows that may share a pixel) beats a pass per axis over the input
+        xp, plane = backend.xp(grad), int(np.prod(self.shape[-self.dims:]))
+        flat = self.index + (xp.arange(self.index.shape[0]) * plane).reshape((-1,) + (1,) * self.dims)
+        dx = xp.bincount(flat.ravel(), weights=grad.ravel(), minlength=flat.shape[0] * plane)
         return (dx.astype(grad.dtype, copy=False).reshape(self.shape),)
 
     def backward_graph(self, grad, out):
-        N, C, H, W = self.shape
-        return (scatter_graph(grad, self.best, H * W, (N, C)).reshape(self.shape),)
+        return (scatter_graph(grad, self.index, int(np.prod(self.shape[-self.dims:])), self.shape),)
+
+
+class _MaxUnpool(_Pool):
+    """Each input value placed at its index in a zero output plane (the inverse of max pooling
+    with ``return_indices``); the gradient gathers there."""
+
+    def forward(self, x, indices, kernel_size, stride=None, padding=0, output_size=None):
+        op, dims = self.name, self.dims
+        check_input(x, dims, op)
+        k = checks.ntuple(kernel_size, dims, "kernel_size", op)
+        s = k if stride is None else checks.ntuple(stride, dims, "stride", op)
+        p = checks.ntuple(padding, dims, "padding", op, minimum=0)
+        size = tuple((n - 1) * si - 2 * pi + ki for n, ki, si, pi in zip(x.shape[-dims:], k, s, p))
+        if output_size is not None:
+            given = tuple(output_size)[-dims:] if len(output_size) in (dims, dims + 2) else None
+            if given is None or any(not isinstance(n, (int, np.integer)) or n < 1 for n in given):
+                raise ValueError(f"{op}: output_size must be {dims} (or {dims + 2}) sizes, got {output_size!r}")
+            size = tuple(int(n) for n in given)
+        if indices.shape != x.shape:
+            raise ValueError(f"{op}: indices must have the input's shape {x.shape}, got {indices.shape}")
+        if indices.dtype.kind not in "iu":
+            raise TypeError(f"{op}: indices must be an integer array, got {indices.dtype}")
+        plane = int(np.prod(size))
+        if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= plane):
+            raise ValueError(f"{op}: indices must be in [0, {plane}) for output size {size}, got values from "
+                             f"{int(indices.min())} to {int(indices.max())}")
+        xp = backend.xp(x)
+        xb = batched(x, dims).reshape(-1, int(np.prod(x.shape[-dims:])))
+        self.rows = xp.arange(xb.shape[0]).reshape(-1, 1)
+        self.index, self.shape = batched(indices, dims).reshape(xb.shape), x.shape
+        out = xp.zeros((xb.shape[0], plane), x.dtype)
+        out[self.rows, self.index] = xb
+        return out.reshape(x.shape[:-dims] + size)
+
+    def backward(self, grad):
+        g = grad.reshape(self.rows.shape[0], -1)
+        return (g[self.rows, self.index].reshape(self.shape),)
+
+    def backward_graph(self, grad, out):
+        g = grad.reshape(self.rows.shape[0], -1)
+        return (g[self.rows, self.index].reshape(self.shape),)
+
+
+# The registered ops: one class per family and dimension, the rules shared above.
+class AvgPool1d(_AvgPool, Op):
+    """Mean over each window: ``(N, C, L) -> (N, C, L_o)`` (or unbatched), as ``F.avg_pool1d``:
+    ``apply(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True)``."""
+
+    dims = 1
+
+
+class AvgPool2d(_AvgPool, Op):
+    """Mean over each window: ``(N, C, H, W) -> (N, C, H_o, W_o)``, as ``F.avg_pool2d``: ``apply(x,
+    kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None)``."""
+
+
+class AvgPool3d(_AvgPool, Op):
+    """Mean over each window: ``(N, C, D, H, W) -> (N, C, D_o, H_o, W_o)``, arguments as AvgPool2d's."""
+
+    dims = 3
+
+
+class MaxPool1d(_MaxPool, Op):
+    """Maximum over each window: ``(N, C, L) -> (N, C, L_o)``; the gradient goes to the first
+    maximum: ``apply(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False)``."""
+
+    dims = 1
+
+
+class MaxPool2d(_MaxPool, Op):
+    """Maximum over each window: ``(N, C, H, W) -> (N, C, H_o, W_o)``; the gradient goes to the
+    first maximum in row-major order, as PyTorch's: arguments as MaxPool1d's."""
+
+
+class MaxPool3d(_MaxPool, Op):
+    """Maximum over each window: ``(N, C, D, H, W) -> (N, C, D_o, H_o, W_o)``, as MaxPool2d."""
+
+    dims = 3
+
+
+class AdaptiveAvgPool1d(_AdaptiveAvgPool, Op):
+    """Mean over PyTorch's adaptive windows: ``apply(x, output_size)``, ``(N, C, L) -> (N, C, L_o)``."""
+
+    dims = 1
+
+
+class AdaptiveAvgPool2d(_AdaptiveAvgPool, Op):
+    """Mean over PyTorch's adaptive windows: ``(N, C, H, W) -> (N, C, H_o, W_o)``."""
+
+
+class AdaptiveAvgPool3d(_AdaptiveAvgPool, Op):
+    """Mean over PyTorch's adaptive windows: ``(N, C, D, H, W) -> (N, C, D_o, H_o, W_o)``."""
+
+    dims = 3
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxPool, Op):
+    """Maximum over PyTorch's adaptive windows (gradient to the first maximum), ``(N, C, L) -> (N, C, L_o)``."""
+
+    dims = 1
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPool, Op):
+    """Maximum over PyTorch's adaptive windows: ``(N, C, H, W) -> (N, C, H_o, W_o)``."""
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPool, Op):
+    """Maximum over PyTorch's adaptive windows: ``(N, C, D, H, W) -> (N, C, D_o, H_o, W_o)``."""
+
+    dims = 3
+
+
+class MaxUnpool1d(_MaxUnpool, Op):
+    """The inverse of max_pool1d: ``apply(x, indices=..., kernel_size, stride=None, padding=0,
+    output_size=None)``, indices flat positions in each output row."""
+
+    dims = 1
+
+
+class MaxUnpool2d(_MaxUnpool, Op):
+    """The inverse of max_pool2d: arguments as MaxUnpool1d's, indices flat in each ``H*W`` plane."""
+
+
+class MaxUnpool3d(_MaxUnpool, Op):
+    """The inverse of max_pool3d: arguments as MaxUnpool1d's, indices flat in each ``D*H*W`` volume."""
+
+    dims = 3
