@@ -127,12 +127,20 @@ class Tanh(Op):
         return (grad * (1 - self.out * self.out),)
 
 
+def sigmoid(a):
+    """``1 / (1 + exp(-a))`` of an array, accurate in both tails: with ``e = exp(-|a|)``
+    (never overflows), ``1 / (1 + e)`` for ``a >= 0`` and ``e / (1 + e)`` below, so
+    ``sigmoid(-20)`` is 2.06e-9, not 0 (``0.5 + 0.5 tanh(a / 2)`` loses it to rounding)."""
+    xp = backend.xp(a)
+    e = xp.exp(-abs(a))
+    return xp.where(a >= 0, 1, e) / (1 + e)
+
+
 class Sigmoid(Op):
     saved = ("out",)
 
     def forward(self, a):
-        # tanh form: no overflow for large |a|, one transcendental, keeps the dtype
-        self.out = 0.5 + 0.5 * backend.xp(a).tanh(0.5 * a)
+        self.out = sigmoid(a)
         return self.out
 
     def backward(self, grad):
@@ -246,13 +254,18 @@ class Maximum(Op):
     def _pick(xp, a, b):
         return xp.maximum(a, b)
 
-    def _wins(self):
-        return self.a > self.b
+    @staticmethod
+    def _loses(x, y):
+        return x < y
 
     def backward(self, grad):
-        share = self._wins().astype(grad.dtype)  # 1 where a wins, 1/2 at ties, 0 where b wins
-        share += 0.5 * (self.a == self.b)
-        return grad * share, grad * (1 - share)
+        # As PyTorch: a side's gradient is 0 where it loses, half at ties, and all of it
+        # otherwise, so where a NaN makes both comparisons false both sides get all of it.
+        xp, f, a, b = backend.xp(grad), grad.dtype.type, self.a, self.b
+        tie = a == b
+        share_a = xp.where(tie, f(0.5), xp.where(self._loses(a, b), f(0), f(1)))
+        share_b = xp.where(tie, f(0.5), xp.where(self._loses(b, a), f(0), f(1)))
+        return grad * share_a, grad * share_b
 
 
 class Minimum(Maximum):
@@ -262,8 +275,9 @@ class Minimum(Maximum):
     def _pick(xp, a, b):
         return xp.minimum(a, b)
 
-    def _wins(self):
-        return self.a < self.b
+    @staticmethod
+    def _loses(x, y):
+        return x > y
 
 
 class Where(Op):

@@ -38,9 +38,17 @@ class Linear(Op):
 
 
 def _log_softmax(x, axis):
+    if x.size == 0:  # nothing to normalise (max over an empty axis has no identity)
+        return x.copy()
     xp = backend.xp(x)
     shifted = x - x.max(axis=axis, keepdims=True)  # exp never overflows
     return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def softmax_axis(x, axis, op):
+    """``axis`` checked against ``x`` (a 0-d ``x`` takes 0 or -1, as in PyTorch: None, its only element)."""
+    axis = checks.axis(axis, max(x.ndim, 1), op)
+    return axis if x.ndim else None
 
 
 class LogSoftmax(Op):
@@ -48,8 +56,8 @@ class LogSoftmax(Op):
     saved = ("out",)
 
     def forward(self, x, axis=-1):
-        self.axis = axis
-        self.out = _log_softmax(x, axis)
+        self.axis = softmax_axis(x, axis, "log_softmax")
+        self.out = _log_softmax(x, self.axis)
         return self.out
 
     def backward(self, grad):
@@ -62,8 +70,8 @@ class Softmax(Op):
     saved = ("out",)
 
     def forward(self, x, axis=-1):
-        self.axis = axis
-        self.out = backend.xp(x).exp(_log_softmax(x, axis))
+        self.axis = softmax_axis(x, axis, "softmax")
+        self.out = backend.xp(x).exp(_log_softmax(x, self.axis))
         return self.out
 
     def backward(self, grad):
