@@ -801,7 +801,8 @@ class Tensor:
         if start > end:
             raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
         shape = self.shape or (1,)
-        return self.reshape(shape[:start] + (-1,) + shape[end + 1:]) if shape[start:end + 1] else self.reshape(shape)
+        # the merged size written out, not -1: (0, 16, 5, 5) -> (0, 400), where -1 would be ambiguous
+        return self.reshape(shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:])
 
     def unflatten(self, dim, sizes):
         """Split dim ``dim`` into ``sizes`` (one may be -1)."""

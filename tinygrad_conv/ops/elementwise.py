@@ -286,7 +286,13 @@ class Where(Op):
 
     def forward(self, a, b, condition):
         self.condition = condition
-        return backend.xp(a).where(condition, a, b)
+        try:
+            return backend.xp(a).where(condition, a, b)
+        except ValueError:
+            raise ValueError(
+                f"where: condition shape {condition.shape}, input shape {a.shape} and other shape {b.shape} "
+                "cannot be broadcast together"
+            ) from None
 
     def backward(self, grad):
         zero = grad.dtype.type(0)
