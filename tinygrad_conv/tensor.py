@@ -14,7 +14,7 @@ import operator
 import numpy as np
 
 from . import backend, checks, dtypes, engine, hooks
-from .engine import RELEASED, GraphError  # noqa: F401  (GraphError: tc.GraphError)
+from .engine import RELEASED, GradError, GraphError  # noqa: F401  (tc.GradError, tc.GraphError)
 from .grad_mode import get_ident, threads_without_grad
 
 
@@ -190,10 +190,7 @@ class Tensor:
         if value is not None:
             if not isinstance(value, Tensor):
                 raise TypeError(f"assigned grad expected to be a Tensor or None, got {type(value).__name__}")
-            for what, got, want in (("shape", value.shape, self.shape), ("dtype", value.dtype, self.dtype),
-                                    ("device", value.device, self.device)):
-                if got != want:
-                    raise GradError(f"assigned grad has {what} {got}, but the tensor has {what} {want}")
+            engine.check_grad(value, self, "assigned grad")
         self._grad = value
 
     def numpy(self, force=False):
@@ -1100,11 +1097,6 @@ class Tensor:
             engine.tick(self)
             return
         self._inplace("__setitem__", lambda t: _ops.SetItem.apply(t, value._cast(t.dtype), index=index))
-
-
-class GradError(RuntimeError, ValueError):
-    """A ``.grad`` assignment of the wrong shape, dtype or device (PyTorch raises
-    ``RuntimeError``; this library's convention for bad values is ``ValueError``)."""
 
 
 def _array_of(x):
