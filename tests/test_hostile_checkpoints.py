@@ -66,7 +66,7 @@ def test_fortran_order_members_load_as_numpy_wrote_them():
     "\xff\xfe garbage",
 ])
 def test_a_corrupt_header_is_a_value_error(header):
-    with pytest.raises(ValueError, match="load: the file is not a valid checkpoint"):
+    with pytest.raises(ValueError, match="load: the file is not a valid .npz checkpoint"):
         load_bytes(archive({"a.npy": npy(header, b"\0" * 16)}))
 
 

@@ -192,9 +192,9 @@ def _read_members(f, start, name):
                 with archive.open(info) as member:
                     out[info.filename[:-4]] = _read_npy(member, info.file_size, info.filename)
     except ValueError as e:
-        raise ValueError(f"load: {name} is not a valid checkpoint: {e}") from None
+        raise ValueError(f"load: {name} is not a valid .npz checkpoint: {e}") from None
     except Exception as e:  # noqa: BLE001  (any failure parsing untrusted bytes: zip, CRC, header)
-        raise ValueError(f"load: {name} is not a valid checkpoint ({type(e).__name__}: {e})") from None
+        raise ValueError(f"load: {name} is not a valid .npz checkpoint ({type(e).__name__}: {e})") from None
     return out
 
 
