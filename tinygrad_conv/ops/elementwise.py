@@ -85,13 +85,23 @@ class Pow(Op):
 
     def forward(self, a, exponent):
         self.a, self.exponent = a, exponent
-        return a**exponent
+        return power(a, exponent)
 
     def backward(self, grad):
         p = self.exponent
         if p == 0:  # d/da a**0 = 0 everywhere (p * a**-1 would be 0 * inf = NaN at a = 0)
             return (backend.xp(grad).zeros_like(grad),)
-        return (grad * (p * self.a ** (p - 1)),)
+        return (grad * (p * power(self.a, p - 1)),)
+
+
+def power(a, p):
+    """``a ** p``, with p = 1/2 and -1/2 as PyTorch computes them, by (r)sqrt: ``(-inf) ** -0.5``
+    is NaN and ``(-0.) ** -0.5`` is -inf there (C's pow gives 0 and inf)."""
+    if p == 0.5:
+        return backend.xp(a).sqrt(a)
+    if p == -0.5:
+        return 1 / backend.xp(a).sqrt(a)
+    return a**p
 
 
 class Exp(Op):
@@ -194,8 +204,15 @@ class ReLU(Op):
 
 
 # ----- more elementwise functions: abs, sqrt, clip, maximum/minimum, where ------------------------
+def sign(a):
+    """``sign(a)`` as PyTorch's: 0 at NaN (NumPy's is NaN there), so |x| and l1_loss pass
+    no gradient to a NaN input, as PyTorch's do."""
+    xp = backend.xp(a)
+    return xp.where(a == a, xp.sign(a), 0)
+
+
 class Abs(Op):
-    """``|a|``; the gradient at 0 is 0, as in PyTorch (``sign(a)``)."""
+    """``|a|``; the gradient at 0 (and at NaN) is 0, as in PyTorch (``sign(a)``)."""
     saved = ("a",)
 
     def forward(self, a):
@@ -203,7 +220,7 @@ class Abs(Op):
         return backend.xp(a).abs(a)
 
     def backward(self, grad):
-        return (grad * backend.xp(grad).sign(self.a),)
+        return (grad * sign(self.a),)
 
 
 class Sqrt(Op):
@@ -236,7 +253,8 @@ class Clip(Op):
             inside = self.a >= self.min
         if self.max is not None:
             inside = inside & (self.a <= self.max)
-        return (grad * inside,)
+        # selected, not multiplied: outside (and at NaN) exactly 0, even for a NaN/inf gradient
+        return (backend.xp(grad).where(inside, grad, grad.dtype.type(0)),)
 
 
 class Maximum(Op):
@@ -259,13 +277,12 @@ class Maximum(Op):
         return x < y
 
     def backward(self, grad):
-        # As PyTorch: a side's gradient is 0 where it loses, half at ties, and all of it
-        # otherwise, so where a NaN makes both comparisons false both sides get all of it.
-        xp, f, a, b = backend.xp(grad), grad.dtype.type, self.a, self.b
-        tie = a == b
-        share_a = xp.where(tie, f(0.5), xp.where(self._loses(a, b), f(0), f(1)))
-        share_b = xp.where(tie, f(0.5), xp.where(self._loses(b, a), f(0), f(1)))
-        return grad * share_a, grad * share_b
+        # As PyTorch: a side's gradient is 0 where it loses (selected: 0 even for a NaN or
+        # inf gradient), half at ties, and all of it otherwise, so where a NaN makes both
+        # comparisons false both sides get all of it.
+        xp, a, b = backend.xp(grad), self.a, self.b
+        zero, shared = grad.dtype.type(0), xp.where(a == b, grad * grad.dtype.type(0.5), grad)
+        return xp.where(self._loses(a, b), zero, shared), xp.where(self._loses(b, a), zero, shared)
 
 
 class Minimum(Maximum):

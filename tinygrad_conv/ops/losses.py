@@ -28,6 +28,7 @@ from .. import backend, checks
 from . import losses_cuda
 from .activation import rerun_backward
 from .base import Op
+from .elementwise import sign
 from .nn_ops import _log_softmax
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -89,7 +90,7 @@ class L1Loss(_Pointwise, Op):
     name = "l1_loss"
 
     def rule(self, d):
-        return abs(d), backend.xp(d).sign(d)
+        return abs(d), sign(d)  # (0 at NaN, as PyTorch's)
 
 
 class SmoothL1Loss(_Pointwise, Op):
@@ -272,8 +273,11 @@ class NLLLoss(Op):
     def backward(self, grad):
         xp = backend.xp(grad)
         if self.reduction == "none":
-            return (-self.A * xp.expand_dims(grad, 1),)
-        return (self.A * xp.asarray(-_scale(grad, self.reduction, self.denominator), self.A.dtype),)
+            g = -self.A * xp.expand_dims(grad, 1)
+        else:
+            g = self.A * xp.asarray(-_scale(grad, self.reduction, self.denominator), self.A.dtype)
+        # classes outside A get exactly 0, as PyTorch's scatter gives them (0 * NaN would be NaN)
+        return (xp.where(self.A != 0, g, g.dtype.type(0)),)
 
 
 class BinaryCrossEntropyWithLogits(Op):

@@ -3,6 +3,8 @@
 Fusing them (instead of composing matmul, add, exp, ...) gives one graph node
 per layer, which is what keeps small models fast in Python.
 """
+import math
+
 from .. import backend, checks
 from .base import Op
 
@@ -29,12 +31,17 @@ class Linear(Op):
     def backward(self, grad):
         need_x, need_w = self.needs_input_grad[:2]
         dx = grad @ self.weight if need_x else None
-        g2 = grad.reshape(-1, grad.shape[-1])  # batch axes folded into one
-        dw = g2.T @ self.x.reshape(-1, self.x.shape[-1]) if need_w else None
+        g2 = _rows(grad)  # batch axes folded into one
+        dw = g2.T @ _rows(self.x) if need_w else None
         if len(self.needs_input_grad) == 2:
             return dx, dw
         db = backend.sum_rows(g2.T) if self.needs_input_grad[2] else None
         return dx, dw, db
+
+
+def _rows(a):
+    """``(..., k)`` as ``(rows, k)``; sizes written out, as -1 is ambiguous when k is 0."""
+    return a.reshape(math.prod(a.shape[:-1]), a.shape[-1])
 
 
 def _log_softmax(x, axis):
