@@ -333,3 +333,38 @@ def test_split_of_an_empty_axis_gives_one_empty_piece():
 def test_flatten_of_an_empty_batch():
     assert nn.Flatten()(tc.tensor(np.zeros((0, 16, 5, 5)))).shape == (0, 400)
     assert tc.tensor(np.zeros((2, 0, 3))).flatten().shape == (0,)
+
+
+# ----- found by the registry walk (tests/test_nonfinite.py), torch-free here ----------------------
+def test_where_no_gradient_flows_it_is_exactly_zero_even_for_a_nan_gradient():
+    nan3 = np.full(3, np.nan)
+    _, g = grad_of(lambda t: t.clamp(-1.0, 1.0), np.array([-5.0, 0.5, 5.0]), nan3)
+    np.testing.assert_array_equal(g, [0.0, np.nan, 0.0])
+    _, g = grad_of(lambda t: tc.maximum(t, tc.tensor(np.zeros(3))), np.array([-1.0, 0.0, 1.0]), nan3)
+    np.testing.assert_array_equal(g, [0.0, np.nan, np.nan])
+    _, g = grad_of(lambda t: F.nll_loss(t, np.array([1]), reduction="none"), np.zeros((1, 3)), np.array([np.nan]))
+    np.testing.assert_array_equal(g, [[0.0, np.nan, 0.0]])
+
+
+def test_sign_is_zero_at_nan_in_abs_and_l1_loss():
+    _, g = grad_of(lambda t: t.abs(), np.array([np.nan, -2.0]))
+    np.testing.assert_array_equal(g, [0.0, -1.0])
+    _, g = grad_of(lambda t: F.l1_loss(t, tc.tensor(np.zeros(2)), reduction="sum"), np.array([np.nan, 3.0]))
+    np.testing.assert_array_equal(g, [0.0, 1.0])
+
+
+def test_square_roots_by_sqrt_as_pytorch():
+    out, _ = grad_of(lambda t: t ** -0.5, np.array([-np.inf, -0.0, 4.0]))
+    np.testing.assert_array_equal(out, [np.nan, -np.inf, 0.5])
+
+
+def test_zero_size_axes_that_are_not_reduced_or_contracted():
+    out, g = grad_of(lambda t: t.amax(0), np.zeros((2, 0)))
+    assert out.shape == (0,) and g.shape == (2, 0)
+    with pytest.raises(ValueError, match="axis of size 0"):
+        tc.tensor(np.zeros((2, 0))).amax(1)
+    w = tc.tensor(np.ones((3, 0)), requires_grad=True)
+    y = F.linear(tc.tensor(np.ones((2, 0))), w)
+    y.sum().backward()
+    np.testing.assert_array_equal(y.numpy(), np.zeros((2, 3)))
+    assert w.grad.shape == (3, 0)
