@@ -229,7 +229,7 @@ def _snapshot(s, opt):
 
 
 @pytest.mark.parametrize("name", sorted(_schedulers()))
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(data=st.data())
 def test_scheduler_load_state_dict_checks_everything_before_changing_anything(name, data):
     """Every loaded key replaced by a bad value: a TypeError/ValueError/KeyError with nothing

@@ -268,7 +268,10 @@ class NLLLoss(Op):
         self.A, self.denominator = index_coefficients(target, ignore_index, ignored, w, 0.0, log_probs.shape,
                                                       log_probs.dtype)
         self.reduction = reduction
-        return _reduce(-(self.A * log_probs).sum(axis=1), reduction, self.denominator)
+        with np.errstate(invalid="ignore"):  # 0 * NaN/inf at a class no target picks: replaced next
+            terms = self.A * log_probs
+        terms = backend.xp(terms).where(self.A == 0, 0, terms)  # only the picked classes count, as PyTorch
+        return _reduce(-terms.sum(axis=1), reduction, self.denominator)
 
     def backward(self, grad):
         xp = backend.xp(grad)
