@@ -59,13 +59,21 @@ def _has_nan(a):
     return bool(backend.xp(a).isnan(a).any())  # NumPy or CuPy
 
 
-def check_forward(op, arrays, out):
-    """Called by ``Op.apply`` in anomaly mode, after ``forward``: raise if ``out`` holds
-    NaN, else remember where the op was called for its backward."""
+def checked_forward(op, arrays, params):
+    """``op.forward`` as ``Op.apply`` runs it in anomaly mode: raise if its output holds
+    NaN, else remember where the op was called for its backward. Arrays the op updates in
+    place (``op.updates``) are updated on copies, written back only after the check."""
+    staged = {k: params[k] for k in op.updates if params.get(k) is not None}
+    if staged:
+        params = dict(params, **{k: a.copy() for k, a in staged.items()})
+    out = op.forward(*arrays, **params)
     op.anomaly_site = user_site(), [tuple(a.shape) for a in arrays]
     if _has_nan(out):
         site, shapes = op.anomaly_site
         raise AnomalyError(f"anomaly: op {op.name!r} produced NaN in its forward; input shapes {shapes}; called at {site}")
+    for k, a in staged.items():
+        a[...] = params[k]
+    return out
 
 
 def check_backward(op, grads):

@@ -144,11 +144,12 @@ def axis(value, ndim, where):
 
 def axes(value, ndim, where):
     """``value`` (None for all, an int, or a tuple or list of ints) as a sorted tuple of
-    distinct non-negative axes of an ``ndim``-D array (a 0-d array has the one axis 0)."""
+    distinct non-negative axes of an ``ndim``-D array. A 0-d array accepts axis 0 (or -1),
+    as PyTorch does, and reduces over no axis: ``()``, which NumPy reductions take."""
     if value is None:
         return tuple(range(ndim))
     items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
     out = sorted(axis(v, max(ndim, 1), where) for v in items)
     if len(set(out)) != len(out):
         raise ValueError(f"{where}: repeated axis in {value!r}")
-    return tuple(out)
+    return tuple(out) if ndim else ()

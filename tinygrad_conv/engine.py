@@ -20,6 +20,23 @@ class GraphError(RuntimeError, ValueError):
     """
 
 
+class GradError(RuntimeError, ValueError):
+    """A gradient of the wrong shape, dtype or device (assigned to ``.grad``, returned by a
+    hook or an op's backward, or found by an optimizer). PyTorch raises ``RuntimeError``;
+    this library's convention for bad values is ``ValueError``: either ``except`` catches it."""
+
+
+def check_grad(grad, tensor, where):
+    """Raise ``GradError`` unless ``grad`` (array or Tensor) matches ``tensor``'s shape,
+    dtype and device: the one check every gradient passes where it enters."""
+    array = getattr(grad, "array", grad)
+    for what, got, want in (("shape", array.shape, tensor.shape), ("dtype", array.dtype, tensor.dtype),
+                            ("device", backend.device_of(array), backend.device_of(tensor.array))):
+        if got != want:
+            raise GradError(f"{where}: the gradient has {what} {got}, but the tensor has {what} {want}")
+    return grad
+
+
 class _Released:
     """Marks a node whose graph ``backward`` has already released."""
 
@@ -134,7 +151,9 @@ def _walk(order, grads, retain_graph, wanted, create_graph, capture, check_nan, 
                 if pg is None or not parent.requires_grad:
                     continue
                 if pg.shape != parent.array.shape:
-                    pg = unbroadcast(pg, parent.array.shape)
+                    pg = _fit(pg, parent, op)
+                if pg.dtype != parent.dtype:  # (a custom op's float64 rule): cast, as PyTorch does
+                    pg = pg.astype(parent.dtype)
                 key = id(parent)
                 prev = grads.get(key)
                 grads[key] = pg if prev is None else prev + pg
@@ -143,6 +162,19 @@ def _walk(order, grads, retain_graph, wanted, create_graph, capture, check_nan, 
             # Release the graph as we go: saved arrays are freed right away, so
             # memory does not grow across a training loop.
             node._op = RELEASED
+
+
+def _fit(grad, parent, op):
+    """``grad`` summed back to ``parent``'s shape (it has the broadcast shape), or GradError
+    naming the op when it cannot have come from broadcasting ``parent``."""
+    try:
+        grad = unbroadcast(grad, parent.array.shape)
+    except ValueError:
+        pass
+    if grad.shape != parent.array.shape:
+        raise GradError(f"backward of op {op.name!r} returned a gradient of shape {grad.shape} "
+                        f"for an input of shape {parent.shape}")
+    return grad
 
 
 def _array(x):

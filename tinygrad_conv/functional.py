@@ -551,6 +551,9 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     eps = checks.finite_number(eps, "eps", "batch_norm", minimum=0)
     running_mean = _channel_array(running_mean, "running_mean", x, "batch_norm")
     running_var = _channel_array(running_var, "running_var", x, "batch_norm")
+    for name, a in (("running_mean", running_mean), ("running_var", running_var)):
+        if a is not None and a.dtype.kind != "f":  # updated with fractions in place
+            raise TypeError(f"batch_norm: {name} must be floating point, got dtype {a.dtype}")
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None:
             _channel_array(_tensor(t, name, "batch_norm"), name, x, "batch_norm")

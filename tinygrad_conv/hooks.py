@@ -5,7 +5,6 @@ in a dict (in registration order) and return a ``RemovableHandle``.
 """
 import itertools
 
-from . import backend
 
 _ids = itertools.count()
 
@@ -42,6 +41,7 @@ def add(hooks, hook, where):
 def run_grad_hooks(tensor, grad):
     """Call ``tensor``'s gradient hooks in order with the gradient as a Tensor, as PyTorch
     does; a returned Tensor (or array) replaces it. Takes and returns an array."""
+    from . import engine  # here: the engine imports this module
     from .tensor import Tensor  # here: tensor.py imports this module
 
     graph = isinstance(grad, Tensor)  # under create_graph the gradient is a Tensor with a graph
@@ -49,22 +49,9 @@ def run_grad_hooks(tensor, grad):
         result = hook(grad if graph else Tensor._make(grad, None))
         if result is None:
             continue
-        if graph:
-            if not isinstance(result, Tensor) or result.shape != grad.shape:
-                raise ValueError(f"register_hook: the hook must return None or a Tensor of shape {grad.shape}")
-            grad = result
-            continue
-        if isinstance(result, Tensor):
-            result = result.array
-        if getattr(result, "shape", None) != grad.shape:
-            raise ValueError(
-                f"register_hook: the hook returned {type(result).__name__} of shape "
-                f"{getattr(result, 'shape', None)}; a gradient of shape {grad.shape} was expected"
-            )
-        if backend.device_of(result) != backend.device_of(grad):
-            raise ValueError(
-                f"register_hook: the hook returned an array on {backend.device_of(result)} "
-                f"for a gradient on {backend.device_of(grad)}"
-            )
-        grad = result.astype(grad.dtype, copy=False)
+        if not (isinstance(result, Tensor) or not graph and hasattr(result, "shape") and hasattr(result, "dtype")):
+            raise TypeError(f"register_hook: the hook must return None or a Tensor, got {type(result).__name__}")
+        # PyTorch refuses a hook that changes the gradient's shape, dtype or device
+        engine.check_grad(result, tensor, "register_hook: the hook returned a gradient that does not fit")
+        grad = result if graph or not isinstance(result, Tensor) else result.array
     return grad

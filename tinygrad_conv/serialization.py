@@ -5,6 +5,7 @@ downloaded checkpoint cannot run code: a file holding Python objects is
 refused with ``ValueError``.
 """
 import json
+import math
 import numbers
 import os
 import zipfile
@@ -146,36 +147,85 @@ def load(path, map_location=None, weights_only=True):
         try:  # only the zip's directory is read: nothing is unpickled
             with zipfile.ZipFile(f) as archive:
                 names = archive.namelist()
-        except (zipfile.BadZipFile, EOFError):
-            names = []  # np.load reports it below
+        except Exception:  # noqa: BLE001  (a corrupt zip: _read_members says what is wrong)
+            names = []
         finally:
             f.seek(start)
         if _is_pytorch_zip(names):
             raise ValueError(f"load: {_name(path)} is a PyTorch checkpoint (written by torch.save). {_PYTORCH_HOWTO}")
-        try:
-            with np.load(f, allow_pickle=False) as npz:
-                out = {key: npz[key] for key in npz.files}
-        except ValueError as e:
-            if "pickle" in str(e):  # numpy: "Object arrays cannot be loaded when allow_pickle=False"
-                raise ValueError(
-                    f"load: {_name(path)} holds Python objects (pickled data), which are never loaded "
-                    "because unpickling can run arbitrary code; a checkpoint must hold numeric arrays only"
-                ) from None
-            raise ValueError(f"load: {_name(path)} is not a valid .npz archive: {e}") from None
-        except (zipfile.BadZipFile, EOFError) as e:
-            raise ValueError(f"load: {_name(path)} is not a valid .npz archive: {e}") from None
+        out = _read_members(f, start, _name(path))
     finally:
         if opened:
             f.close()
-    for key, value in out.items():
-        if not isinstance(value, np.ndarray):  # NpzFile returns a non-.npy member as raw bytes
-            raise ValueError(f"load: member {key!r} of {_name(path)} is not a NumPy array (.npy)")
     if _STRUCTURE in out:  # a nested checkpoint: rebuild it from its JSON description
         try:
             return _rebuild(json.loads(out.pop(_STRUCTURE).tobytes().decode()), out)
-        except (ValueError, KeyError, TypeError, AttributeError) as e:
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
             raise ValueError(f"load: {_name(path)} has a malformed structure description: {e}") from None
     return out
+
+
+# The most a deflated member can expand (deflate's limit is about 1032:1): a member claiming
+# more is lying, and its claim is refused before anything of that size is allocated.
+_MAX_DEFLATE_RATIO = 1100
+
+
+def _read_members(f, start, name):
+    """Every ``.npy`` member of the zip archive in ``f`` as ``{key: array}``, read by hand
+    rather than by ``np.load``, so a hostile file meets these checks before any allocation:
+    stored sizes within the file (and within deflate's ratio), a well-formed ``.npy``
+    header, a numeric dtype, and a shape whose size is exactly the bytes the member holds.
+    Whatever is wrong with the file is a ``ValueError``; nothing is unpickled."""
+    size = f.seek(0, os.SEEK_END) - start
+    f.seek(start)
+    out = {}
+    try:
+        with zipfile.ZipFile(f) as archive:
+            for info in archive.infolist():
+                if not info.filename.endswith(".npy"):
+                    raise ValueError(f"member {info.filename!r} is not a NumPy array (.npy)")
+                limit = info.compress_size * (1 if info.compress_type == zipfile.ZIP_STORED else _MAX_DEFLATE_RATIO)
+                if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) \
+                        or info.compress_size > size or info.file_size > limit:
+                    raise ValueError(f"member {info.filename!r} claims {info.file_size} bytes from "
+                                     f"{info.compress_size} stored ({info.compress_type=}) in a {size}-byte file")
+                with archive.open(info) as member:
+                    out[info.filename[:-4]] = _read_npy(member, info.file_size, info.filename)
+    except ValueError as e:
+        raise ValueError(f"load: {name} is not a valid .npz checkpoint: {e}") from None
+    except Exception as e:  # noqa: BLE001  (any failure parsing untrusted bytes: zip, CRC, header)
+        raise ValueError(f"load: {name} is not a valid .npz checkpoint ({type(e).__name__}: {e})") from None
+    return out
+
+
+def _read_npy(member, stored, filename):
+    """One ``.npy`` member (``stored`` bytes, header included) as an array, checked first."""
+    version = np.lib.format.read_magic(member)
+    if version not in ((1, 0), (2, 0), (3, 0)):
+        raise ValueError(f"member {filename!r} has an unknown .npy version {version}")
+    header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    try:
+        shape, fortran, dtype = header(member)  # literal_eval of a header of at most 10,000 bytes
+    except ValueError as e:
+        if "pickle" in str(e) or "max_header_size" in str(e):  # NumPy's hint would mislead here
+            raise ValueError(f"member {filename!r} has a header longer than NumPy's limit") from None
+        raise
+    if dtype.hasobject:
+        raise ValueError(f"member {filename!r} holds Python objects (pickled data), which are never loaded "
+                         "because unpickling can run arbitrary code; a checkpoint must hold numeric arrays only")
+    if dtype.kind not in "biufc" or dtype.fields is not None or dtype.subdtype is not None:
+        raise ValueError(f"member {filename!r} has dtype {dtype}; a checkpoint holds numeric arrays only")
+    if any(n < 0 for n in shape):
+        raise ValueError(f"member {filename!r} has a negative size in its shape {shape}")
+    nbytes = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+    remaining = stored - member.tell()
+    if nbytes != remaining:  # checked before allocating: a huge claim is refused here
+        raise ValueError(f"member {filename!r} claims shape {shape} of {dtype} ({nbytes} bytes) "
+                         f"but holds {remaining} bytes of data")
+    array = np.empty(shape[::-1] if fortran else shape, dtype)
+    if nbytes and member.readinto(memoryview(array.reshape(-1)).cast("B")) != nbytes:
+        raise ValueError(f"member {filename!r} is truncated")
+    return array.T if fortran else array
 
 
 def _name(path):

@@ -6,6 +6,7 @@ statistics, dropout masks; each module's mode is restored afterwards).
 """
 import numpy as np
 
+from . import checks
 from .grad_mode import no_grad
 from .tensor import Tensor
 
@@ -26,7 +27,7 @@ def summary(model, input_shape, dtype=np.float32):
 
     if not isinstance(model, Module):
         raise TypeError(f"summary: expected an nn.Module, got {type(model).__name__}")
-    input_shape = tuple(int(n) for n in input_shape)
+    input_shape = checks.sizes((input_shape,), "summary")  # an int or a tuple of ints
     params = list(model.parameters())
     device = params[0].device if params else "cpu"
     modules = list(model.named_modules())

@@ -14,7 +14,7 @@ import operator
 import numpy as np
 
 from . import backend, checks, dtypes, engine, hooks
-from .engine import RELEASED, GraphError  # noqa: F401  (GraphError: tc.GraphError)
+from .engine import RELEASED, GradError, GraphError  # noqa: F401  (tc.GradError, tc.GraphError)
 from .grad_mode import get_ident, threads_without_grad
 
 
@@ -190,10 +190,7 @@ class Tensor:
         if value is not None:
             if not isinstance(value, Tensor):
                 raise TypeError(f"assigned grad expected to be a Tensor or None, got {type(value).__name__}")
-            for what, got, want in (("shape", value.shape, self.shape), ("dtype", value.dtype, self.dtype),
-                                    ("device", value.device, self.device)):
-                if got != want:
-                    raise GradError(f"assigned grad has {what} {got}, but the tensor has {what} {want}")
+            engine.check_grad(value, self, "assigned grad")
         self._grad = value
 
     def numpy(self, force=False):
@@ -830,7 +827,8 @@ class Tensor:
         if start > end:
             raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
         shape = self.shape or (1,)
-        return self.reshape(shape[:start] + (-1,) + shape[end + 1:]) if shape[start:end + 1] else self.reshape(shape)
+        # the merged size written out, not -1: (0, 16, 5, 5) -> (0, 400), where -1 would be ambiguous
+        return self.reshape(shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:])
 
     def unflatten(self, dim, sizes):
         """Split dim ``dim`` into ``sizes`` (one may be -1)."""
@@ -1129,11 +1127,6 @@ class Tensor:
             engine.tick(self)
             return
         self._inplace("__setitem__", lambda t: _ops.SetItem.apply(t, value._cast(t.dtype), index=index))
-
-
-class GradError(RuntimeError, ValueError):
-    """A ``.grad`` assignment of the wrong shape, dtype or device (PyTorch raises
-    ``RuntimeError``; this library's convention for bad values is ``ValueError``)."""
 
 
 def _array_of(x):

@@ -18,12 +18,16 @@ def _grads(parameters, where):
     return [p for p in parameters if p.grad is not None]
 
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
     """Scale all gradients together so that their joint ``norm_type``-norm (the norm of
     the per-parameter norms) is at most ``max_norm``; returns that norm before clipping
     as a Python float. Gradients are scaled by ``max_norm / (norm + 1e-6)`` when that is
-    below 1, as in PyTorch. ``norm_type`` may be ``float("inf")`` (largest ``|g|``)."""
+    below 1, as in PyTorch. ``norm_type`` may be ``float("inf")`` (largest ``|g|``).
+    A NaN norm makes every gradient NaN, as in PyTorch, unless ``error_if_nonfinite``
+    (then a NaN or inf norm raises RuntimeError, nothing changed). ``foreach`` is accepted
+    and ignored (one implementation)."""
     max_norm = checks.finite_number(max_norm, "max_norm", "clip_grad_norm_", minimum=0)
+    error_if_nonfinite = checks.boolean(error_if_nonfinite, "error_if_nonfinite", "clip_grad_norm_")
     if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float)) or not norm_type > 0:
         raise ValueError(f"clip_grad_norm_: norm_type must be a positive number or inf, got {norm_type!r}")
     params = _grads(parameters, "clip_grad_norm_")
@@ -31,12 +35,18 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
         return 0.0
     xp = backend.xp(params[0].grad.array)
     if math.isinf(norm_type):
-        total = max(float(xp.abs(p.grad.array).max()) if p.grad.numel() else 0.0 for p in params)
+        per_param = [float(xp.abs(p.grad.array).max()) if p.grad.numel() else 0.0 for p in params]
+        total = math.nan if any(map(math.isnan, per_param)) else max(per_param)  # (Python's max drops NaN)
     else:
         per_param = [float((xp.abs(p.grad.array.astype(float, copy=False)) ** norm_type).sum()) for p in params]
         total = math.fsum(per_param) ** (1.0 / norm_type)
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(
+            f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total}, so they cannot be "
+            "clipped; set error_if_nonfinite=False to clip anyway"
+        )
     coefficient = max_norm / (total + 1e-6)
-    if coefficient < 1.0:
+    if not coefficient >= 1.0:  # (NaN too: every gradient becomes NaN, as PyTorch's clamp keeps NaN)
         for p in params:
             p.grad.array *= p.grad.dtype.type(coefficient)
     return total

@@ -2,8 +2,11 @@
 import copy
 import math
 
+import numpy as np
+
 from .. import backend
 from .base import Op
+from .elementwise import sigmoid
 
 
 def rerun_backward(op, grad, **tensors):
@@ -46,7 +49,8 @@ class ELU(Op):
 
     def forward(self, a, alpha=1.0):
         xp = backend.xp(a)
-        self.positive, self.alpha = a > 0, alpha
+        # not `a > 0`: a NaN input takes the positive branch's gradient (1), as in PyTorch
+        self.positive, self.alpha = ~(a <= 0), alpha
         self.out = xp.where(self.positive, a, alpha * xp.expm1(xp.minimum(a, 0)))
         return self.out
 
@@ -60,7 +64,7 @@ class SiLU(Op):
     name = "silu"
 
     def forward(self, a):
-        self.a, self.s = a, 0.5 + 0.5 * backend.xp(a).tanh(0.5 * a)
+        self.a, self.s = a, sigmoid(a)
         return a * self.s
 
     def backward(self, grad):
@@ -86,21 +90,29 @@ class GELU(Op):
 
     def forward(self, a, approximate="none"):
         xp = backend.xp(a)
+        # float16 is computed in float32 and rounded once, as PyTorch does (in float16 the
+        # erf polynomials overflow and a * Phi(a) underflows to 0 in the tail)
+        self.half = a.dtype if a.dtype.itemsize < 4 else None
+        a = a.astype(np.float32) if self.half else a
         self.a, self.approximate = a, approximate
         if approximate == "tanh":
             self.t = xp.tanh(_SQRT_2_OVER_PI * (a + 0.044715 * a * a * a))
-            return 0.5 * a * (1 + self.t)
-        self.cdf = 0.5 * (1 + erf(a * _SQRT_HALF))
-        return a * self.cdf
+            out = 0.5 * a * (1 + self.t)
+        else:
+            self.cdf = 0.5 * (1 + erf(a * _SQRT_HALF))
+            out = a * self.cdf
+        return out.astype(self.half) if self.half else out
 
     def backward(self, grad):
         a = self.a
         if self.approximate == "tanh":
             t = self.t
             du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * a * a)
-            return (grad * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * du),)
-        pdf = _INV_SQRT_2PI * backend.xp(a).exp(-0.5 * a * a)
-        return (grad * (self.cdf + a * pdf),)
+            dx = grad * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * du)
+        else:
+            pdf = _INV_SQRT_2PI * backend.xp(a).exp(-0.5 * a * a)
+            dx = grad * (self.cdf + a * pdf)
+        return (dx.astype(self.half) if self.half else dx,)
 
     def backward_graph(self, grad, out):
         a = self.parents[0]  # t or cdf recomputed on Tensors (erf below is made of differentiable ops)
@@ -136,6 +148,8 @@ def erf(x):
     """The error function of an array (NumPy or CuPy), in its dtype (of a Tensor under
     ``create_graph``: the same rational functions, recorded, so differentiable)."""
     xp = backend.xp(x)
+    if x.dtype.itemsize < 4:  # float16: x**8 in Q overflows past |x| 4.3 (inf / inf); as PyTorch, in float32
+        return erf(x.astype(np.float32)).astype(x.dtype)
     ax = xp.minimum(xp.abs(x), 8)
     small = ax < 1
     xs = xp.where(small, x, 0)  # keep the unused branch finite

@@ -101,6 +101,11 @@ class Op:
     # differentiated twice, unless it overrides ``backward_graph`` with a rule on Tensors.
     saved = None
 
+    # Keyword arguments that forward updates in place (batch norm's running statistics).
+    # Under detect_anomaly they are staged: forward updates copies, written back only if
+    # its output passes the NaN check, so an AnomalyError leaves them as they were.
+    updates = ()
+
     def backward_graph(self, grad, out):
         """Like ``backward``, on Tensors and recorded: ``grad`` is a Tensor, ``out`` the op's
         output Tensor, ``self.parents`` its inputs. Returns Tensors (or None)."""
@@ -137,9 +142,10 @@ class Op:
             backend.check_same_device(arrays, cls.name)
         op = cls()
         op.needs_input_grad = needs if record else (False,) * len(needs)
-        out = op.forward(*arrays, **params)
         if anomaly.enabled:  # the one check anomaly mode costs outside it
-            anomaly.check_forward(op, arrays, out)
+            out = anomaly.checked_forward(op, arrays, params)
+        else:
+            out = op.forward(*arrays, **params)
         if record:
             op.parents, op._stamp = inputs, clock[0]
             return Tensor._make(out, op)

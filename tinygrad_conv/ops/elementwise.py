@@ -85,13 +85,23 @@ class Pow(Op):
 
     def forward(self, a, exponent):
         self.a, self.exponent = a, exponent
-        return a**exponent
+        return power(a, exponent)
 
     def backward(self, grad):
         p = self.exponent
         if p == 0:  # d/da a**0 = 0 everywhere (p * a**-1 would be 0 * inf = NaN at a = 0)
             return (backend.xp(grad).zeros_like(grad),)
-        return (grad * (p * self.a ** (p - 1)),)
+        return (grad * (p * power(self.a, p - 1)),)
+
+
+def power(a, p):
+    """``a ** p``, with p = 1/2 and -1/2 as PyTorch computes them, by (r)sqrt: ``(-inf) ** -0.5``
+    is NaN and ``(-0.) ** -0.5`` is -inf there (C's pow gives 0 and inf)."""
+    if p == 0.5:
+        return backend.xp(a).sqrt(a)
+    if p == -0.5:
+        return 1 / backend.xp(a).sqrt(a)
+    return a**p
 
 
 class Exp(Op):
@@ -143,12 +153,20 @@ class Tanh(Op):
         return (grad * (1 - self.out * self.out),)
 
 
+def sigmoid(a):
+    """``1 / (1 + exp(-a))`` of an array, accurate in both tails: with ``e = exp(-|a|)``
+    (never overflows), ``1 / (1 + e)`` for ``a >= 0`` and ``e / (1 + e)`` below, so
+    ``sigmoid(-20)`` is 2.06e-9, not 0 (``0.5 + 0.5 tanh(a / 2)`` loses it to rounding)."""
+    xp = backend.xp(a)
+    e = xp.exp(-abs(a))
+    return xp.where(a >= 0, 1, e) / (1 + e)
+
+
 class Sigmoid(Op):
     saved = ("out",)
 
     def forward(self, a):
-        # tanh form: no overflow for large |a|, one transcendental, keeps the dtype
-        self.out = 0.5 + 0.5 * backend.xp(a).tanh(0.5 * a)
+        self.out = sigmoid(a)
         return self.out
 
     def backward(self, grad):
@@ -218,8 +236,15 @@ class ReLU(Op):
 
 
 # ----- more elementwise functions: abs, sqrt, clip, maximum/minimum, where ------------------------
+def sign(a):
+    """``sign(a)`` as PyTorch's: 0 at NaN (NumPy's is NaN there), so |x| and l1_loss pass
+    no gradient to a NaN input, as PyTorch's do."""
+    xp = backend.xp(a)
+    return xp.where(a == a, xp.sign(a), 0)
+
+
 class Abs(Op):
-    """``|a|``; the gradient at 0 is 0, as in PyTorch (``sign(a)``)."""
+    """``|a|``; the gradient at 0 (and at NaN) is 0, as in PyTorch (``sign(a)``)."""
     saved = ("a",)
 
     def forward(self, a):
@@ -227,7 +252,7 @@ class Abs(Op):
         return backend.xp(a).abs(a)
 
     def backward(self, grad):
-        return (grad * backend.xp(grad).sign(self.a),)
+        return (grad * sign(self.a),)
 
 
 class Sqrt(Op):
@@ -260,7 +285,8 @@ class Clip(Op):
             inside = self.a >= self.min
         if self.max is not None:
             inside = inside & (self.a <= self.max)
-        return (grad * inside,)
+        # selected, not multiplied: outside (and at NaN) exactly 0, even for a NaN/inf gradient
+        return (backend.xp(grad).where(inside, grad, grad.dtype.type(0)),)
 
 
 class Maximum(Op):
@@ -278,13 +304,17 @@ class Maximum(Op):
     def _pick(xp, a, b):
         return xp.maximum(a, b)
 
-    def _wins(self):
-        return self.a > self.b
+    @staticmethod
+    def _loses(x, y):
+        return x < y
 
     def backward(self, grad):
-        share = self._wins().astype(grad.dtype)  # 1 where a wins, 1/2 at ties, 0 where b wins
-        share += 0.5 * (self.a == self.b)
-        return grad * share, grad * (1 - share)
+        # As PyTorch: a side's gradient is 0 where it loses (selected: 0 even for a NaN or
+        # inf gradient), half at ties, and all of it otherwise, so where a NaN makes both
+        # comparisons false both sides get all of it.
+        xp, a, b = backend.xp(grad), self.a, self.b
+        zero, shared = grad.dtype.type(0), xp.where(a == b, grad * grad.dtype.type(0.5), grad)
+        return xp.where(self._loses(a, b), zero, shared), xp.where(self._loses(b, a), zero, shared)
 
 
 class Minimum(Maximum):
@@ -294,8 +324,9 @@ class Minimum(Maximum):
     def _pick(xp, a, b):
         return xp.minimum(a, b)
 
-    def _wins(self):
-        return self.a < self.b
+    @staticmethod
+    def _loses(x, y):
+        return x > y
 
 
 class Where(Op):
@@ -304,7 +335,13 @@ class Where(Op):
 
     def forward(self, a, b, condition):
         self.condition = condition
-        return backend.xp(a).where(condition, a, b)
+        try:
+            return backend.xp(a).where(condition, a, b)
+        except ValueError:
+            raise ValueError(
+                f"where: condition shape {condition.shape}, input shape {a.shape} and other shape {b.shape} "
+                "cannot be broadcast together"
+            ) from None
 
     def backward(self, grad):
         zero = grad.dtype.type(0)

@@ -28,6 +28,7 @@ from .. import backend, checks
 from . import losses_cuda
 from .activation import rerun_backward
 from .base import Op
+from .elementwise import sign
 from .nn_ops import _log_softmax
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -89,7 +90,7 @@ class L1Loss(_Pointwise, Op):
     name = "l1_loss"
 
     def rule(self, d):
-        return abs(d), backend.xp(d).sign(d)
+        return abs(d), sign(d)  # (0 at NaN, as PyTorch's)
 
 
 class SmoothL1Loss(_Pointwise, Op):
@@ -132,7 +133,7 @@ def class_indices(target, scores, op, ignore_index):
     elif target.dtype.kind not in "iu":
         raise TypeError(f"{op}: target must hold integer class indices, got dtype {target.dtype}")
     C = scores.shape[1]
-    lo, hi = int(target.min()), int(target.max())
+    lo, hi = (int(target.min()), int(target.max())) if target.size else (0, 0)  # (an empty batch: nothing to check)
     if lo < 0 or hi >= C:
         bad = ((target < 0) | (target >= C)) & (target != ignore_index)
         if bool(bad.any()):
@@ -157,10 +158,11 @@ def index_coefficients(target, ignore_index, ignored, weight, eps, shape, dtype)
     if weight is None and not ignored and not eps:  # the common case: A is the one-hot
         return onehot.astype(dtype), target.size
     w = xp.ones(C, dtype) if weight is None else weight
-    w_t = w[target] * keep if ignored else w[target]  # (N, ...)
+    w_t = w[target] if C else xp.zeros(target.shape, dtype)  # (N, ...); no class: every target was ignore_index
+    w_t = w_t * keep if ignored else w_t
     A = onehot * xp.expand_dims(w_t * dtype.type(1 - eps), 1)
     if eps:
-        smooth = w.reshape(classes) * dtype.type(eps / C)
+        smooth = w.reshape(classes) * dtype.type(eps / max(C, 1))  # (C = 0: an empty array anyway)
         A = A + (smooth * xp.expand_dims(keep, 1) if ignored else smooth)
     return A, w_t.sum()
 
@@ -169,8 +171,6 @@ def _check_classes(scores, op, reduction, label_smoothing=0.0):
     checks.one_of(reduction, REDUCTIONS, "reduction", op)
     if scores.ndim < 2:
         raise ValueError(f"{op}: input must be (N, C) or (N, C, d1, ...), got shape {scores.shape}")
-    if scores.shape[0] == 0:
-        raise ValueError(f"{op}: the batch is empty")
     eps = checks.finite_number(label_smoothing, "label_smoothing", op, minimum=0)
     if eps > 1:
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {eps}")
@@ -268,13 +268,19 @@ class NLLLoss(Op):
         self.A, self.denominator = index_coefficients(target, ignore_index, ignored, w, 0.0, log_probs.shape,
                                                       log_probs.dtype)
         self.reduction = reduction
-        return _reduce(-(self.A * log_probs).sum(axis=1), reduction, self.denominator)
+        with np.errstate(invalid="ignore"):  # 0 * NaN/inf at a class no target picks: replaced next
+            terms = self.A * log_probs
+        terms = backend.xp(terms).where(self.A == 0, 0, terms)  # only the picked classes count, as PyTorch
+        return _reduce(-terms.sum(axis=1), reduction, self.denominator)
 
     def backward(self, grad):
         xp = backend.xp(grad)
         if self.reduction == "none":
-            return (-self.A * xp.expand_dims(grad, 1),)
-        return (self.A * xp.asarray(-_scale(grad, self.reduction, self.denominator), self.A.dtype),)
+            g = -self.A * xp.expand_dims(grad, 1)
+        else:
+            g = self.A * xp.asarray(-_scale(grad, self.reduction, self.denominator), self.A.dtype)
+        # classes outside A get exactly 0, as PyTorch's scatter gives them (0 * NaN would be NaN)
+        return (xp.where(self.A != 0, g, g.dtype.type(0)),)
 
 
 class BinaryCrossEntropyWithLogits(Op):

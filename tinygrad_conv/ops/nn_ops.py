@@ -3,6 +3,8 @@
 Fusing them (instead of composing matmul, add, exp, ...) gives one graph node
 per layer, which is what keeps small models fast in Python.
 """
+import math
+
 from .. import backend, checks
 from .base import Op
 
@@ -29,18 +31,31 @@ class Linear(Op):
     def backward(self, grad):
         need_x, need_w = self.needs_input_grad[:2]
         dx = grad @ self.weight if need_x else None
-        g2 = grad.reshape(-1, grad.shape[-1])  # batch axes folded into one
-        dw = g2.T @ self.x.reshape(-1, self.x.shape[-1]) if need_w else None
+        g2 = _rows(grad)  # batch axes folded into one
+        dw = g2.T @ _rows(self.x) if need_w else None
         if len(self.needs_input_grad) == 2:
             return dx, dw
         db = backend.sum_rows(g2.T) if self.needs_input_grad[2] else None
         return dx, dw, db
 
 
+def _rows(a):
+    """``(..., k)`` as ``(rows, k)``; sizes written out, as -1 is ambiguous when k is 0."""
+    return a.reshape(math.prod(a.shape[:-1]), a.shape[-1])
+
+
 def _log_softmax(x, axis):
+    if x.size == 0:  # nothing to normalise (max over an empty axis has no identity)
+        return x.copy()
     xp = backend.xp(x)
     shifted = x - x.max(axis=axis, keepdims=True)  # exp never overflows
     return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def softmax_axis(x, axis, op):
+    """``axis`` checked against ``x`` (a 0-d ``x`` takes 0 or -1, as in PyTorch: None, its only element)."""
+    axis = checks.axis(axis, max(x.ndim, 1), op)
+    return axis if x.ndim else None
 
 
 class LogSoftmax(Op):
@@ -48,8 +63,8 @@ class LogSoftmax(Op):
     saved = ("out",)
 
     def forward(self, x, axis=-1):
-        self.axis = axis
-        self.out = _log_softmax(x, axis)
+        self.axis = softmax_axis(x, axis, "log_softmax")
+        self.out = _log_softmax(x, self.axis)
         return self.out
 
     def backward(self, grad):
@@ -62,8 +77,8 @@ class Softmax(Op):
     saved = ("out",)
 
     def forward(self, x, axis=-1):
-        self.axis = axis
-        self.out = backend.xp(x).exp(_log_softmax(x, axis))
+        self.axis = softmax_axis(x, axis, "softmax")
+        self.out = backend.xp(x).exp(_log_softmax(x, self.axis))
         return self.out
 
     def backward(self, grad):

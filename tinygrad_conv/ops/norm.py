@@ -97,6 +97,7 @@ class BatchNorm(Op):
     """
 
     name = "batch_norm"
+    updates = ("running_mean", "running_var")  # (see Op.updates)
 
     def forward(self, x, weight=None, bias=None, running_mean=None, running_var=None,
                 training=False, momentum=0.1, eps=1e-5):

@@ -47,8 +47,8 @@ class Max(Op):
 
     def forward(self, a, axis=None, keepdims=False):
         self.axes = checks.axes(axis, a.ndim, self.name)
-        if a.size == 0:
-            raise ValueError(f"{self.name}: cannot reduce an empty tensor of shape {a.shape}")
+        if any(a.shape[i] == 0 for i in self.axes):  # (other axes may be empty: an empty result)
+            raise ValueError(f"{self.name}: cannot reduce over an axis of size 0 (shape {a.shape}, axes {self.axes})")
         self.keepdims, self.a = keepdims, a
         self.out_kept = self._extremum(a)
         return self.out_kept if keepdims else self.out_kept.squeeze(axis=self.axes)

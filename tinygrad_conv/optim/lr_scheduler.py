@@ -63,6 +63,21 @@ def _real(value, name, where):
     return int(value) if isinstance(value, numbers.Integral) else float(value)
 
 
+def _positive(value, name, where):
+    value = finite_number(value, name, where)
+    if value <= 0:
+        raise ValueError(f"{where}: {name} must be > 0, got {value}")
+    return value
+
+
+def _fraction(value, name, where):
+    """A number in (0, 1] (CyclicLR's rising share of a cycle)."""
+    value = _positive(value, name, where)
+    if value > 1:
+        raise ValueError(f"{where}: {name} must be in (0, 1], got {value}")
+    return value
+
+
 def _epoch(value, name, where):
     return integer(value, name, where, minimum=-1)
 
@@ -564,7 +579,7 @@ class CyclicLR(LRScheduler):
     ``scale_mode``) is not saved by ``state_dict``.
     """
 
-    _saved = {"max_lrs": _nonnegatives, "total_size": _nonnegative, "step_ratio": _nonnegative,
+    _saved = {"max_lrs": _nonnegatives, "total_size": _positive, "step_ratio": _fraction,
               "base_momentums": _nonnegatives, "max_momentums": _nonnegatives}
     _per_group = ("base_lrs", "_last_lr", "max_lrs", "base_momentums", "max_momentums")
     _modes = ("triangular", "triangular2", "exp_range")
@@ -890,6 +905,13 @@ class SequentialLR(_Composite):
         idx = bisect_right(self._milestones, 0)  # ... and take the first one's again
         self._schedulers[idx]._initial_step()
         self._last_lr = self._schedulers[idx].get_last_lr()
+
+    def _parse(self, state_dict, where, others=(), prefix=""):
+        values, children = super()._parse(state_dict, where, others, prefix)
+        if len(values["_milestones"]) != len(self._schedulers) - 1:  # one fewer than the schedulers
+            raise ValueError(f"{where}: {prefix}_milestones has {len(values['_milestones'])} values for "
+                             f"{len(self._schedulers)} schedulers (expected {len(self._schedulers) - 1})")
+        return values, children
 
     @staticmethod
     def _undo(scheduler):

@@ -44,6 +44,7 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..checks import boolean, finite_number
+from ..engine import GradError, check_grad
 from ..grad_mode import enable_grad
 from ..tensor import Tensor
 
@@ -265,6 +266,14 @@ class Optimizer:
             if values != checked.get(i):  # only what changed since the last step (NaN always does)
                 group.update(self._check_hyperparameters(**dict(zip(self.hyperparameters, values))))
                 checked[i] = tuple(group[k] for k in self.hyperparameters)
+        where = f"{type(self).__name__}.step"
+        for k, group in enumerate(self.param_groups):  # every gradient too (shape, dtype, device): before any
+            for j, p in enumerate(group["params"]):     # parameter moves or any state is made
+                if p.grad is not None:
+                    try:
+                        check_grad(p.grad, p, where)
+                    except GradError as e:
+                        raise GradError(f"{e} (parameter {j} of param group {k})") from None
         offset = 0
         for group in self.param_groups:
             self._update_group(group, self._gradients(group, offset))
