@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import tinygrad_conv as tc
-from specs_hconv import conv_case
+from specs_conv_nd import conv_case
 from tinygrad_conv import functional as F, nn
 from tinygrad_conv.ops import conv as conv_module, conv_batch_inner, conv_transpose, conv_xp
 

@@ -172,11 +172,11 @@ SPECS = {
 from specs_building_blocks import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue 11)
 from specs_conv_family import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702
 from specs_tensor_v3 import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue 16)
-from specs_hopsa import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue 19: hopsa)
-from specs_hopsb import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue 19: norms, embedding)
-from specs_hconv import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue 19: N-d conv)
-from specs_hresample import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issues 19-21: pad, interpolate)
-from specs_hpool import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issues 19-21: pooling)
+from specs_activations_losses import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue 19: activations, losses, tensor ops)
+from specs_norms_embedding import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue 19: norms, embedding)
+from specs_conv_nd import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issue 19: N-d conv)
+from specs_resample import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issues 19-21: pad, interpolate)
+from specs_pool_nd import SPECS as _S; SPECS.update(_S)  # noqa: E402,E702  (issues 19-21: pooling)
 
 BUILTIN = sorted(name for name, cls in ops.registry.items() if cls.__module__.startswith("tinygrad_conv."))
 
