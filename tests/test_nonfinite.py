@@ -709,3 +709,27 @@ def test_op_zero_size_matches_torch(torch, name, data):
         return
     out, grads, _ = _run(Lib(tc, F), fn, arrays, lambda s: grad)
     _compare(name, [out] + grads, [t_out] + t_grads)
+
+
+@pytest.mark.parametrize("name", [n for n in OPS if n not in EXEMPT])
+@settings(max_examples=1, **WALK_SETTINGS)
+@given(data=st.data())
+def test_walk_entry_runs_its_op(name, data):
+    """Each WALK entry really runs the registered op it is filed under."""
+    cls, calls = ops.registry[name], []
+    forward = cls.forward
+    cls.forward = lambda self, *a, **k: calls.append(1) or forward(self, *a, **k)
+    try:
+        shapes, fn = WALK[name](Draw(data))
+        _run(Lib(tc, F), fn, [data.draw(testing.arrays(s)) for s in shapes], np.ones)
+    finally:
+        cls.forward = forward
+    assert calls, f"WALK[{name!r}] never runs ops.registry[{name!r}]"
+
+
+def test_max_unpool_backward_on_an_empty_batch():
+    x = tc.Tensor(np.zeros((0, 2, 3)), requires_grad=True)
+    out = F.max_unpool1d(x, tc.Tensor(np.zeros((0, 2, 3), np.int64)), 2)
+    assert out.shape == (0, 2, 6)
+    out.backward(np.ones(out.shape))
+    assert x.grad.shape == (0, 2, 3)
