@@ -632,11 +632,11 @@ KNOWN = {
     "softsign": "PyTorch differentiates x / (1 + |x|) as a quotient, g / (1 + |x|) - g x sign(x) / (1 + |x|)^2: "
                 "an infinite g gives inf - inf = NaN; here the one derivative g / (1 + |x|)^2",
 }
-# PyTorch's CPU elu and celu pass the gradient at a NaN input in their scalar loop and give
-# NaN in the vectorised one (arrays of 8 or more); hardtanh passes it in the scalar loop and
-# gives 0 in the vectorised one: this library passes it, always. binary_cross_entropy refuses
-# NaN probabilities (as PyTorch). The walk sprinkles only +-inf into these ops' inputs.
-NO_NAN_INPUT = {"elu", "celu", "hardtanh", "binary_cross_entropy"}
+# PyTorch's CPU elu, celu and hardswish pass the gradient at a NaN input in their scalar loop
+# and give NaN in the vectorised one (arrays of 8 or more); hardtanh passes it in the scalar
+# loop and gives 0 in the vectorised one: this library passes it, always. binary_cross_entropy
+# refuses NaN probabilities (as PyTorch). The walk sprinkles only +-inf into these ops' inputs.
+NO_NAN_INPUT = {"elu", "celu", "hardswish", "hardtanh", "binary_cross_entropy"}
 
 OPS = sorted(name for name, cls in ops.registry.items() if cls.__module__.startswith("tinygrad_conv."))
 
@@ -733,3 +733,15 @@ def test_max_unpool_backward_on_an_empty_batch():
     assert out.shape == (0, 2, 6)
     out.backward(np.ones(out.shape))
     assert x.grad.shape == (0, 2, 3)
+
+
+@pytest.mark.parametrize("name", ["hardtanh", "hardsigmoid", "hardswish"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_flat_piece_stops_a_nonfinite_gradient(name, dtype):
+    """Where the activation is constant its gradient is exactly 0, even for a NaN or inf
+    upstream gradient (PyTorch selects 0 there; 0 * NaN would be NaN)."""
+    x = tc.Tensor(np.array([-5.0, -5.0, 5.0, 0.5], dtype), requires_grad=True)
+    getattr(F, name)(x).backward(np.array([np.nan, np.inf, np.nan, np.inf], dtype))
+    slope_at_5 = {"hardsigmoid": 0.0, "hardtanh": 0.0, "hardswish": np.nan}[name]  # hardswish is x there
+    np.testing.assert_array_equal(x.grad.numpy()[:3], np.array([0.0, 0.0, slope_at_5], dtype))
+    assert np.isinf(x.grad.numpy()[3]) and x.grad.dtype == dtype
