@@ -233,7 +233,7 @@ def unbroadcast(grad, shape):
     axes = tuple(range(extra)) + tuple(
         extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
     )
-    if type(grad) is np.ndarray and axes[-1] == grad.ndim - 1 and grad.size >= 1 << 15 \
+    if type(grad) is np.ndarray and axes and axes[-1] == grad.ndim - 1 and grad.size >= 1 << 15 \
             and grad.dtype.kind == "f" and grad.dtype.itemsize >= 4:
         # Summing the innermost axis away (a per-channel bias of (N, C, H, W)): einsum's
         # loop is 2-3x faster than sum's here, as accurate on float32/64 (not used for float16)

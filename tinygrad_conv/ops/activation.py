@@ -174,7 +174,15 @@ class _Pointwise:
         return self.f(backend.xp(a), a, **params)
 
     def backward(self, grad):
-        return (grad * self.slope(backend.xp(grad), self.a, **self.params),)
+        xp = backend.xp(grad)
+        out = grad * self.slope(xp, self.a, **self.params)
+        flat = self.flat(xp, self.a, **self.params)
+        # in a flat piece PyTorch selects 0 (a NaN or inf gradient does not leak through 0 * g)
+        return (out if flat is None else xp.where(flat, 0, out),)
+
+    def flat(self, xp, a, **params):
+        """Where the function is constant by definition (its gradient is exactly 0), or None."""
+        return None
 
 
 def _sigmoid(xp, a):
@@ -197,7 +205,10 @@ class Hardtanh(_Pointwise, Op):
         return xp.minimum(xp.maximum(a, a.dtype.type(min_val)), a.dtype.type(max_val))
 
     def slope(self, xp, a, min_val=-1.0, max_val=1.0):
-        return xp.where((a <= min_val) | (a >= max_val), 0, xp.ones_like(a))
+        return xp.where(self.flat(xp, a, min_val, max_val), 0, xp.ones_like(a))
+
+    def flat(self, xp, a, min_val=-1.0, max_val=1.0):
+        return (a <= min_val) | (a >= max_val)  # a NaN input passes the gradient (PyTorch: by path)
 
 
 class Softplus(_Pointwise, Op):
@@ -223,6 +234,9 @@ class Hardswish(_Pointwise, Op):
     def slope(self, xp, a):
         return xp.where(a <= -3, 0, xp.where(a < 3, a / 3 + 0.5, xp.ones_like(a)))
 
+    def flat(self, xp, a):
+        return a <= -3
+
 
 class Hardsigmoid(_Pointwise, Op):
     """``relu6(a + 3) / 6``; slope 1/6 strictly between -3 and 3."""
@@ -234,6 +248,9 @@ class Hardsigmoid(_Pointwise, Op):
 
     def slope(self, xp, a):
         return xp.where((a > -3) & (a < 3), xp.ones_like(a) / 6, 0)
+
+    def flat(self, xp, a):
+        return ~((a > -3) & (a < 3))  # a NaN input too, as PyTorch
 
 
 class Mish(_Pointwise, Op):

@@ -554,16 +554,17 @@ class _MaxUnpool(_Pool):
         xb = batched(x, dims).reshape(-1, int(np.prod(x.shape[-dims:])))
         self.rows = xp.arange(xb.shape[0]).reshape(-1, 1)
         self.index, self.shape = batched(indices, dims).reshape(xb.shape), x.shape
+        self.plane = plane  # (not -1 in backward's reshape: it is ambiguous for an empty batch)
         out = xp.zeros((xb.shape[0], plane), x.dtype)
         out[self.rows, self.index] = xb
         return out.reshape(x.shape[:-dims] + size)
 
     def backward(self, grad):
-        g = grad.reshape(self.rows.shape[0], -1)
+        g = grad.reshape(self.rows.shape[0], self.plane)
         return (g[self.rows, self.index].reshape(self.shape),)
 
     def backward_graph(self, grad, out):
-        g = grad.reshape(self.rows.shape[0], -1)
+        g = grad.reshape(self.rows.shape[0], self.plane)
         return (g[self.rows, self.index].reshape(self.shape),)
 
 
