@@ -610,9 +610,6 @@ EXEMPT = {
 # Ops whose NaN/inf or zero-size behaviour another branch of issue 20 fixes; the integrator
 # deletes a line when that branch is merged (an XPASS in the report says it agrees now).
 PENDING = {
-    "interpolate": "hresample: bilinear as dense matrices spreads one NaN/inf",
-    "einsum": "open (found by hwalk): a repeated letter (ii->i) multiplies the gradient by an identity "
-              "matrix, so an infinite gradient gives NaN off the diagonal where PyTorch gives 0",
     "conv_transpose": "open (found by hwalk): the zero rows added to x when output_padding >= stride meet "
                       "an infinite weight (0 * inf = NaN) at outputs no input reaches; PyTorch gives the bias",
 }
@@ -620,6 +617,8 @@ PENDING = {
 # Where PyTorch's answer is not one this library takes (each reported in the README's
 # "Coming from PyTorch"); the walk still runs them and says when they start to agree.
 KNOWN = {
+    "interpolate": "where a sample point falls exactly on an input pixel PyTorch still reads the neighbour "
+                   "with weight 0 (0 * inf = NaN); here that output is the pixel itself",
     "prod": "PyTorch divides the product by each input when none is 0 (inf / inf = NaN); "
             "here the gradient is the product of the others, exact",
     "var": "with no degrees of freedom left PyTorch's gradient is inf * 0 = NaN or inf by path; here NaN",

@@ -153,3 +153,15 @@ def test_add_sub_alpha_match_torch(torch):
         theirs.sum().backward()
     _close(a.grad, ta.grad)
     _close(b.grad, tb.grad)
+
+
+@pytest.mark.parametrize("equation, shape, diagonal", [("ii->i", (3, 3), 3), ("iij->j", (2, 2, 3), 6), ("iji->j", (2, 3, 2), 6)])
+def test_einsum_repeated_letter_gradient_is_zero_off_the_diagonal_even_for_an_infinite_gradient(equation, shape,
+                                                                                             diagonal):
+    x = tc.tensor(np.arange(np.prod(shape), dtype=np.float64).reshape(shape), requires_grad=True)
+    out = tc.einsum(equation, x)
+    grad = np.full(out.shape, np.inf)
+    out.backward(tc.tensor(grad))
+    g = x.grad.numpy()
+    assert not np.isnan(g).any()  # an identity times inf would put NaN off the diagonal
+    assert np.isinf(g).sum() == diagonal and (g[~np.isinf(g)] == 0).all()

@@ -103,10 +103,11 @@ class Einsum(Op):
         subscripts, operands = [self.out] + others, [grad] + [a for j, a in enumerate(self.arrays) if j != i]
         elsewhere = set(self.out + "".join(others))
         spare = iter(c for c in _LETTERS if c not in set(self.subscripts))
-        target, seen = "", set()
+        target, seen, identities = "", set(), []
         for c in own:
             if c in seen:  # a repeated letter: a fresh one, tied to the first by an identity
                 fresh = next(spare)
+                identities.append(len(subscripts))
                 subscripts.append(c + fresh)
                 operands.append(module.eye(self.sizes[c], dtype=grad.dtype))
                 target += fresh
@@ -117,10 +118,20 @@ class Einsum(Op):
                 subscripts.append(c)
                 operands.append(module.ones(self.sizes[c], dtype=grad.dtype))
                 elsewhere.add(c)
-        subscripts = ",".join(subscripts) + "->" + target
-        if xp is module:  # arrays: the fast path; Tensors (create_graph): the recorded einsum
-            return contract(xp, subscripts, *operands)
-        return xp.einsum(subscripts, *operands)
+        if xp is not module:  # Tensors (create_graph): the recorded einsum, identities included
+            return xp.einsum(",".join(subscripts) + "->" + target, *operands)
+        if not identities:
+            return contract(xp, ",".join(subscripts) + "->" + target, *operands)
+        # a repeated letter on arrays: contract to the distinct letters, then write that onto the
+        # diagonal of zeros (multiplying by an identity would turn an infinite gradient into NaN
+        # off the diagonal, where the gradient is exactly 0)
+        distinct = "".join(dict.fromkeys(own))
+        keep = [k for k in range(len(operands)) if k not in identities]
+        small = contract(xp, ",".join(subscripts[k] for k in keep) + "->" + distinct, *[operands[k] for k in keep])
+        full = xp.zeros(tuple(self.sizes[c] for c in own), dtype=small.dtype)
+        aranges = {c: xp.arange(self.sizes[c]).reshape([-1 if d == c else 1 for d in distinct]) for c in distinct}
+        full[tuple(aranges[c] for c in own)] = small
+        return full
 
     def backward_graph(self, grad, out):
         return rerun_backward(self, grad, arrays=tuple(self.parents))
