@@ -151,7 +151,7 @@ def unfold(x, kernel_size, dilation=1, padding=0, stride=1):
     batched = x if x.ndim == 4 else x.unsqueeze(0)
     weight = _patch_weight(batched.shape[1], a["kernel"], x.dtype, x.device)
     cols = conv2d(batched, weight, None, a["stride"], a["padding"], a["dilation"], groups=batched.shape[1])
-    cols = cols.reshape(cols.shape[0], cols.shape[1], -1)
+    cols = cols.flatten(2)  # not reshape(N, CK, -1): -1 is ambiguous when N == 0
     return cols if x.ndim == 4 else cols[0]
 
 
@@ -888,6 +888,8 @@ def _vector_norm(x, p, dim):
     derivative is infinite there: it is taken at 1 and the result masked)."""
     if p == float("inf") or p == 1:
         return x.norm(p, dim, keepdim=True)
+    if p == 0:  # the count of nonzeros, as torch.linalg.vector_norm: a step, so no gradient
+        return (x.detach() != 0).type_as(x).sum(dim, keepdim=True)
     total = (x * x if p == 2 else x.abs() ** p).sum(dim, keepdim=True)
     positive = total > 0
     safe = combine.where(positive, total, 1.0)

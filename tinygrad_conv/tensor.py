@@ -704,7 +704,7 @@ class Tensor:
         # the gradient goes to the returned index, as PyTorch's max(dim)
         index = arg(self.array.reshape(self.shape or (1,)), axis=dim, keepdims=True)
         values = self.reshape(self.shape or (1,)).gather(dim, Tensor._make(index, None))
-        if not keepdim:
+        if not keepdim or self.ndim == 0:  # a 0-d input gives 0-d results, keepdim or not
             values, index = values.squeeze(dim), index.squeeze(axis=dim)
         return result(values, Tensor._make(index, None))
 
