@@ -523,8 +523,22 @@ class Tensor:
     def mul(self, other):
         return self * other
 
-    def div(self, other):
-        return self / other
+    def div(self, other, *, rounding_mode=None):
+        """``self / other``; ``rounding_mode`` "trunc" or "floor" rounds the quotient, whose
+        gradient is then 0 (a step function), as PyTorch's."""
+        if rounding_mode is None:
+            return self / other
+        if rounding_mode not in ("trunc", "floor"):
+            raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+        whole = self.array.dtype.kind in "iub" and not isinstance(other, float) and (
+            not isinstance(other, Tensor) or other.array.dtype.kind in "iub")
+        q = self / other
+        xp = backend.xp(q.array)
+        rounded = (xp.trunc if rounding_mode == "trunc" else xp.floor)(q.array)
+        if whole:  # integers stay integers
+            return Tensor._make(rounded.astype(_common_dtype(self, self._wrap(other))[0].array.dtype), None)
+        # the rounded values, with q's graph behind them so backward reaches the inputs (with 0)
+        return _ops.Where.apply(Tensor._make(rounded, None), q, condition=xp.ones(q.shape, bool))
 
     def pow(self, exponent):
         return self**exponent
@@ -667,15 +681,15 @@ class Tensor:
     def minimum(self, other):
         return _ops.Minimum.apply(*_promoted(self, other))
 
-    def softmax(self, dim=None, *, axis=None):
+    def softmax(self, dim=None, *, axis=None, dtype=None):
         from . import functional
 
-        return functional.softmax(self, _dim(dim, axis, "softmax"))
+        return functional.softmax(self, _dim(dim, axis, "softmax"), dtype=dtype)
 
-    def log_softmax(self, dim=None, *, axis=None):
+    def log_softmax(self, dim=None, *, axis=None, dtype=None):
         from . import functional
 
-        return functional.log_softmax(self, _dim(dim, axis, "log_softmax"))
+        return functional.log_softmax(self, _dim(dim, axis, "log_softmax"), dtype=dtype)
 
     # ----- reductions (dim/keepdim, or NumPy's axis/keepdims) ---------------------------
     def sum(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
