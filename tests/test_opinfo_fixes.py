@@ -122,3 +122,16 @@ def test_errors_name_what_was_given():
         F.prelu(tc.zeros(2, 3), tc.zeros(2))
     with pytest.raises(ValueError, match="lambd"):
         F.softshrink(tc.zeros(2), -1.0)
+
+
+def test_masked_fill_broadcasts_with_a_larger_mask(torch):
+    mask = np.eye(4, dtype=bool)[:, :3]
+    t, o = _pair(torch, np.arange(3.0))
+    _check(torch, t.masked_fill(torch.from_numpy(mask), -1.0), o.masked_fill(tc.tensor(mask), -1.0), [(t, o)])
+    with pytest.raises(RuntimeError, match="shape"):
+        tc.zeros(3).masked_fill_(tc.tensor(mask), 1.0)  # in place keeps the shape, as torch's
+
+
+def test_cat_skips_legacy_empty_1d(torch):
+    (t0, o0), (t1, o1) = _pair(torch, np.zeros(0)), _pair(torch, np.ones((2, 3)))
+    _check(torch, torch.cat([t0, t1, t0], 1), tc.cat([o0, o1, o0], 1), [(t1, o1)])

@@ -973,7 +973,8 @@ class Tensor:
         return _ops.Gather.apply(self, axis=checks.axis(dim, max(self.ndim, 1), "gather"), index=index)
 
     def masked_fill(self, mask, value):
-        """``value`` where ``mask`` (a bool tensor broadcasting to this shape) is True, else ``self``."""
+        """``value`` where ``mask`` (a bool tensor) is True, else ``self``; the two broadcast
+        together, as PyTorch's out-of-place ``masked_fill`` (``masked_fill_`` keeps this shape)."""
         mask = mask.array if isinstance(mask, Tensor) else mask
         if getattr(mask, "dtype", None) != np.bool_:
             raise TypeError(f"masked_fill: mask must be a bool tensor, got {getattr(mask, 'dtype', type(mask).__name__)}")
@@ -981,10 +982,11 @@ class Tensor:
         if value.ndim:
             raise ValueError(f"masked_fill: value must be a number or 0-d tensor, got shape {value.shape}")
         fill = value._cast(self.dtype) if value.dtype != self.dtype else value
-        out = _ops.Where.apply(fill, self, condition=backend.like(mask, self.array))
-        if out.shape != self.shape:
-            raise ValueError(f"masked_fill: mask of shape {mask.shape} does not broadcast to {self.shape}")
-        return out
+        try:
+            np.broadcast_shapes(mask.shape, self.shape)
+        except ValueError:
+            raise ValueError(f"masked_fill: mask of shape {mask.shape} does not broadcast with {self.shape}") from None
+        return _ops.Where.apply(fill, self, condition=backend.like(mask, self.array))
 
     def clone(self):
         """A copy with its own memory, recorded in the graph."""
