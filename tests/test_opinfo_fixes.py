@@ -135,3 +135,9 @@ def test_masked_fill_broadcasts_with_a_larger_mask(torch):
 def test_cat_skips_legacy_empty_1d(torch):
     (t0, o0), (t1, o1) = _pair(torch, np.zeros(0)), _pair(torch, np.ones((2, 3)))
     _check(torch, torch.cat([t0, t1, t0], 1), tc.cat([o0, o1, o0], 1), [(t1, o1)])
+
+
+def test_gather_with_an_empty_index_of_another_rank(torch):
+    t, o = _pair(torch, np.arange(5.0))
+    index = np.zeros((2, 0), np.int64)
+    _check(torch, t.gather(0, torch.from_numpy(index)), o.gather(0, tc.tensor(index)), [(t, o)])

@@ -968,6 +968,8 @@ class Tensor:
         index = index.array if isinstance(index, Tensor) else backend.like(np.asarray(index), self.array)
         if index.dtype.kind not in "iu":
             raise TypeError(f"gather: index must be an integer tensor, got dtype {index.dtype}")
+        if index.size == 0 and index.ndim != max(self.ndim, 1):  # PyTorch lets an empty index have any shape
+            return self.flatten()[:0].reshape(index.shape)
         if index.ndim != max(self.ndim, 1) and not (index.ndim == 0 and self.ndim == 0):
             raise ValueError(f"gather: index must have as many dims as the input ({self.ndim}), got shape {index.shape}")
         return _ops.Gather.apply(self, axis=checks.axis(dim, max(self.ndim, 1), "gather"), index=index)
