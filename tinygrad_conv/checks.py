@@ -15,6 +15,8 @@ def pair(value, name, op, minimum=1):
     ``value`` is an int or a pair of ints; anything else is a ``TypeError``,
     a number below ``minimum`` a ``ValueError``.
     """
+    if isinstance(value, (tuple, list)) and len(value) == 1:  # PyTorch repeats a 1-tuple over the axes
+        value = value[0]
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise ValueError(f"{op}: {name} must be an int or an (h, w) pair, got {value!r}")
@@ -35,6 +37,7 @@ def ntuple(value, n, name, op, minimum=1):
     if n == 2:
         return pair(value, name, op, minimum)
     values = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
+    values = values * n if len(values) == 1 else values  # a 1-tuple counts for every axis, as PyTorch's
     if len(values) != n:
         raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
     for v in values:

@@ -30,6 +30,8 @@ def _promote_all(tensors):
 def cat(tensors, dim=0, *, axis=None):
     """Join tensors along an existing ``dim`` (``torch.cat``)."""
     tensors = _promote_all(_tensors(tensors, "cat"))
+    if any(t.ndim != 1 for t in tensors):  # PyTorch's legacy rule: 1-D empty tensors (shape (0,)) are skipped
+        tensors = [t for t in tensors if t.shape != (0,)] or tensors
     return ops.Cat.apply(*tensors, axis=dim if axis is None else axis)
 
 

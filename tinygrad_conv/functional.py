@@ -151,7 +151,7 @@ def unfold(x, kernel_size, dilation=1, padding=0, stride=1):
     batched = x if x.ndim == 4 else x.unsqueeze(0)
     weight = _patch_weight(batched.shape[1], a["kernel"], x.dtype, x.device)
     cols = conv2d(batched, weight, None, a["stride"], a["padding"], a["dilation"], groups=batched.shape[1])
-    cols = cols.reshape(cols.shape[0], cols.shape[1], -1)
+    cols = cols.flatten(2)  # not reshape(N, CK, -1): -1 is ambiguous when N == 0
     return cols if x.ndim == 4 else cols[0]
 
 
@@ -888,6 +888,8 @@ def _vector_norm(x, p, dim):
     derivative is infinite there: it is taken at 1 and the result masked)."""
     if p == float("inf") or p == 1:
         return x.norm(p, dim, keepdim=True)
+    if p == 0:  # the count of nonzeros, as torch.linalg.vector_norm: a step, so no gradient
+        return (x.detach() != 0).type_as(x).sum(dim, keepdim=True)
     total = (x * x if p == 2 else x.abs() ** p).sum(dim, keepdim=True)
     positive = total > 0
     safe = combine.where(positive, total, 1.0)
@@ -907,3 +909,60 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
         raise ValueError(f"cosine_similarity: shapes {x1.shape} and {x2.shape} cannot be broadcast together") from None
     x1, x2 = (t if t.shape == shape else t.expand(*shape) for t in (x1, x2))
     return (normalize(x1, 2.0, dim, eps) * normalize(x2, 2.0, dim, eps)).sum(dim)
+
+
+# ----- activations composed of other ops (issue 19's OpInfo sweep); their gradients come from the parts -----
+def softmin(x, dim=None, _stacklevel=3, dtype=None):
+    """``softmax(-x, dim)``."""
+    x = x if dtype is None else x.to(dtype)
+    return softmax(-x, dim)
+
+
+def tanhshrink(x):
+    """``x - tanh(x)``."""
+    return x - x.tanh()
+
+
+def threshold(x, threshold, value, inplace=False):
+    """``value`` where ``x <= threshold``, else ``x`` (NaN stays NaN)."""
+    threshold = checks.finite_number(threshold, "threshold", "threshold")
+    return _maybe_inplace(x, inplace, "threshold",
+                          lambda t: combine.where(_tensor(t, "input", "threshold").array <= threshold, value, t))
+
+
+def hardshrink(x, lambd=0.5):
+    """``x`` where ``|x| > lambd``, else 0 (NaN stays NaN)."""
+    lambd = checks.finite_number(lambd, "lambd", "hardshrink")
+    a = x.array
+    return combine.where((a >= -lambd) & (a <= lambd), 0.0, x)
+
+
+def softshrink(x, lambd=0.5):
+    """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, else 0."""
+    lambd = checks.finite_number(lambd, "lambd", "softshrink", minimum=0)
+    a = x.array
+    return combine.where(a > lambd, x - lambd, combine.where(a < -lambd, x + lambd, 0.0))
+
+
+def glu(x, dim=-1):
+    """``a * sigmoid(b)`` for the halves ``a, b`` of ``x`` along ``dim`` (its size must be even)."""
+    _tensor(x, "input", "glu")
+    dim = checks.axis(dim, x.ndim, "glu")
+    if x.shape[dim] % 2:
+        raise ValueError(f"glu: the size of dim {dim} must be even, got shape {x.shape}")
+    a, b = x.chunk(2, dim)
+    return a * b.sigmoid()
+
+
+def prelu(x, weight):
+    """``x`` where ``x > 0``, else ``weight * x``; ``weight`` has 1 or C (= ``x.shape[1]``) entries."""
+    _tensor(x, "input", "prelu")
+    _tensor(weight, "weight", "prelu")
+    channels = x.shape[1] if x.ndim >= 2 else 1
+    if weight.numel() == 1:
+        w = weight.reshape(())
+    elif weight.ndim == 1 and weight.shape[0] == channels:
+        w = weight.reshape((channels,) + (1,) * (x.ndim - 2))
+    else:
+        raise ValueError(f"prelu: weight must have 1 or {channels} (input channels) entries, got shape {weight.shape}")
+    return combine.where(x.array > 0, x, w * x)

@@ -523,8 +523,22 @@ class Tensor:
     def mul(self, other):
         return self * other
 
-    def div(self, other):
-        return self / other
+    def div(self, other, *, rounding_mode=None):
+        """``self / other``; ``rounding_mode`` "trunc" or "floor" rounds the quotient, whose
+        gradient is then 0 (a step function), as PyTorch's."""
+        if rounding_mode is None:
+            return self / other
+        if rounding_mode not in ("trunc", "floor"):
+            raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+        whole = self.array.dtype.kind in "iub" and not isinstance(other, float) and (
+            not isinstance(other, Tensor) or other.array.dtype.kind in "iub")
+        q = self / other
+        xp = backend.xp(q.array)
+        rounded = (xp.trunc if rounding_mode == "trunc" else xp.floor)(q.array)
+        if whole:  # integers stay integers
+            return Tensor._make(rounded.astype(_common_dtype(self, self._wrap(other))[0].array.dtype), None)
+        # the rounded values, with q's graph behind them so backward reaches the inputs (with 0)
+        return _ops.Where.apply(Tensor._make(rounded, None), q, condition=xp.ones(q.shape, bool))
 
     def pow(self, exponent):
         return self**exponent
@@ -667,15 +681,15 @@ class Tensor:
     def minimum(self, other):
         return _ops.Minimum.apply(*_promoted(self, other))
 
-    def softmax(self, dim=None, *, axis=None):
+    def softmax(self, dim=None, *, axis=None, dtype=None):
         from . import functional
 
-        return functional.softmax(self, _dim(dim, axis, "softmax"))
+        return functional.softmax(self, _dim(dim, axis, "softmax"), dtype=dtype)
 
-    def log_softmax(self, dim=None, *, axis=None):
+    def log_softmax(self, dim=None, *, axis=None, dtype=None):
         from . import functional
 
-        return functional.log_softmax(self, _dim(dim, axis, "log_softmax"))
+        return functional.log_softmax(self, _dim(dim, axis, "log_softmax"), dtype=dtype)
 
     # ----- reductions (dim/keepdim, or NumPy's axis/keepdims) ---------------------------
     def sum(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
@@ -704,7 +718,7 @@ class Tensor:
         # the gradient goes to the returned index, as PyTorch's max(dim)
         index = arg(self.array.reshape(self.shape or (1,)), axis=dim, keepdims=True)
         values = self.reshape(self.shape or (1,)).gather(dim, Tensor._make(index, None))
-        if not keepdim:
+        if not keepdim or self.ndim == 0:  # a 0-d input gives 0-d results, keepdim or not
             values, index = values.squeeze(dim), index.squeeze(axis=dim)
         return result(values, Tensor._make(index, None))
 
@@ -954,12 +968,15 @@ class Tensor:
         index = index.array if isinstance(index, Tensor) else backend.like(np.asarray(index), self.array)
         if index.dtype.kind not in "iu":
             raise TypeError(f"gather: index must be an integer tensor, got dtype {index.dtype}")
+        if index.size == 0 and index.ndim != max(self.ndim, 1):  # PyTorch lets an empty index have any shape
+            return self.flatten()[:0].reshape(index.shape)
         if index.ndim != max(self.ndim, 1) and not (index.ndim == 0 and self.ndim == 0):
             raise ValueError(f"gather: index must have as many dims as the input ({self.ndim}), got shape {index.shape}")
         return _ops.Gather.apply(self, axis=checks.axis(dim, max(self.ndim, 1), "gather"), index=index)
 
     def masked_fill(self, mask, value):
-        """``value`` where ``mask`` (a bool tensor broadcasting to this shape) is True, else ``self``."""
+        """``value`` where ``mask`` (a bool tensor) is True, else ``self``; the two broadcast
+        together, as PyTorch's out-of-place ``masked_fill`` (``masked_fill_`` keeps this shape)."""
         mask = mask.array if isinstance(mask, Tensor) else mask
         if getattr(mask, "dtype", None) != np.bool_:
             raise TypeError(f"masked_fill: mask must be a bool tensor, got {getattr(mask, 'dtype', type(mask).__name__)}")
@@ -967,10 +984,11 @@ class Tensor:
         if value.ndim:
             raise ValueError(f"masked_fill: value must be a number or 0-d tensor, got shape {value.shape}")
         fill = value._cast(self.dtype) if value.dtype != self.dtype else value
-        out = _ops.Where.apply(fill, self, condition=backend.like(mask, self.array))
-        if out.shape != self.shape:
-            raise ValueError(f"masked_fill: mask of shape {mask.shape} does not broadcast to {self.shape}")
-        return out
+        try:
+            np.broadcast_shapes(mask.shape, self.shape)
+        except ValueError:
+            raise ValueError(f"masked_fill: mask of shape {mask.shape} does not broadcast with {self.shape}") from None
+        return _ops.Where.apply(fill, self, condition=backend.like(mask, self.array))
 
     def clone(self):
         """A copy with its own memory, recorded in the graph."""

@@ -299,7 +299,7 @@ def col2im(dcols, geo, dtype):
     block = g.C * g.N * math.prod(g.grid)
     # dcols = W.T @ grad is exactly 0 at every garbage position unless a weight is NaN/inf:
     # one garbage column (the first grid position past the output, image 0) tells.
-    if has_garbage(g):
+    if has_garbage(g) and dcols.size:  # (an empty batch has no garbage column to look at)
         if not math.isfinite(dcols.reshape(-1, g.N * math.prod(g.grid))[:, _first_garbage(g)].sum()):
             zero_garbage(dcols, g)
     flat = np.zeros(g.length, dcols.dtype)

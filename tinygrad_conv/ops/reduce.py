@@ -111,6 +111,8 @@ class Prod(Op):
 
     def backward(self, grad):
         xp, f = backend.xp(grad), self.flat
+        if f.size == 0:  # an empty input has an empty gradient (the running products below need n >= 1)
+            return (xp.zeros(self.shape, f.dtype),)
         ones = xp.ones(f.shape[:-1] + (1,), f.dtype)
         before = xp.cumprod(xp.concatenate([ones, f[..., :-1]], axis=-1), axis=-1)
         after = xp.flip(xp.cumprod(xp.flip(xp.concatenate([f[..., 1:], ones], axis=-1), -1), axis=-1), -1)
