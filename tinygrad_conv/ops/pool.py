@@ -34,6 +34,7 @@ constant matrices per axis on Tensors; max and max_unpool by the differentiable 
 (``IndexAdd``) or gather at the winners, which are constants (piecewise constant in x).
 """
 import functools
+import math
 from collections import namedtuple
 
 import numpy as np
@@ -354,9 +355,19 @@ class _AvgPool(_Pool):
         return (linear_graph(grad / divisor, window_matrices(self.axes), self.dims),)
 
 
+def _is_global(axes):
+    """Whether every axis is pooled by one window covering all of it (adaptive output 1)."""
+    return all(a.windows is not None and len(a.windows) == 1 and tuple(a.windows[0]) == (0, a.size) for a in axes)
+
+
 def avg(y, axes, override=None):
     """The window means of batched y: sums along each axis, over the divisors. The first axis
     first: the last axis (strided views, gathers along rows) then runs on the smallest array."""
+    if _is_global(axes):  # one window per axis (global pooling): one matrix-vector product, no passes
+        xp, flat = backend.xp(y), y.reshape(y.shape[0], -1)
+        y = (flat @ xp.ones(flat.shape[1], flat.dtype)).reshape((y.shape[0],) + (1,) * len(axes))
+        y /= divisor_grid(axes, y.dtype, y, override)
+        return y
     for m, a in enumerate(axes):
         if a.windows:
             y = backend.xp(y).stack([y[_at(m + 1, slice(*w))].sum(axis=m + 1) for w in a.windows], axis=m + 1)
@@ -368,6 +379,10 @@ def avg(y, axes, override=None):
 
 def avg_adjoint(g, axes):
     """The adjoint of ``avg``'s sums (g already over the divisors): the last axis first."""
+    if _is_global(axes):  # every pixel gets its plane's gradient
+        sizes = tuple(a.size for a in axes)
+        n = g.shape[0]
+        return backend.xp(g).repeat(g.reshape(n, 1), math.prod(sizes), axis=1).reshape((n,) + sizes)
     for m in reversed(range(len(axes))):
         a = axes[m]
         if a.windows:  # each window's gradient added over its pixels
