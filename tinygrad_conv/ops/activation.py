@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import backend
 from .base import Op
-from .elementwise import sigmoid
+from .elementwise import _select, sigmoid
 
 
 def rerun_backward(op, grad, **tensors):
@@ -178,7 +178,12 @@ class _Pointwise:
         out = grad * self.slope(xp, self.a, **self.params)
         flat = self.flat(xp, self.a, **self.params)
         # in a flat piece PyTorch selects 0 (a NaN or inf gradient does not leak through 0 * g)
-        return (out if flat is None else xp.where(flat, 0, out),)
+        if flat is None:
+            return (out,)
+        if isinstance(out, np.ndarray) and out.dtype.kind == "f" and out.flags.c_contiguous:  # (a fresh array)
+            _select(out, flat.view(np.int8) - 1, out)  # a bitwise select: `where` costs 15-40x
+            return (out,)
+        return (xp.where(flat, 0, out),)
 
     def flat(self, xp, a, **params):
         """Where the function is constant by definition (its gradient is exactly 0), or None."""
@@ -205,7 +210,7 @@ class Hardtanh(_Pointwise, Op):
         return xp.minimum(xp.maximum(a, a.dtype.type(min_val)), a.dtype.type(max_val))
 
     def slope(self, xp, a, min_val=-1.0, max_val=1.0):
-        return xp.where(self.flat(xp, a, min_val, max_val), 0, xp.ones_like(a))
+        return a.dtype.type(1)  # (0 in the flat pieces, set by backward)
 
     def flat(self, xp, a, min_val=-1.0, max_val=1.0):
         return (a <= min_val) | (a >= max_val)  # a NaN input passes the gradient (PyTorch: by path)
