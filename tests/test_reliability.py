@@ -368,3 +368,15 @@ def test_zero_size_axes_that_are_not_reduced_or_contracted():
     y.sum().backward()
     np.testing.assert_array_equal(y.numpy(), np.zeros((2, 3)))
     assert w.grad.shape == (3, 0)
+
+
+def test_batch_norm_in_float16_does_not_overflow_its_sums_of_squares():
+    # x * x reaches 9e4 here, beyond float16's 65504: the sums must accumulate in float32
+    a = (np.random.default_rng(0).standard_normal((4, 3, 5, 5)) * 300).astype(np.float16)
+    x = tc.tensor(a, requires_grad=True)
+    y = F.batch_norm(x, None, None, training=True)
+    y.backward(tc.ones_like(y))
+    ref = a.astype(np.float64)
+    ref = (ref - ref.mean(axis=(0, 2, 3), keepdims=True)) / np.sqrt(ref.var(axis=(0, 2, 3), keepdims=True) + 1e-5)
+    assert y.dtype == np.float16 and np.isfinite(x.grad.numpy()).all()
+    np.testing.assert_allclose(y.numpy().astype(np.float64), ref, atol=4e-3)

@@ -14,6 +14,8 @@ _CANCELLATION = 1e-5  # the relative error of var allowed to the one-pass formul
 # so the result does not depend on the number of threads. On CuPy, one call each.
 def _channel_sums(x3, y3=None):
     """Per-channel sums (float64, ``(C,)``) of ``x3`` ``(N, C, L)``, or of ``x3 * y3``."""
+    if x3.dtype.itemsize < 4:  # float16: sums of squares overflow its 65504 (PyTorch accumulates in float32)
+        x3, y3 = x3.astype("float32"), None if y3 is None else y3.astype("float32")
     xp = backend.xp(x3)
     if xp is not np:
         sums = xp.einsum("ncl->c", x3) if y3 is None else xp.einsum("ncl,ncl->c", x3, y3)
