@@ -16,7 +16,8 @@ import warnings
 
 import numpy as np
 
-from .. import backend, checks, engine, random
+from .. import backend, checks, engine
+from ..factories import _generator  # None: the library's generator (tc.manual_seed)
 from ..tensor import Tensor
 
 _LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
@@ -58,14 +59,6 @@ def _tensor(tensor, fn):
     if not isinstance(tensor, Tensor):
         raise TypeError(f"{fn}: expected a Tensor, got {type(tensor).__name__}")
     return tensor
-
-
-def _generator(generator, fn):
-    if generator is None:
-        return random.generator()
-    if not isinstance(generator, np.random.Generator):
-        raise TypeError(f"{fn}: generator must be an np.random.Generator or None, got {type(generator).__name__}")
-    return generator
 
 
 def _draw_dtype(tensor):
