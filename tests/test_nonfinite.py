@@ -184,6 +184,57 @@ def test_cross_entropy_nonfinite_matches_torch(torch, data):
     )
 
 
+@st.composite
+def wide_output_padding(draw):
+    """A conv_transpose (1-3 spatial axes) with output_padding >= stride on at least one axis
+    (allowed there because it is below the dilation): x is then zero-padded to the forward
+    conv's output, rows PyTorch never multiplies. ``(r, params, x, weight, bias shapes)``."""
+    r = draw(st.integers(1, 3))
+    groups = draw(st.integers(1, 2))
+    cin, cout = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    wide = draw(st.integers(0, r - 1))  # the axis whose output_padding reaches the stride
+    stride, dilation, extra = [], [], []
+    for i in range(r):
+        s = draw(st.integers(1, 2))
+        dl = draw(st.integers(s + 1, 3)) if i == wide else draw(st.integers(1, 2))
+        stride.append(s), dilation.append(dl)
+        extra.append(draw(st.integers(s, dl - 1)) if i == wide else draw(st.integers(0, max(s, dl) - 1)))
+    kernel = tuple(draw(st.integers(2 if i == wide else 1, 3)) for i in range(r))
+    size = tuple(draw(st.integers(1, 3)) for _ in range(r))
+    params = dict(stride=tuple(stride), padding=0, output_padding=tuple(extra), groups=groups,
+                  dilation=tuple(dilation))
+    return r, params, [(draw(st.integers(1, 2)), cin) + size, (cin, cout // groups) + kernel, (cout,)]
+
+
+@settings(max_examples=25, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@given(data=st.data(), case=wide_output_padding())
+def test_conv_transpose_wide_output_padding_nonfinite_matches_torch(torch, data, case):
+    """NaN/inf in x, the weight and the upstream gradient with output_padding >= stride: outputs
+    only x's zero padding reaches are the bias, as in PyTorch, and no gradient sees the padding
+    (0 * inf = NaN before: in the output, dW and, under create_graph, the second derivatives)."""
+    r, params, shapes = case
+    ours, theirs = (lambda *t: getattr(F, f"conv_transpose{r}d")(*t, **params),
+                    lambda *t: getattr(torch.nn.functional, f"conv_transpose{r}d")(*t, **params))
+    arrays = [sprinkle(data, data.draw(testing.arrays(s))) for s in shapes]
+    out, grads, grad = run_ours(ours, arrays, lambda s: sprinkle(data, data.draw(testing.arrays(s)), 1))
+    t_out, t_grads = run_torch(torch, theirs, arrays, grad)
+    for name, a, b in zip(("out", "dx", "dweight", "dbias"), [out] + grads, [t_out] + t_grads):
+        assert_same(a, b, name)
+    # under create_graph (the gradients as ops: dW is ConvWeightGrad of grad and x, x shorter than
+    # its output), then d(dW . v)/d(x, grad). (Not d/d weight: dx is a conv of grad cropped to
+    # x's size, and a NaN/inf weight meets the zero gradient of the cropped rows there: NaN where
+    # PyTorch, which never computes those rows, has 0.)
+    v = data.draw(testing.arrays(shapes[1]))
+    results = []
+    for m, fn in ((tc, ours), (torch, theirs)):
+        x, w, b, g = (m.tensor(a, requires_grad=True) for a in arrays + [grad])
+        dx, dw = m.autograd.grad(fn(x, w, b), (x, w), g, create_graph=True)
+        (dw * m.tensor(v)).sum().backward()
+        results.append([np.asarray(t.detach().numpy() if m is torch else t.data) for t in (dx, dw, x.grad, g.grad)])
+    for name, a, b in zip(("dx (create_graph)", "dweight (create_graph)", "d2x", "d2grad"), *results):
+        assert_same(a, b, name)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("size", [100, 5000])  # relu's backward has a path for few and for many elements
 def test_relu_selects_the_gradient_exactly(dtype, size):
@@ -609,10 +660,7 @@ EXEMPT = {
 
 # Ops whose NaN/inf or zero-size behaviour another branch of issue 20 fixes; the integrator
 # deletes a line when that branch is merged (an XPASS in the report says it agrees now).
-PENDING = {
-    "conv_transpose": "open (found by hwalk): the zero rows added to x when output_padding >= stride meet "
-                      "an infinite weight (0 * inf = NaN) at outputs no input reaches; PyTorch gives the bias",
-}
+PENDING = {}
 
 # Where PyTorch's answer is not one this library takes (each reported in the README's
 # "Coming from PyTorch"); the walk still runs them and says when they start to agree.

@@ -480,6 +480,25 @@ def _pad_to(x, geo):
     return backend.xp(x).pad(x, widths)
 
 
+def zero_past(cols, size, geo, lay):
+    """Zero, in place, the columns ``(G, rows, P)`` of the grid positions past ``size`` (a transposed
+    conv's input, padded by ``_pad_to`` to the forward conv's output ``geo.out``), when a value
+    there is not finite. Those positions of gq are zeros, and a NaN/inf on the other side of a
+    GEMM with them makes 0 * inf = NaN where PyTorch has no term at all (it never pads). Only
+    called when ``size != geo.out`` (output_padding >= stride) with a non-finite operand: the
+    mask costs one gq-sized array."""
+    xp = backend.xp(cols)
+    inside = xp.zeros((geo.N, geo.O) + geo.out, cols.dtype)
+    inside[(slice(None), slice(None)) + tuple(slice(None, n) for n in size)] = 1
+    cols[..., lay.grad_columns(inside, geo)[0, 0] == 0] = 0  # (past size, and grid garbage)
+    return cols
+
+
+def _finite(a):
+    """Whether every value of a is finite (an overflowing sum only sends finite input down the slow path)."""
+    return math.isfinite(a.sum())
+
+
 def _crop(dx, size):
     """dx ``(N, C, *out)`` cut to x's size: the adjoint of ``_pad_to``."""
     if tuple(dx.shape[2:]) == tuple(size):
@@ -524,7 +543,10 @@ class ConvWeightGrad(Op):
         x, grad = backend.cast(x, dtype), backend.cast(grad, dtype)
         self.x = x if self.needs_input_grad[1] else None
         self.gq = lay.grad_columns(_pad_to(grad, g), g)
-        dw = lay.weight_grad(lay.im2col(x, g), self.gq, g)
+        cols = lay.im2col(x, g)
+        if self.grad_size != g.out and not _finite(x):  # NaN/inf x meets grad's zero padding
+            zero_past(cols, self.grad_size, g, lay)
+        dw = lay.weight_grad(cols, self.gq, g)
         if not self.needs_input_grad[0]:
             self.gq = None
         return dw
@@ -534,7 +556,10 @@ class ConvWeightGrad(Op):
         w = lay.weight_rows(backend.cast(gw, self.dtype), g)  # (G, O/G, rows)
         dx = dgrad = None
         if self.needs_input_grad[0]:  # the conv's input gradient with weight gw
-            dx = backend.cast(lay.col2im(backend.matmul(w.transpose(0, 2, 1), self.gq), g, self.dtype), self.dtypes[0])
+            dcols = backend.matmul(w.transpose(0, 2, 1), self.gq)
+            if self.grad_size != g.out and not _finite(gw):  # NaN/inf gw meets grad's zero padding
+                zero_past(dcols, self.grad_size, g, lay)
+            dx = backend.cast(lay.col2im(dcols, g, self.dtype), self.dtypes[0])
         if self.needs_input_grad[1]:  # the conv's forward with weight gw
             dgrad = _crop(lay.output(backend.matmul(w, lay.im2col(self.x, g)), None, g), self.grad_size)
             dgrad = backend.cast(backend.xp(dgrad).ascontiguousarray(dgrad), self.dtypes[1])

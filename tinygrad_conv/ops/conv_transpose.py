@@ -19,14 +19,17 @@ built from conv.py's steps (so the CPU flat layout and the CUDA kernels both ser
 ``output_padding`` only adds rows/columns at the bottom/right that the forward conv's
 windows reach but no stride step starts from; it must be smaller than the stride or the
 dilation, as in PyTorch. When it is not smaller than the stride, the forward conv has
-more output rows than x: x is padded with zero rows for them (zero gradient there).
+more output rows than x: x is padded with zero rows for them (zero gradient there). A
+NaN/inf weight (or upstream gradient) times those zeros would be NaN where PyTorch has no
+term at all, so then the GEMM's columns there are zeroed (``zero_past``; finite values pay
+one sum over the weight or gradient).
 """
 import numpy as np
 
 from .. import backend, checks
 from .base import Op
-from .conv import (ConvNd, ConvWeightGrad, _as_dtype, _crop, _pad_to, _spatial_axes, conv_params, layout, layout_of,
-                   op_name, spatial_layout)
+from .conv import (ConvNd, ConvWeightGrad, _as_dtype, _crop, _finite, _pad_to, _spatial_axes, conv_params, layout,
+                   layout_of, op_name, spatial_layout, zero_past)
 
 
 def transpose_geometry(x, weight, bias, stride, padding, output_padding, groups, dilation, dtype):
@@ -85,7 +88,10 @@ class ConvTransposeNd(Op):
         x = _pad_to(backend.cast(x, dtype), g)
         w = lay.weight_rows(backend.cast(weight, dtype), g)  # (G, C_in/G, rows)
         gq = lay.grad_columns(x, g)  # (G, C_in/G, P)
-        out = lay.col2im(backend.matmul(w.transpose(0, 2, 1), gq), g, dtype)  # dcols (G, rows, P)
+        dcols = backend.matmul(w.transpose(0, 2, 1), gq)  # (G, rows, P)
+        if self.in_size != g.out and not _finite(w):  # NaN/inf weights meet x's zero padding
+            zero_past(dcols, self.in_size, g, lay)
+        out = lay.col2im(dcols, g, dtype)
         if bias is not None:
             out += backend.cast(bias, dtype).reshape((1, -1) + (1,) * len(g.size))
 
@@ -104,6 +110,8 @@ class ConvTransposeNd(Op):
             db = backend.cast(grad.sum(axis=_spatial_axes(g)), self.dtypes[2])
         if need_x or need_w:
             cols = lay.im2col(grad, g)  # (G, rows, P)
+            if self.in_size != g.out and not _finite(grad):  # NaN/inf grad meets x's zero padding
+                zero_past(cols, self.in_size, g, lay)
             if need_w:
                 dw = backend.cast(lay.weight_grad(cols, self.gq, g), self.dtypes[1])
             if need_x:
