@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import tinygrad_conv as tc
+from tinygrad_conv.serialization import _CHUNK as CHUNK, EXPANSION_BUDGET as BUDGET
 
 
 def npy(header, data=b"", version=1):
@@ -151,7 +152,7 @@ def test_byte_flips_of_a_valid_checkpoint_load_or_raise_value_error(flips):
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < 1100 * len(raw) + (1 << 20)  # deflate's ratio at most, plus a constant
+    assert peak < BUDGET * len(raw) + 3 * CHUNK  # the expansion budget at most, plus a constant
     if out is not None:  # what loads holds numbers only
         arrays = []
 
@@ -172,3 +173,81 @@ def test_crafting_helper_pads_like_numpy():
     header = npy("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }")
     assert len(header) % 64 == 0
     assert ast.literal_eval(header[10:].decode("latin1"))["shape"] == (1,)
+
+
+# ----- deflated members: streamed into their arrays, all members within BUDGET x the file's size ----
+def peak_of(fn):
+    """``fn()``'s result (or the ValueError it raised) and the peak bytes allocated meanwhile."""
+    tracemalloc.start()
+    try:
+        try:
+            result = fn()
+        except ValueError as e:
+            result = e
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def compressed(**arrays):
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def test_ordinary_compressed_weights_load_without_a_second_copy():
+    rng = np.random.default_rng(0)
+    weights = {"w": rng.standard_normal((2048, 1024)).astype(np.float32), "b": np.zeros(1024, np.float32)}
+    raw = compressed(**weights)
+    out, peak = peak_of(lambda: load_bytes(raw))
+    for k, v in weights.items():
+        np.testing.assert_array_equal(out[k], v)
+    # the arrays themselves plus a few chunks (zipfile holds one compressed and one decompressed),
+    # not the arrays twice (a whole-member read makes a full-size bytes object first)
+    assert peak < sum(v.nbytes for v in weights.values()) + 8 * CHUNK
+
+
+def test_a_zip_bomb_with_an_honest_header_is_refused_before_allocating():
+    """Zeros deflate about 1000:1: 200 MB of them is a 200 KB file; refused, allocating nothing like it."""
+    raw = compressed(big=np.zeros(25_000_000))
+    assert 200_000_000 > BUDGET * len(raw)
+    error, peak = peak_of(lambda: load_bytes(raw))
+    assert isinstance(error, ValueError)
+    assert "'big.npy' declares 200000000 bytes" in str(error) and f"{BUDGET}x" in str(error)
+    assert "numpy.load" in str(error) and "tc.save" in str(error)  # what to do with a trusted file
+    assert peak < 3 * len(raw) + 3 * CHUNK
+
+
+def test_the_budget_counts_all_members_together():
+    """Each member alone fits the budget; together they do not (the 'better zip bomb' shape)."""
+    members = {f"m{i}": np.zeros(2_000_000, np.uint8) for i in range(40)}
+    raw = compressed(**members)
+    assert 2_000_000 < BUDGET * len(raw) < 40 * 2_000_000
+    error, peak = peak_of(lambda: load_bytes(raw))
+    assert isinstance(error, ValueError) and "are left" in str(error)
+    assert peak < BUDGET * len(raw) + 3 * CHUNK
+
+
+def test_a_compressed_file_of_zeros_past_the_budget_says_how_to_load_it():
+    raw = compressed(weight=np.zeros((256, 1024), np.float32))  # 1 MB of zeros, a ~1 KB file
+    with pytest.raises(ValueError, match=r"load it with numpy.load yourself and re-save it with tc.save"):
+        load_bytes(raw)
+    buffer = io.BytesIO()  # what the message says to do: the stored file is 1x and loads
+    tc.save(dict(np.load(io.BytesIO(raw))), buffer)
+    np.testing.assert_array_equal(load_bytes(buffer.getvalue())["weight"], np.zeros((256, 1024)))
+
+
+@pytest.mark.parametrize("claim", [4_000, 10**8])
+def test_a_lying_header_is_refused_within_the_budget(claim):
+    """The .npy header and the zip's sizes agree on ``claim`` float64s; the deflated stream holds 4
+    of them. A claim past the budget is refused unallocated; one within it fails when the
+    stream runs dry, having allocated at most the budget."""
+    raw = bytearray(archive({"a.npy": npy(f"{{'descr': '<f8', 'fortran_order': False, 'shape': ({claim},), }}",
+                                          b"\0" * 32)}, zipfile.ZIP_DEFLATED))
+    info = zipfile.ZipFile(io.BytesIO(bytes(raw))).infolist()[0]
+    declared = 128 + 8 * claim  # the header (128 bytes) and the claimed data
+    for offset in (info.header_offset + 22, bytes(raw).rindex(b"PK\x01\x02") + 24):
+        raw[offset:offset + 4] = declared.to_bytes(4, "little")
+    error, peak = peak_of(lambda: load_bytes(bytes(raw)))
+    assert isinstance(error, ValueError) and "'a.npy'" in str(error)
+    assert peak < min(8 * claim, BUDGET * len(raw)) + 3 * CHUNK
