@@ -133,6 +133,28 @@ def test_class_losses_on_an_empty_batch_or_class_axis_are_pytorchs(torch, name, 
     assert grad.shape == shape
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.25])
+@pytest.mark.parametrize("target", ["indices", "probabilities", "differentiable probabilities"])
+@pytest.mark.parametrize("shape", [(2, 0), (3, 0, 2), (0,)])
+def test_cross_entropy_over_no_class_is_pytorchs(torch, reduction, label_smoothing, target, shape):
+    """Label smoothing adds eps / C per class: with C = 0, PyTorch's inf * (an empty sum) is NaN
+    for class indices (this gave 0); a probability target's "mean" is 0 / (0 / 0) = NaN (this
+    raised ZeroDivisionError); its "sum" and "none" are 0."""
+    if target == "indices" and len(shape) > 2:
+        pytest.skip("PyTorch fails on per-pixel class indices over no class (a size mismatch inside it)")
+    z = np.zeros(shape)
+    rows = shape[:1] + shape[2:] if len(shape) > 1 else ()  # (C,) is one unbatched row
+    t = np.full(rows, -100, np.int64) if target == "indices" else np.zeros(shape)
+    kw = dict(reduction=reduction, label_smoothing=label_smoothing)
+    tt = tc.tensor(t, requires_grad=target.startswith("differentiable"))
+    out, grad = grad_of(lambda x: F.cross_entropy(x, tt, **kw), z)
+    tz = torch.zeros(shape, dtype=torch.float64, requires_grad=True)
+    expected = torch.nn.functional.cross_entropy(tz, torch.tensor(t), **kw)
+    np.testing.assert_array_equal(out, expected.detach().numpy())
+    assert grad.shape == shape
+
+
 # ----- gradients that do not fit ------------------------------------------------------------------
 def test_assigning_an_array_or_a_wrong_gradient_is_refused():
     w = tc.tensor(np.ones(3), requires_grad=True)

@@ -431,7 +431,7 @@ def cross_entropy(logits, target, weight=None, reduction="mean", label_smoothing
 def _soft_cross_entropy(logits, target, weight, reduction, label_smoothing):
     """Cross-entropy against probabilities that need a gradient, composed of differentiable
     ops: ``-sum_c w_c ((1 - eps) p_c + eps / C) log_softmax(z)_c``, the mean over ``size / C``."""
-    from .ops.losses import REDUCTIONS, _check_classes, class_weights
+    from .ops.losses import REDUCTIONS, _check_classes, class_weights, probability_rows, smoothing_share
 
     eps = _check_classes(logits.array, "cross_entropy", reduction, label_smoothing)
     C = logits.shape[1]
@@ -440,7 +440,7 @@ def _soft_cross_entropy(logits, target, weight, reduction, label_smoothing):
                          f"got {target.shape}")
     p = target if target.dtype == logits.dtype else target.to(logits.dtype)
     if eps:
-        p = p * (1 - eps) + eps / C
+        p = p * (1 - eps) + smoothing_share(eps, C)
     w = class_weights(weight, C, logits.array, "cross_entropy")
     if w is not None:
         p = p * Tensor._make(w.reshape((1, C) + (1,) * (logits.ndim - 2)), None)
@@ -448,7 +448,8 @@ def _soft_cross_entropy(logits, target, weight, reduction, label_smoothing):
     checks.one_of(reduction, REDUCTIONS, "reduction", "cross_entropy")
     if reduction == "none":
         return loss
-    return loss.sum() if reduction == "sum" else loss.sum() / (logits.numel() // C)
+    rows = probability_rows(logits.numel(), C)
+    return loss.sum() if reduction == "sum" else loss.sum() / rows if rows else loss.sum() * float("nan")
 
 
 def nll_loss(log_probs, target, weight=None, reduction="mean", ignore_index=-100):

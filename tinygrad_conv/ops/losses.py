@@ -145,6 +145,27 @@ def class_indices(target, scores, op, ignore_index):
     return backend.like(target.astype(np.int64, copy=False), scores), ignored
 
 
+def smoothing_share(eps, C):
+    """Label smoothing's share for each of C classes, ``eps / C`` (any number when C = 0: it then
+    multiplies an empty class axis; the NaN PyTorch gives there is ``empty_class_loss``'s)."""
+    return eps / max(C, 1)
+
+
+def probability_rows(size, C):
+    """What "mean" divides by for probability targets, ``size / C`` (the rows): 0 when C = 0, so
+    the mean is NaN, as PyTorch's 0 / (0 / 0)."""
+    return size // C if C else 0
+
+
+def empty_class_loss(loss, eps, C):
+    """The per-element loss for class-index targets when there is no class at all: PyTorch adds
+    label smoothing as ``eps / C * (a sum over the classes)``, inf times an empty sum, so with
+    ``eps > 0`` every element is NaN (ignored ones too); without smoothing, the loss is untouched."""
+    if eps and not C:
+        return loss + backend.xp(loss).asarray(np.nan, loss.dtype)
+    return loss
+
+
 def index_coefficients(target, ignore_index, ignored, weight, eps, shape, dtype):
     """A for class-index targets (see the module docstring) and the "mean" denominator.
     ``shape``: the scores'; ``ignored``: whether some target is ``ignore_index`` (its row of A is 0)."""
@@ -162,7 +183,7 @@ def index_coefficients(target, ignore_index, ignored, weight, eps, shape, dtype)
     w_t = w_t * keep if ignored else w_t
     A = onehot * xp.expand_dims(w_t * dtype.type(1 - eps), 1)
     if eps:
-        smooth = w.reshape(classes) * dtype.type(eps / max(C, 1))  # (C = 0: an empty array anyway)
+        smooth = w.reshape(classes) * dtype.type(smoothing_share(eps, C))
         A = A + (smooth * xp.expand_dims(keep, 1) if ignored else smooth)
     return A, w_t.sum()
 
@@ -200,9 +221,9 @@ class CrossEntropy(Op):
                 raise TypeError(f"{op}: a probability target must be floating point, got dtype {target.dtype}")
             target = target.astype(logits.dtype, copy=False)
             if eps:
-                target = target * logits.dtype.type(1 - eps) + logits.dtype.type(eps / C)
+                target = target * logits.dtype.type(1 - eps) + logits.dtype.type(smoothing_share(eps, C))
             A = target if w is None else target * w.reshape((1, C) + (1,) * (logits.ndim - 2))
-            denominator, self.unit_rows, self.onehot = logits.size // C, False, False
+            denominator, self.unit_rows, self.onehot = probability_rows(logits.size, C), False, False
         else:
             target, ignored = class_indices(target, logits, op, ignore_index)
             if backend.is_cuda(logits) and logits.ndim == 2 and w is None and not (ignored or eps) \
@@ -218,7 +239,10 @@ class CrossEntropy(Op):
         with np.errstate(invalid="ignore"):  # 0 * -inf at a masked class (logit -inf): replaced next
             terms = A * self.log_probs
         terms = backend.xp(terms).where(A == 0, 0, terms)  # a masked class adds 0, as in PyTorch
-        return _reduce(-terms.sum(axis=1), reduction, denominator)
+        loss = -terms.sum(axis=1)
+        if target.ndim < logits.ndim:  # class indices
+            loss = empty_class_loss(loss, eps, C)
+        return _reduce(loss, reduction, denominator)
 
     def backward(self, grad):
         if getattr(self, "A", None) is None:  # the CUDA kernel's case
