@@ -24,7 +24,10 @@ array's module (NumPy or CuPy) instead of calling ``np.`` functions, and the
 inputs of one op are checked to share a device before ``forward`` runs.
 """
 import copy
+import functools
 import re
+
+import numpy as np
 
 
 from .. import anomaly, backend
@@ -153,3 +156,24 @@ class Op:
 
     def __repr__(self):
         return f"<op {self.name}>"
+
+
+_HALF = np.dtype(np.float16)
+
+
+def half_in_float32(method):
+    """Decorates an Op's ``forward`` and ``backward``: float16 arrays are computed in float32
+    and the result (or each gradient) rounded once to float16, as PyTorch's CPU kernels do
+    (their "opmath" type). For ops whose float16 steps would go wrong: a sum of squares
+    overflows float16's 65504, and a difference of float16-rounded terms cancels."""
+
+    @functools.wraps(method)
+    def run(self, *arrays, **params):
+        if not any([getattr(a, "dtype", None) == _HALF for a in arrays]):
+            return method(self, *arrays, **params)
+        wide = [a.astype(np.float32) if getattr(a, "dtype", None) == _HALF else a for a in arrays]
+        result = method(self, *wide, **params)
+        narrow = (lambda r: r.astype(_HALF) if r is not None and r.dtype == np.float32 else r)  # noqa: E731
+        return tuple(map(narrow, result)) if isinstance(result, tuple) else narrow(result)
+    return run
+

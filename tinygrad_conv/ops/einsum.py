@@ -79,7 +79,8 @@ def contract(xp, subscripts, *arrays):
     y = xp.transpose(y, [b.index(c) for c in batch + summed + free_b]).reshape(n[0], n[2], n[3])
     order = batch + free_a + free_b
     z = xp.matmul(x, y).reshape([size[c] for c in order])
-    return xp.ascontiguousarray(xp.transpose(z, [order.index(c) for c in out]))
+    z = xp.transpose(z, [order.index(c) for c in out])
+    return xp.ascontiguousarray(z) if z.ndim else z  # (ascontiguousarray makes a 0-d array 1-d)
 
 
 class Einsum(Op):

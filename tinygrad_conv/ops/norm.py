@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import backend, parallel
-from .base import Op
+from .base import Op, half_in_float32
 
 
 _CANCELLATION = 1e-5  # the relative error of var allowed to the one-pass formula (else two passes)
@@ -101,6 +101,7 @@ class BatchNorm(Op):
     name = "batch_norm"
     updates = ("running_mean", "running_var")  # (see Op.updates)
 
+    @half_in_float32  # float16 in float32, rounded once (as PyTorch: x * a - g * b + c cancelled)
     def forward(self, x, weight=None, bias=None, running_mean=None, running_var=None,
                 training=False, momentum=0.1, eps=1e-5):
         xp = backend.xp(x)
@@ -139,6 +140,7 @@ class BatchNorm(Op):
         self.mean, self.invstd, self.scale, self.has_weight = mean, invstd, scale, weight is not None
         return out.reshape(self.shape)
 
+    @half_in_float32
     def backward(self, grad):
         x3, n, dtype = self.x3, self.n, grad.dtype
         g3 = grad.reshape(x3.shape)

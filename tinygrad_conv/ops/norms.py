@@ -1,7 +1,7 @@
 """Group, layer and instance normalisation: one op, because each is the same computation
 on a different view of its input (batch norm, which pools over the batch, is in norm.py)."""
 from .. import backend
-from .base import Op
+from .base import Op, half_in_float32
 
 
 class GroupNorm(Op):
@@ -33,6 +33,7 @@ class GroupNorm(Op):
 
     name = "group_norm"
 
+    @half_in_float32  # float16 in float32, rounded once (PyTorch's sums; var overflowed 65504)
     def forward(self, x, weight=None, bias=None, view=None, eps=1e-5, running_mean=None, running_var=None,
                 momentum=0.1):
         xp = backend.xp(x)
@@ -60,6 +61,7 @@ class GroupNorm(Op):
         out += bias.reshape(groups, c, 1)
         return out.reshape(x.shape)
 
+    @half_in_float32
     def backward(self, grad):
         g4 = grad.reshape(self.view)
         if self.view[3] == 1:  # layer norm: one value per (n, g, c), nothing to sum over l
