@@ -125,7 +125,9 @@ def load(path, map_location=None, weights_only=True):
 
     Raises ``ValueError`` for a file that is not an ``.npz`` archive or that
     holds Python objects (those are never unpickled); for a PyTorch checkpoint
-    (a ``torch.save`` zip or legacy pickle) the message says how to convert it. PyTorch's keywords are
+    (a ``torch.save`` zip or legacy pickle) the message says how to convert it. All members
+    together may hold at most ``EXPANSION_BUDGET`` (64) times the file's size, so a compressed
+    file cannot make loading allocate ~1000x its size. PyTorch's keywords are
     accepted: ``map_location`` (the arrays are host arrays either way;
     ``load_state_dict`` puts them on each parameter's device) and
     ``weights_only=True``; ``weights_only=False`` is refused, since nothing is unpickled.
