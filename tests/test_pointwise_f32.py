@@ -104,3 +104,26 @@ def test_expm1_is_accurate_near_zero():
     expected = np.array([math.expm1(v) if not math.isinf(v) else -1.0 for v in x.astype(np.float64)])
     assert_same(ours.astype(np.float64), expected, "expm1", rtol=6e-7, atol=0)  # (the error of exp: up to 4 ulp)
     assert np.signbit(ours[-5]) and not np.signbit(ours[-4])
+
+
+@pytest.mark.parametrize("delta", [1.0, 0.3])
+@pytest.mark.parametrize("reduction", ["none", "mean"])
+def test_huber_loss_on_large_arrays(delta, reduction, monkeypatch):
+    """huber_loss's float32 path: the generic rule's NaN/inf and values, and PyTorch's."""
+    torch = pytest.importorskip("torch")
+    p, t = values(5), np.clip(values(6, nonfinite=False), -50, 50)
+    g = values(7) if reduction == "none" else np.float32(1.5)
+
+    def run_loss(m, tensor):
+        pt, tt = tensor(p, requires_grad=True), tensor(t, requires_grad=True)
+        out = m.huber_loss(pt, tt, reduction=reduction, delta=delta)
+        out.backward(tensor(g))
+        return [np.asarray(a.detach().numpy(), np.float64).reshape(-1) for a in (out, pt.grad, tt.grad)]
+
+    fast = run_loss(F, tc.tensor)
+    theirs = run_loss(torch.nn.functional, torch.tensor)
+    monkeypatch.setattr(pointwise_f32, "MIN_SIZE", 10 * SIZE)
+    generic = run_loss(F, tc.tensor)
+    for what, a, b, c in zip(("loss", "d input", "d target"), fast, generic, theirs):
+        assert_same(a, b, what, rtol=1e-6, atol=0)
+        assert_same(a, c, what, rtol=1e-5, atol=1e-6)

@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import backend, checks
 from . import losses_cuda
+from . import pointwise_f32 as f32
 from .activation import rerun_backward
 from .base import Op
 from .elementwise import sign
@@ -334,6 +335,13 @@ class HuberLoss(_Pointwise, Op):
     name = "huber_loss"
 
     def rule(self, d, delta=1.0):
+        if f32.takes(d):  # the same values without where (~3 ms each on 512k values here):
+            slope = np.clip(d, -delta, delta)  # d, or +-delta from |d| = delta on (NaN stays NaN)
+            c = np.abs(slope)
+            loss = c * d.dtype.type(0.5)
+            np.subtract(np.abs(d), loss, out=loss)  # |c| (|d| - |c| / 2)
+            loss *= c
+            return loss, slope
         xp, a = backend.xp(d), abs(d)
         small = a < delta
         loss = xp.where(small, d * d * d.dtype.type(0.5), (a - d.dtype.type(delta / 2)) * d.dtype.type(delta))
