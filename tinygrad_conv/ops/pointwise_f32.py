@@ -32,7 +32,7 @@ def _select(a, live, out):
 
 def takes(a):
     """Whether ``a`` is handled here: a float32 NumPy array of more than MIN_SIZE values."""
-    return type(a) is np.ndarray and a.dtype == np.float32 and a.size > MIN_SIZE
+    return type(a) is np.ndarray and a.size > MIN_SIZE and a.dtype == np.float32  # (small arrays: two checks)
 
 
 def mask(compare, a, bound):
