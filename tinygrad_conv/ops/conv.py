@@ -202,7 +202,7 @@ def aligned(n, dtype, lead=0, zeros=False):
     """A 1-D array of n elements starting ``lead`` elements past a 4096-byte boundary."""
     itemsize = np.dtype(dtype).itemsize
     raw = (np.zeros if zeros else np.empty)(n + 2 * 4096 // itemsize, dtype)
-    skip = (-raw.ctypes.data % 4096) // itemsize + lead
+    skip = (-raw.__array_interface__["data"][0] % 4096) // itemsize + lead  # (.ctypes costs ~2x more)
     return raw[skip : skip + n]
 
 
