@@ -124,15 +124,42 @@ def ndim(a, expected, op, name="input", layout=""):
         raise ValueError(f"{op}: {name} must be {expected}-D{hint}, got shape {a.shape}")
 
 
+def number(value, name, where, minimum=None, nan=False):
+    """Check that ``value`` is a real number, not NaN unless ``nan`` (+-inf allowed:
+    ``hardtanh(max_val=inf)`` clamps one side only), >= ``minimum`` if given; return it as float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{where}: {name} must be a number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if value != value and not nan:
+        raise ValueError(f"{where}: {name} must not be NaN")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{where}: {name} must be >= {minimum}, got {value}")
+    return value
+
+
 def finite_number(value, name, where, minimum=None):
     """Check that ``value`` is a finite real number (>= ``minimum``) and return it as float."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{where}: {name} must be a number, got {type(value).__name__}")
-    value = float(value)
+    value = number(value, name, where)
     if not np.isfinite(value):
         raise ValueError(f"{where}: {name} must be finite, got {value}")
     if minimum is not None and value < minimum:
         raise ValueError(f"{where}: {name} must be >= {minimum}, got {value}")
+    return value
+
+
+def callable_(value, name, where, optional=True):
+    """Check that ``value`` is callable (or None when ``optional``) and return it."""
+    if not (callable(value) or (optional and value is None)):
+        raise TypeError(f"{where}: {name} must be callable{' or None' if optional else ''}, "
+                        f"got {type(value).__name__} {value!r}")
+    return value
+
+
+def optional_array(value, name, where):
+    """Check that ``value`` is None, a Tensor or an array (a loss's ``weight``): a number or
+    a list is a ``TypeError``, as in PyTorch, not a silent broadcast."""
+    if value is not None and not (hasattr(value, "shape") and hasattr(value, "dtype")):
+        raise TypeError(f"{where}: {name} must be a Tensor or None, got {type(value).__name__} {value!r}")
     return value
 
 

@@ -5,7 +5,7 @@ which holds the forward and backward rules and checks its arguments.
 """
 import numpy as np
 
-from . import backend, checks, ops, random
+from . import backend, checks, dtypes, ops, random
 from . import combine, tensor as tensor_module
 from .ops.pool import adaptive_max, max_pool_indices
 from .tensor import Tensor
@@ -312,10 +312,12 @@ def linear(x, weight, bias=None):
     """``x @ weight.T + bias``: x ``(..., in)``, weight ``(out, in)``, bias ``(out,)``."""
     _tensor(x, "input", "linear")
     _tensor(weight, "weight", "linear")
+    if bias is not None:
+        _tensor(bias, "bias", "linear")
     _same_dtype("linear", x, ("weight", weight), ("bias", bias))
     if bias is None:
         return ops.Linear.apply(x, weight)
-    return ops.Linear.apply(x, weight, _tensor(bias, "bias", "linear"))
+    return ops.Linear.apply(x, weight, bias)
 
 
 def _maybe_inplace(x, inplace, fn, compute):
@@ -355,13 +357,13 @@ def _softmax_dim(x, dim, axis, fn):
 
 def log_softmax(x, dim=None, *, axis=None, dtype=None):
     """``x - logsumexp(x, dim)``."""
-    x = x if dtype is None else x.to(dtype)
+    x = x if dtype is None else _tensor(x, "input", "log_softmax").to(dtypes.dtype(dtype, "log_softmax"))
     return ops.LogSoftmax.apply(x, axis=_softmax_dim(x, dim, axis, "log_softmax"))
 
 
 def softmax(x, dim=None, *, axis=None, dtype=None):
     """``exp(x) / sum(exp(x), dim)``."""
-    x = x if dtype is None else x.to(dtype)
+    x = x if dtype is None else _tensor(x, "input", "softmax").to(dtypes.dtype(dtype, "softmax"))
     return ops.Softmax.apply(x, axis=_softmax_dim(x, dim, axis, "softmax"))
 
 
@@ -419,6 +421,7 @@ def cross_entropy(logits, target, weight=None, reduction="mean", label_smoothing
     summed weights), ``reduction``, ``label_smoothing`` and ``ignore_index``, as
     ``torch.nn.functional.cross_entropy``."""
     _tensor(logits, "logits", "cross_entropy")
+    ignore_index = checks.integer(ignore_index, "ignore_index", "cross_entropy")
     logits, target, squeeze = _unbatched(logits, target, "cross_entropy")
     if isinstance(target, Tensor) and target.requires_grad and target.ndim == logits.ndim:
         loss = _soft_cross_entropy(logits, target, _labels(weight), reduction, label_smoothing)
@@ -455,6 +458,7 @@ def nll_loss(log_probs, target, weight=None, reduction="mean", ignore_index=-100
     """``-weight[t] * log_probs[n, t]`` at class indices t, reduced (the mean divides by the
     summed weights), as ``torch.nn.functional.nll_loss``; unbatched ``(C,)`` with a target ``()`` too."""
     _tensor(log_probs, "log_probs", "nll_loss")
+    ignore_index = checks.integer(ignore_index, "ignore_index", "nll_loss")
     log_probs, target, squeeze = _unbatched(log_probs, target, "nll_loss")
     loss = ops.NLLLoss.apply(log_probs, target=_labels(target), weight=_labels(weight), reduction=reduction,
                              ignore_index=ignore_index)
@@ -465,7 +469,10 @@ def binary_cross_entropy_with_logits(logits, target, weight=None, reduction="mea
     """Binary cross-entropy on ``sigmoid(logits)``, computed stably from the logits; ``weight``
     (broadcast) scales each element's loss, ``pos_weight`` (broadcast along the last axis) the
     positive term, as in PyTorch."""
-    _tensor(logits, "logits", "binary_cross_entropy_with_logits")
+    fn = "binary_cross_entropy_with_logits"
+    _tensor(logits, "logits", fn)
+    checks.optional_array(weight, "weight", fn)
+    checks.optional_array(pos_weight, "pos_weight", fn)
     return ops.BinaryCrossEntropyWithLogits.apply(logits, _target(target, logits), reduction=reduction,
                                                   pos_weight=_labels(pos_weight), weight=_labels(weight))
 
@@ -559,6 +566,8 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
             _channel_array(_tensor(t, name, "batch_norm"), name, x, "batch_norm")
     if training and x.numel() // max(channels, 1) <= 1:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input shape {x.shape}")
+    if training and eps <= 0:  # PyTorch's check: 1 / sqrt(var + 0) of a constant channel is inf
+        raise ValueError(f"batch_norm: eps must be positive when training, got {eps}")
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: running_mean and running_var are needed when not training")
     affine = ()
@@ -637,6 +646,8 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     as ``torch.nn.functional.layer_norm``."""
     _tensor(x, "input", "layer_norm")
     shape = checks.sizes((normalized_shape,), "layer_norm")
+    if not shape:
+        raise ValueError("layer_norm: normalized_shape must hold at least one size, got ()")
     eps = checks.finite_number(eps, "eps", "layer_norm")  # any value, as PyTorch (negative: NaN where var < -eps)
     k = len(shape)
     if x.ndim < k or x.shape[x.ndim - k:] != shape:
@@ -788,8 +799,8 @@ def _activation(x, inplace, fn, op, **params):
 
 def hardtanh(x, min_val=-1.0, max_val=1.0, inplace=False):
     """``x`` clipped to ``[min_val, max_val]``."""
-    min_val = checks.finite_number(min_val, "min_val", "hardtanh")
-    max_val = checks.finite_number(max_val, "max_val", "hardtanh")
+    min_val = checks.number(min_val, "min_val", "hardtanh")  # +-inf: clamp one side only
+    max_val = checks.number(max_val, "max_val", "hardtanh")
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
     return _activation(x, inplace, "hardtanh", ops.Hardtanh, min_val=min_val, max_val=max_val)
@@ -805,7 +816,7 @@ def softplus(x, beta=1.0, threshold=20.0):
     beta = checks.finite_number(beta, "beta", "softplus")
     if beta == 0:
         raise ValueError("softplus: beta must be nonzero, got 0")
-    threshold = checks.finite_number(threshold, "threshold", "softplus")
+    threshold = checks.number(threshold, "threshold", "softplus")  # inf: never linear
     return ops.Softplus.apply(_tensor(x, "input", "softplus"), beta=beta, threshold=threshold)
 
 
@@ -854,6 +865,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """``-weight [y log x + (1 - y) log(1 - x)]`` on probabilities x in [0, 1] (each log
     clamped at -100, as PyTorch), reduced; ``weight`` broadcasts to the input."""
     _tensor(input, "input", "binary_cross_entropy")
+    checks.optional_array(weight, "weight", "binary_cross_entropy")
     return ops.BinaryCrossEntropy.apply(input, _target(target, input), weight=_labels(weight), reduction=reduction)
 
 
@@ -879,6 +891,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
 def normalize(input, p=2.0, dim=1, eps=1e-12):
     """``input / max(||input||_p, eps)`` along ``dim``, as ``torch.nn.functional.normalize``."""
     _tensor(input, "input", "normalize")
+    p = 2.0 if p is None else checks.number(p, "p", "normalize")
     eps = checks.finite_number(eps, "eps", "normalize", minimum=0)
     return input / _vector_norm(input, p, dim).clamp(min=eps)
 
@@ -886,7 +899,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
 def _vector_norm(x, p, dim):
     """``||x||_p`` along ``dim`` (kept), with PyTorch's gradient 0 at a zero vector (the root's
     derivative is infinite there: it is taken at 1 and the result masked)."""
-    if p == float("inf") or p == 1:
+    if p in (float("inf"), -float("inf"), 1):
         return x.norm(p, dim, keepdim=True)
     if p == 0:  # the count of nonzeros, as torch.linalg.vector_norm: a step, so no gradient
         return (x.detach() != 0).type_as(x).sum(dim, keepdim=True)
@@ -908,14 +921,14 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     except ValueError:
         raise ValueError(f"cosine_similarity: shapes {x1.shape} and {x2.shape} cannot be broadcast together") from None
     x1, x2 = (t if t.shape == shape else t.expand(*shape) for t in (x1, x2))
+    dim = checks.axis(dim, max(len(shape), 1), "cosine_similarity")
     return (normalize(x1, 2.0, dim, eps) * normalize(x2, 2.0, dim, eps)).sum(dim)
 
 
 # ----- activations composed of other ops (issue 19's OpInfo sweep); their gradients come from the parts -----
 def softmin(x, dim=None, _stacklevel=3, dtype=None):
     """``softmax(-x, dim)``."""
-    x = x if dtype is None else x.to(dtype)
-    return softmax(-x, dim)
+    return softmax(-_tensor(x, "input", "softmin"), dim, dtype=dtype)
 
 
 def tanhshrink(x):
@@ -925,7 +938,8 @@ def tanhshrink(x):
 
 def threshold(x, threshold, value, inplace=False):
     """``value`` where ``x <= threshold``, else ``x`` (NaN stays NaN)."""
-    threshold = checks.finite_number(threshold, "threshold", "threshold")
+    threshold = checks.number(threshold, "threshold", "threshold")
+    value = checks.number(value, "value", "threshold", nan=True)  # the fill may be anything, NaN too
     return _maybe_inplace(x, inplace, "threshold",
                           lambda t: combine.where(_tensor(t, "input", "threshold").array <= threshold, value, t))
 

@@ -57,9 +57,14 @@ def _dim(dim, axis, where):
     return axis
 
 
-def _keep(keepdim, keepdims):
-    """``keepdim``, or its NumPy spelling ``keepdims``."""
-    return keepdim if keepdims is None else keepdims
+def _keep(keepdim, keepdims, where):
+    """``keepdim``, or its NumPy spelling ``keepdims``: a bool."""
+    return checks.boolean(keepdim if keepdims is None else keepdims, "keepdim", where)
+
+
+def _all_if_empty(dim):
+    """An empty ``dim`` list reduces over every axis in PyTorch's sum/mean/amax/var (not in all/any)."""
+    return None if isinstance(dim, (tuple, list)) and not dim else dim
 
 
 _max_result = collections.namedtuple("max", ["values", "indices"])  # torch.return_types.max
@@ -696,22 +701,21 @@ class Tensor:
         x = self if dtype is None else self._cast(dtypes.dtype(dtype, "sum"))
         if x.array.dtype.kind in "bui":  # integer sums are int64, as in PyTorch
             x = x._cast(dtypes.int64)
-        return _ops.Sum.apply(x, axis=_dim(dim, axis, "sum"), keepdims=_keep(keepdim, keepdims))
+        return _ops.Sum.apply(x, axis=_all_if_empty(_dim(dim, axis, "sum")), keepdims=_keep(keepdim, keepdims, "sum"))
 
     def mean(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
         x = self if dtype is None else self._cast(dtypes.dtype(dtype, "mean"))
         if x.array.dtype.kind != "f":
             raise RuntimeError(f"mean: input dtype must be floating point, got {x.dtype}; "
                                "use t.float().mean() or mean(dtype=tc.float32)")
-        return _ops.Mean.apply(x, axis=_dim(dim, axis, "mean"), keepdims=_keep(keepdim, keepdims))
+        return _ops.Mean.apply(x, axis=_all_if_empty(_dim(dim, axis, "mean")), keepdims=_keep(keepdim, keepdims, "mean"))
 
     def _extremum(self, dim, keepdim, axis, keepdims, op, arg, result, where):
-        dim = _dim(dim, axis, where)
+        dim, keepdim = _dim(dim, axis, where), _keep(keepdim, keepdims, where)
         if dim is None:  # over everything: a 0-d tensor; ties share the gradient
             return op.apply(self)
         if isinstance(dim, (tuple, list)):
             raise TypeError(f"{where}: dim must be an int (use amax/amin for several dims), got {dim!r}")
-        keepdim = _keep(keepdim, keepdims)
         dim = checks.axis(dim, max(self.ndim, 1), where)
         if self.array.size == 0:
             raise ValueError(f"{where}: cannot reduce an empty tensor of shape {self.shape}")
@@ -739,14 +743,15 @@ class Tensor:
 
     def amax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         """Maximum over ``dim`` (an int or several); tied maxima share the gradient."""
-        dim = _dim(dim, axis, "amax")
-        return _ops.Max.apply(self, axis=None if dim == () else dim, keepdims=_keep(keepdim, keepdims))
+        dim = _all_if_empty(_dim(dim, axis, "amax"))
+        return _ops.Max.apply(self, axis=dim, keepdims=_keep(keepdim, keepdims, "amax"))
 
     def amin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        dim = _dim(dim, axis, "amin")
-        return _ops.Min.apply(self, axis=None if dim == () else dim, keepdims=_keep(keepdim, keepdims))
+        dim = _all_if_empty(_dim(dim, axis, "amin"))
+        return _ops.Min.apply(self, axis=dim, keepdims=_keep(keepdim, keepdims, "amin"))
 
     def _arg(self, dim, keepdim, fn, where):
+        keepdim = _keep(keepdim, None, where)
         a = self.array
         xp = backend.xp(a)
         if dim is None:  # an index into the flattened tensor
@@ -770,9 +775,12 @@ class Tensor:
             dim, unbiased = None, dim
         if unbiased is not None and correction is not None:
             raise TypeError("var: give unbiased or correction, not both")
+        if unbiased is not None:
+            unbiased = checks.boolean(unbiased, "unbiased", "var")
         correction = (1 if unbiased is None or unbiased else 0) if correction is None else correction
-        return _ops.Var.apply(self._floating(), axis=_dim(dim, axis, "var"), keepdims=_keep(keepdim, keepdims),
-                              correction=correction)
+        correction = checks.number(correction, "correction", "var")
+        return _ops.Var.apply(self._floating(), axis=_all_if_empty(_dim(dim, axis, "var")),
+                              keepdims=_keep(keepdim, keepdims, "var"), correction=correction)
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
         """Standard deviation: ``var(...).sqrt()``."""
@@ -783,7 +791,7 @@ class Tensor:
         x = self if dtype is None else self._cast(dtypes.dtype(dtype, "prod"))
         if x.array.dtype.kind in "bui":
             x = x._cast(dtypes.int64)
-        return _ops.Prod.apply(x, axis=_dim(dim, axis, "prod"), keepdims=_keep(keepdim, keepdims))
+        return _ops.Prod.apply(x, axis=_dim(dim, axis, "prod"), keepdims=_keep(keepdim, keepdims, "prod"))
 
     def cumsum(self, dim=None, *, dtype=None, axis=None):
         """Running sums along ``dim``."""
@@ -797,7 +805,7 @@ class Tensor:
 
     def logsumexp(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         """``log(sum(exp(x), dim))``, computed stably (the maximum factored out)."""
-        dim, keepdim = _dim(dim, axis, "logsumexp"), _keep(keepdim, keepdims)
+        dim, keepdim = _dim(dim, axis, "logsumexp"), _keep(keepdim, keepdims, "logsumexp")
         x = self._floating()
         top = x.array.max(axis=checks.axes(dim, x.ndim, "logsumexp"), keepdims=True)
         top = backend.xp(top).where(backend.xp(top).isfinite(top), top, 0)  # all -inf: log(0) = -inf
@@ -807,19 +815,25 @@ class Tensor:
 
     def norm(self, p=2, dim=None, keepdim=False):
         """The ``p``-norm over ``dim`` (everything when None): ``sum(|x|**p) ** (1/p)``."""
+        p = 2.0 if p is None or (isinstance(p, str) and p == "fro") else checks.number(p, "p", "norm")
+        keepdim = checks.boolean(keepdim, "keepdim", "norm")
         if p == 2:
             return (self * self).sum(dim, keepdim).sqrt()
-        if p == float("inf"):
-            return self.abs().amax(dim, keepdim)
+        if p in (float("inf"), -float("inf")):
+            return self.abs().amax(dim, keepdim) if p > 0 else self.abs().amin(dim, keepdim)
+        if p == 0:  # the count of nonzeros, as torch.linalg.vector_norm: a step, so no gradient
+            return (self.detach() != 0).type_as(self).sum(dim, keepdim)
         return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
 
     def all(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        dim = _dim(dim, axis, "all")
-        return Tensor._make(backend.xp(self.array).asarray(self.array.all(axis=dim, keepdims=_keep(keepdim, keepdims))), None)
+        dim, keepdim = _dim(dim, axis, "all"), _keep(keepdim, keepdims, "all")
+        dim = None if dim is None else checks.axes(dim, self.ndim, "all")
+        return Tensor._make(backend.xp(self.array).asarray(self.array.all(axis=dim, keepdims=keepdim)), None)
 
     def any(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        dim = _dim(dim, axis, "any")
-        return Tensor._make(backend.xp(self.array).asarray(self.array.any(axis=dim, keepdims=_keep(keepdim, keepdims))), None)
+        dim, keepdim = _dim(dim, axis, "any"), _keep(keepdim, keepdims, "any")
+        dim = None if dim is None else checks.axes(dim, self.ndim, "any")
+        return Tensor._make(backend.xp(self.array).asarray(self.array.any(axis=dim, keepdims=keepdim)), None)
 
     # ----- shape ----------------------------------------------------------------------
     def reshape(self, *shape):
