@@ -64,6 +64,14 @@ def index(value, name, where):
     return operator.index(value)
 
 
+def size(value, name, where, minimum=0):
+    """One size (an int as ``index`` takes it, not a tuple), >= ``minimum``."""
+    n = index(value, name, where)
+    if n < minimum:
+        raise ValueError(f"{where}: {name} must be >= {minimum}, got {n}")
+    return n
+
+
 def sizes(args, where, minimum=0):
     """A size given as ints (``f(2, 3)``) or one tuple or list (``f((2, 3))``), as a tuple
     of ints >= ``minimum``. ``args`` is the tuple of positional arguments."""

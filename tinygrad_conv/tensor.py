@@ -329,6 +329,7 @@ class Tensor:
     # ----- autograd ----------------------------------------------------------------
     def requires_grad_(self, requires_grad=True):
         """Start (or stop) recording ops on this leaf; only float tensors can require grad."""
+        requires_grad = checks.boolean(requires_grad, "requires_grad", "requires_grad_")
         if requires_grad and self.array.dtype.kind != "f":
             raise RuntimeError(f"only Tensors of floating point dtype can require gradients, got {self.dtype}")
         if not requires_grad and self._op is not None:
@@ -614,6 +615,8 @@ class Tensor:
 
     def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
         xp = backend.xp(self.array)
+        rtol, atol = (checks.number(v, n, "allclose", minimum=0) for v, n in ((rtol, "rtol"), (atol, "atol")))
+        equal_nan = checks.boolean(equal_nan, "equal_nan", "allclose")
         return bool(xp.allclose(self.array, _array_of(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
     def isnan(self):
@@ -837,8 +840,9 @@ class Tensor:
 
     # ----- shape ----------------------------------------------------------------------
     def reshape(self, *shape):
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
+        shape = checks.sizes(shape, "reshape", minimum=-1)  # NumPy would take any negative size as -1
+        if shape.count(-1) > 1:
+            raise ValueError(f"reshape: only one size can be inferred (-1), got {shape}")
         return _ops.Reshape.apply(self, shape=shape)
 
     view = reshape
@@ -861,6 +865,9 @@ class Tensor:
     def unflatten(self, dim, sizes):
         """Split dim ``dim`` into ``sizes`` (one may be -1)."""
         dim = checks.axis(dim, self.ndim, "unflatten")
+        if not isinstance(sizes, (tuple, list)):
+            raise TypeError(f"unflatten: sizes must be a tuple or list of ints, got {type(sizes).__name__} {sizes!r}")
+        sizes = checks.sizes((sizes,), "unflatten", minimum=-1)
         return self.reshape(self.shape[:dim] + tuple(sizes) + self.shape[dim + 1:])
 
     def squeeze(self, dim=None):
@@ -1122,6 +1129,10 @@ class Tensor:
         return self._inplace("relu_", lambda t: t.relu())
 
     def fill_(self, value):
+        if isinstance(value, Tensor) and value.ndim:
+            raise ValueError(f"fill_: a Tensor value must be 0-d, got shape {value.shape}")
+        if not isinstance(value, (Tensor, numbers.Number, np.generic)):
+            raise TypeError(f"fill_: value must be a number or a 0-d Tensor, got {type(value).__name__} {value!r}")
         fill = value if isinstance(value, Tensor) else self._wrap(value)
         return self._inplace("fill_", lambda t: fill._cast(t.dtype).expand(t.shape))
 
@@ -1141,9 +1152,14 @@ class Tensor:
         return self._inplace(where, lambda t: Tensor._make(backend.like(values, self.array), None))
 
     def normal_(self, mean=0.0, std=1.0):
+        mean = checks.number(mean, "mean", "normal_", nan=True)
+        std = checks.number(std, "std", "normal_", minimum=0)
         return self._fill_random("normal_", lambda g: g.normal(mean, std, self.shape))
 
     def uniform_(self, a=0.0, b=1.0):
+        a, b = checks.finite_number(a, "a", "uniform_"), checks.finite_number(b, "b", "uniform_")
+        if a > b:
+            raise ValueError(f"uniform_: expects a <= b, got a={a}, b={b}")
         return self._fill_random("uniform_", lambda g: g.uniform(a, b, self.shape))
 
     def masked_fill_(self, mask, value):
