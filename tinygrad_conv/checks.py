@@ -68,7 +68,8 @@ def size(value, name, where, minimum=0):
     """One size (an int as ``index`` takes it, not a tuple), >= ``minimum``."""
     n = index(value, name, where)
     if n < minimum:
-        raise ValueError(f"{where}: {name} must be >= {minimum}, got {n}")
+        bound = "non-negative" if minimum == 0 else f">= {minimum}"
+        raise ValueError(f"{where}: {name} must be {bound}, got {n}")
     return n
 
 

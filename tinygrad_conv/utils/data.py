@@ -203,7 +203,7 @@ def random_split(dataset, lengths, generator=None):
         raise TypeError(f"random_split: lengths must be a list of ints or fractions, got {type(lengths).__name__} {lengths!r}")
     lengths = list(lengths)
     for i, length in enumerate(lengths):
-        checks.number(length, f"lengths[{i}]", "random_split", minimum=0)
+        checks.number(length, f"lengths[{i}]", "random_split")  # the type; the values are checked below
     n = len(dataset)
     if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
         for i, fraction in enumerate(lengths):
