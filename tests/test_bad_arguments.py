@@ -26,6 +26,7 @@ from tinygrad_conv.utils import data
 
 X = np.linspace(-1.5, 2.0, 24, dtype=np.float32).reshape(2, 3, 4)
 P = np.linspace(0.1, 0.9, 6, dtype=np.float32).reshape(2, 3)
+INTS = np.array([[[-3, -2, 5, 7, 1]]])  # int64: PyTorch averages by integer division, toward zero
 INF = math.inf
 
 
@@ -142,6 +143,19 @@ ROWS = {
     "hardtanh max_val=inf": (lambda m: m.F.hardtanh(m.t(X), max_val=INF), Same(np.maximum(X, -1.0))),
     "softplus threshold=inf": (lambda m: m.F.softplus(m.t(X), threshold=INF), Same(np.log1p(np.exp(X)))),
     "threshold threshold=-inf": (lambda m: m.F.threshold(m.t(X), -INF, 2.0), Same(X)),
+    "avg_pool1d int64": (lambda m: m.F.avg_pool1d(m.t(INTS), 2), Same([[[-2, 6]]])),
+    "avg_pool1d int64 padded": (lambda m: m.F.avg_pool1d(m.t(INTS), 3, 1, 1), Same([[[-1, 0, 3, 4, 2]]])),
+    "avg_pool1d int64 count_include_pad=False": (lambda m: m.F.avg_pool1d(m.t(INTS), 3, 1, 1, count_include_pad=False),
+                                                 Same([[[-2, 0, 3, 4, 4]]])),
+    "avg_pool2d int64 divisor_override": (
+        lambda m: m.F.avg_pool2d(m.t(np.arange(-8, 8).reshape(1, 1, 4, 4)), 3, 1, 1, divisor_override=4),
+        Same([[[[-5, -7, -6, -3], [-5, -6, -4, -2], [0, 2, 4, 3], [2, 4, 6, 4]]]])),
+    "adaptive_avg_pool2d int64": (lambda m: m.F.adaptive_avg_pool2d(m.t(np.ones((1, 2, 4, 4), np.int64)), 2),
+                                  Raises(TypeError, "floating point")),
+    "batch_norm int64": (lambda m: m.F.batch_norm(m.t(np.ones((2, 4), np.int64)), None, None, training=True),
+                         Raises(TypeError, "floating point")),
+    "batch_norm empty batch": (lambda m: m.F.batch_norm(m.t(np.zeros((0, 4, 3), np.float32)), m.t(np.zeros(4, np.float32)),
+                                                        m.t(np.ones(4, np.float32))), Same(np.zeros((0, 4, 3)))),
     # ----- modules
     "BCELoss weight=2.5": (lambda m: m.nn.BCELoss(weight=2.5), Raises(TypeError, "weight")),
     "BCEWithLogitsLoss pos_weight=[1.0]": (lambda m: m.nn.BCEWithLogitsLoss(pos_weight=[1.0]),
@@ -182,7 +196,10 @@ def test_ours(name):
         with pytest.raises(expect[0], match=expect[1]):
             call(ours())
     else:
-        np.testing.assert_allclose(as_numpy(call(ours())), expect[0], rtol=1e-5, atol=1e-6)
+        value = as_numpy(call(ours()))
+        np.testing.assert_allclose(value, expect[0], rtol=1e-5, atol=1e-6)
+        if np.asarray(expect[0]).dtype.kind == "i":  # integer in, integer out
+            assert value.dtype == np.int64
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")

@@ -28,6 +28,12 @@ def _same_dtype(fn, x, *others):
         raise TypeError(f"{fn}: expected a floating point input, got {x.dtype} (convert it with .float())")
 
 
+def _floating(x, fn):
+    """``x``, checked to be a floating point Tensor (integers would meet NumPy's casting errors)."""
+    _same_dtype(fn, _tensor(x, "input", fn))
+    return x
+
+
 _SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
 
 
@@ -185,8 +191,17 @@ def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
 
 
 def _avg_pool(op, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override=None):
-    return op.apply(_tensor(x, "input", op.name), kernel_size=kernel_size, stride=stride, padding=padding,
-                    ceil_mode=ceil_mode, count_include_pad=count_include_pad, divisor_override=divisor_override)
+    params = dict(kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=ceil_mode,
+                  count_include_pad=count_include_pad, divisor_override=divisor_override)
+    if _tensor(x, "input", op.name).dtype == np.int64:
+        # PyTorch averages int64 by integer division, rounding toward zero. The float64 mean of a
+        # window of d ints is within 1e-12 of S/d, which is an integer or at least 1/d from one.
+        mean = op.apply(x.double(), **params).array
+        xp = backend.xp(mean)
+        return Tensor._make(xp.trunc(mean + xp.sign(mean) * 1e-9).astype(np.int64), None)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op.name}: expected a floating point or int64 input, got {x.dtype}")
+    return op.apply(x, **params)
 
 
 def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
@@ -232,18 +247,18 @@ def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 
 def adaptive_avg_pool1d(x, output_size):
     """Mean over PyTorch's adaptive windows: ``(N, C, L) -> (N, C, output_size)``."""
-    return ops.AdaptiveAvgPool1d.apply(_tensor(x, "input", "adaptive_avg_pool1d"), output_size=output_size)
+    return ops.AdaptiveAvgPool1d.apply(_floating(x, "adaptive_avg_pool1d"), output_size=output_size)
 
 
 def adaptive_avg_pool2d(x, output_size):
     """Mean over PyTorch's adaptive windows: ``(N, C, H, W) -> (N, C, *output_size)``
     (an int or ``(h, w)``; None in a pair keeps that axis)."""
-    return ops.AdaptiveAvgPool2d.apply(_tensor(x, "input", "adaptive_avg_pool2d"), output_size=output_size)
+    return ops.AdaptiveAvgPool2d.apply(_floating(x, "adaptive_avg_pool2d"), output_size=output_size)
 
 
 def adaptive_avg_pool3d(x, output_size):
     """Mean over PyTorch's adaptive windows: ``(N, C, D, H, W) -> (N, C, *output_size)``."""
-    return ops.AdaptiveAvgPool3d.apply(_tensor(x, "input", "adaptive_avg_pool3d"), output_size=output_size)
+    return ops.AdaptiveAvgPool3d.apply(_floating(x, "adaptive_avg_pool3d"), output_size=output_size)
 
 
 def _adaptive_max_pool(op, dims, x, output_size, return_indices):
@@ -549,7 +564,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     ``running_mean``/``running_var`` (arrays, or None) in place with momentum,
     the variance unbiased, as ``torch.nn.functional.batch_norm``;
     ``training=False`` normalises with the running arrays."""
-    _tensor(x, "input", "batch_norm")
+    _floating(x, "batch_norm")
     if x.ndim < 2:
         raise ValueError(f"batch_norm: input must be (N, C) or (N, C, ...), got shape {x.shape}")
     channels = x.shape[1]
