@@ -120,6 +120,10 @@ ROWS = {
     "fill_((2,))": (lambda m: m.t(X).fill_((2,)), Raises(TypeError, "fill_")),
     "linspace steps=(2,)": (lambda m: m.lib.linspace(0, 1, (2,)), Raises(TypeError, "steps")),
     "randperm n=(2,)": (lambda m: m.lib.randperm((2,)), Raises(TypeError, "randperm")),
+    "x[[]]": (lambda m: m.t(X)[[]], Same(np.zeros((0, 3, 4)))),
+    "manual_seed(-1)": (lambda m: [m.lib.manual_seed(-1), 0][1], Same(0)),
+    "manual_seed(2**64)": (lambda m: m.lib.manual_seed(2 ** 64), Raises(ValueError, "seed")),
+    "step closure='foo'": (lambda m: m.optim.SGD([m.nn.Parameter(m.t(P))], lr=0.1).step("foo"), Raises(TypeError, "closure")),
     # ----- functional
     "linear bias='foo'": (lambda m: m.F.linear(m.t(X), m.t(np.ones((2, 4), np.float32)), "foo"),
                           Raises(TypeError, "bias")),
@@ -184,7 +188,9 @@ ROWS = {
 
 
 def as_numpy(value):
-    return np.asarray(value.detach().numpy() if hasattr(value, "detach") else value.numpy())
+    if hasattr(value, "detach"):
+        value = value.detach()
+    return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
