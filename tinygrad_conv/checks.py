@@ -92,9 +92,10 @@ def positive_int(value, name, where):
     return integer(value, name, where, minimum=1)
 
 
-def boolean(value, name, where):
-    """Check that ``value`` is a bool (Python or NumPy) and return it as ``bool``."""
-    if not isinstance(value, (bool, np.bool_)):
+def boolean(value, name, where, ints=False):
+    """Check that ``value`` is a bool (Python or NumPy; an int too where ``ints``, as PyTorch's
+    ``backward(retain_graph=0)``) and return it as ``bool``."""
+    if not isinstance(value, (bool, np.bool_) + ((numbers.Integral,) if ints else ())):
         raise TypeError(f"{where}: {name} must be a bool, got {type(value).__name__} {value!r}")
     return bool(value)
 

@@ -67,6 +67,28 @@ def _all_if_empty(dim):
     return None if isinstance(dim, (tuple, list)) and not dim else dim
 
 
+def _named_comparison(dunder):
+    """``t.eq(other)`` for ``t == other``: a method raises where the operator gives Python's
+    ``NotImplemented`` (so ``t == "a"`` is False, as in PyTorch, but ``t.eq("a")`` a TypeError)."""
+    name = dunder.__name__.strip("_")
+
+    def compare(self, other):
+        out = dunder(self, other)
+        if out is NotImplemented:
+            raise TypeError(f"{name}: other must be a Tensor or a number, got {type(other).__name__} {other!r}")
+        return out
+
+    compare.__name__ = name
+    return compare
+
+
+def _tensor_arg(value, name, where):
+    """``value``, checked to be a Tensor (an ``other`` whose shape or dtype is read)."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{where}: {name} must be a Tensor, got {type(value).__name__} {value!r}")
+    return value
+
+
 _max_result = collections.namedtuple("max", ["values", "indices"])  # torch.return_types.max
 _min_result = collections.namedtuple("min", ["values", "indices"])
 
@@ -219,6 +241,7 @@ class Tensor:
         a result recorded in the graph (gradients flow back). ``memory_format`` is checked
         and changes nothing (see ``checks.MEMORY_FORMATS``)."""
         checks.memory_format(memory_format, "to")
+        non_blocking, copy = checks.boolean(non_blocking, "non_blocking", "to"), checks.boolean(copy, "copy", "to")
         if isinstance(device, int) and not isinstance(device, bool):
             device = f"cuda:{device}"
         for a in args:
@@ -277,7 +300,7 @@ class Tensor:
         return self._cast(dtypes.bool)
 
     def type_as(self, other):
-        return self._cast(other.dtype)
+        return self._cast(_tensor_arg(other, "other", "type_as").dtype)
 
     def type(self, dtype=None):
         """``t.type(tc.int64)`` casts as ``t.to(dtype)`` (d2l's ``accuracy`` writes this);
@@ -388,11 +411,15 @@ class Tensor:
                 "backward; pass retain_graph=True to it, or recompute the forward pass"
             )
         if inputs is not None:
+            if not isinstance(inputs, (Tensor, list, tuple)):
+                raise TypeError(f"backward: inputs must be a Tensor or a sequence of Tensors, got {type(inputs).__name__}")
             inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
             if not inputs or not all(isinstance(t, Tensor) and t.requires_grad for t in inputs):
                 raise ValueError("backward: inputs must be a non-empty sequence of tensors that require grad")
+        create_graph = checks.boolean(create_graph, "create_graph", "backward", ints=True)
         if retain_graph is None:
             retain_graph = create_graph  # as PyTorch: a graph of the gradient needs this one
+        retain_graph = checks.boolean(retain_graph, "retain_graph", "backward", ints=True)
         grad = self._root_grad(gradient)  # checked; under create_graph a given Tensor keeps its graph
         if create_graph and isinstance(gradient, Tensor):
             grad = gradient if gradient.dtype == self.dtype else gradient.to(self.dtype)
@@ -562,7 +589,10 @@ class Tensor:
             other = backend.like(np.asarray(other), self.array)
         elif not (isinstance(other, (numbers.Number, np.ndarray)) or backend.is_cuda(other)):
             return NotImplemented
-        return Tensor._make(compare(self.array, other), None)
+        try:
+            return Tensor._make(compare(self.array, other), None)
+        except ValueError:  # NumPy's broadcast error, which names no op
+            raise ValueError(f"{compare.__name__}: shapes {self.shape} and {np.shape(other)} cannot be broadcast together") from None
 
     def __lt__(self, other):
         return self._compare(other, operator.lt)
@@ -583,7 +613,7 @@ class Tensor:
         return self._compare(other, operator.ne)
 
     __hash__ = object.__hash__  # by identity: defining __eq__ would drop it
-    lt, le, gt, ge, eq, ne = __lt__, __le__, __gt__, __ge__, __eq__, __ne__
+    lt, le, gt, ge, eq, ne = (_named_comparison(f) for f in (__lt__, __le__, __gt__, __ge__, __eq__, __ne__))
     less, less_equal, greater, greater_equal, not_equal = lt, le, gt, ge, ne
 
     def __invert__(self):
@@ -611,6 +641,7 @@ class Tensor:
 
     def equal(self, other):
         """True when both tensors have the same shape and values (``torch.equal``)."""
+        _tensor_arg(other, "other", "equal")
         return self.shape == other.shape and bool((self.array == other.array).all())
 
     def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
@@ -848,7 +879,7 @@ class Tensor:
     view = reshape
 
     def view_as(self, other):
-        return self.reshape(other.shape)
+        return self.reshape(_tensor_arg(other, "other", "view_as").shape)
 
     reshape_as = view_as
 
@@ -944,7 +975,7 @@ class Tensor:
         return _ops.Expand.apply(self, shape=shape)
 
     def expand_as(self, other):
-        return self.expand(other.shape)
+        return self.expand(_tensor_arg(other, "other", "expand_as").shape)
 
     broadcast_to = expand
 
@@ -1011,8 +1042,9 @@ class Tensor:
             raise ValueError(f"masked_fill: mask of shape {mask.shape} does not broadcast with {self.shape}") from None
         return _ops.Where.apply(fill, self, condition=backend.like(mask, self.array))
 
-    def clone(self):
-        """A copy with its own memory, recorded in the graph."""
+    def clone(self, *, memory_format=None):
+        """A copy with its own memory, recorded in the graph (``memory_format`` as in ``to``)."""
+        checks.memory_format(memory_format, "clone")
         return _ops.Clone.apply(self)
 
     def contiguous(self, memory_format=None):
