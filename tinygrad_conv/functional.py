@@ -284,6 +284,8 @@ def adaptive_max_pool3d(x, output_size, return_indices=False):
 
 
 def _max_unpool(op, x, indices, kernel_size, stride, padding, output_size):
+    if indices is None or checks.optional_array(indices, "indices", op.name) is None:
+        raise TypeError(f"{op.name}: indices must be a Tensor (max_pool's return_indices=True), got None")
     indices = indices.array if isinstance(indices, Tensor) else indices
     return op.apply(_tensor(x, "input", op.name), indices=indices, kernel_size=kernel_size, stride=stride,
                     padding=padding, output_size=output_size)
@@ -341,6 +343,8 @@ def _maybe_inplace(x, inplace, fn, compute):
     recorded graph, so gradients stay correct)."""
     from .nn.activations import apply_inplace  # (imported here: nn.activations imports this module)
 
+    if fn not in ("relu", "hardtanh", "relu6", "threshold"):  # PyTorch computes only these on integers
+        _floating(x, fn)
     return apply_inplace(x, checks.boolean(inplace, "inplace", fn), fn + "_", compute)
 
 
@@ -362,7 +366,7 @@ def tanh(x):
 def _softmax_dim(x, dim, axis, fn):
     """``dim`` (or its alias ``axis``); without either, PyTorch's legacy choice: 0 for
     0-, 1- and 3-D input, else 1."""
-    _tensor(x, "input", fn)
+    _floating(x, fn)
     if axis is not None:
         if dim is not None:
             raise TypeError(f"{fn}: got both dim={dim!r} and its alias axis={axis!r}")
@@ -435,7 +439,7 @@ def cross_entropy(logits, target, weight=None, reduction="mean", label_smoothing
     distillation), with class ``weight`` ``(C,)`` (the mean is then divided by the targets'
     summed weights), ``reduction``, ``label_smoothing`` and ``ignore_index``, as
     ``torch.nn.functional.cross_entropy``."""
-    _tensor(logits, "logits", "cross_entropy")
+    _floating(logits, "cross_entropy")
     ignore_index = checks.integer(ignore_index, "ignore_index", "cross_entropy")
     logits, target, squeeze = _unbatched(logits, target, "cross_entropy")
     if isinstance(target, Tensor) and target.requires_grad and target.ndim == logits.ndim:
@@ -472,7 +476,7 @@ def _soft_cross_entropy(logits, target, weight, reduction, label_smoothing):
 def nll_loss(log_probs, target, weight=None, reduction="mean", ignore_index=-100):
     """``-weight[t] * log_probs[n, t]`` at class indices t, reduced (the mean divides by the
     summed weights), as ``torch.nn.functional.nll_loss``; unbatched ``(C,)`` with a target ``()`` too."""
-    _tensor(log_probs, "log_probs", "nll_loss")
+    _floating(log_probs, "nll_loss")
     ignore_index = checks.integer(ignore_index, "ignore_index", "nll_loss")
     log_probs, target, squeeze = _unbatched(log_probs, target, "nll_loss")
     loss = ops.NLLLoss.apply(log_probs, target=_labels(target), weight=_labels(weight), reduction=reduction,
@@ -485,7 +489,7 @@ def binary_cross_entropy_with_logits(logits, target, weight=None, reduction="mea
     (broadcast) scales each element's loss, ``pos_weight`` (broadcast along the last axis) the
     positive term, as in PyTorch."""
     fn = "binary_cross_entropy_with_logits"
-    _tensor(logits, "logits", fn)
+    _floating(logits, fn)
     checks.optional_array(weight, "weight", fn)
     checks.optional_array(pos_weight, "pos_weight", fn)
     return ops.BinaryCrossEntropyWithLogits.apply(logits, _target(target, logits), reduction=reduction,
@@ -537,7 +541,7 @@ def gelu(x, approximate="none"):
     """``x * Phi(x)`` with Phi the standard normal CDF: ``approximate="none"`` is the
     exact erf form, ``"tanh"`` the tanh approximation, as in PyTorch."""
     checks.one_of(approximate, ("none", "tanh"), "approximate", "gelu")
-    return ops.GELU.apply(_tensor(x, "input", "gelu"), approximate=approximate)
+    return ops.GELU.apply(_floating(x, "gelu"), approximate=approximate)
 
 
 # ----- version 2: batch norm and dropout -------------------------------------------------------
@@ -832,7 +836,7 @@ def softplus(x, beta=1.0, threshold=20.0):
     if beta == 0:
         raise ValueError("softplus: beta must be nonzero, got 0")
     threshold = checks.number(threshold, "threshold", "softplus")  # inf: never linear
-    return ops.Softplus.apply(_tensor(x, "input", "softplus"), beta=beta, threshold=threshold)
+    return ops.Softplus.apply(_floating(x, "softplus"), beta=beta, threshold=threshold)
 
 
 def hardswish(x, inplace=False):
@@ -867,7 +871,7 @@ def celu(x, alpha=1.0, inplace=False):
 
 def logsigmoid(x):
     """``log(sigmoid(x)) = -softplus(-x)``, computed stably."""
-    return ops.LogSigmoid.apply(_tensor(x, "input", "logsigmoid"))
+    return ops.LogSigmoid.apply(_floating(x, "logsigmoid"))
 
 
 def softsign(x):
@@ -879,7 +883,7 @@ def softsign(x):
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """``-weight [y log x + (1 - y) log(1 - x)]`` on probabilities x in [0, 1] (each log
     clamped at -100, as PyTorch), reduced; ``weight`` broadcasts to the input."""
-    _tensor(input, "input", "binary_cross_entropy")
+    _floating(input, "binary_cross_entropy")
     checks.optional_array(weight, "weight", "binary_cross_entropy")
     return ops.BinaryCrossEntropy.apply(input, _target(target, input), weight=_labels(weight), reduction=reduction)
 
@@ -888,7 +892,7 @@ def kl_div(input, target, reduction="mean", log_target=False):
     """KL divergence with log-probabilities ``input``: ``target (log target - input)`` pointwise
     (``exp(target) (target - input)`` with ``log_target``), reduced by "mean", "sum", "none"
     or "batchmean" (the sum divided by the batch size, the true KL divergence)."""
-    _tensor(input, "input", "kl_div")
+    _floating(input, "kl_div")
     checks.boolean(log_target, "log_target", "kl_div")
     return ops.KLDiv.apply(*tensor_module._common_dtype(input, _target(target, input)), reduction=reduction,
                            log_target=log_target)
@@ -896,7 +900,7 @@ def kl_div(input, target, reduction="mean", log_target=False):
 
 def huber_loss(input, target, reduction="mean", delta=1.0):
     """``d**2 / 2`` where ``|d| < delta``, else ``delta (|d| - delta / 2)`` (d = input - target), reduced."""
-    _tensor(input, "input", "huber_loss")
+    _floating(input, "huber_loss")
     delta = checks.finite_number(delta, "delta", "huber_loss")
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
@@ -905,7 +909,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
 
 def normalize(input, p=2.0, dim=1, eps=1e-12):
     """``input / max(||input||_p, eps)`` along ``dim``, as ``torch.nn.functional.normalize``."""
-    _tensor(input, "input", "normalize")
+    _floating(input, "normalize")
     p = 2.0 if p is None else checks.number(p, "p", "normalize")
     eps = checks.finite_number(eps, "eps", "normalize", minimum=0)
     return input / _vector_norm(input, p, dim).clamp(min=eps)
@@ -948,7 +952,7 @@ def softmin(x, dim=None, _stacklevel=3, dtype=None):
 
 def tanhshrink(x):
     """``x - tanh(x)``."""
-    return x - x.tanh()
+    return x - _tensor(x, "input", "tanhshrink").tanh()
 
 
 def threshold(x, threshold, value, inplace=False):
@@ -962,20 +966,20 @@ def threshold(x, threshold, value, inplace=False):
 def hardshrink(x, lambd=0.5):
     """``x`` where ``|x| > lambd``, else 0 (NaN stays NaN)."""
     lambd = checks.finite_number(lambd, "lambd", "hardshrink")
-    a = x.array
+    a = _floating(x, "hardshrink").array
     return combine.where((a >= -lambd) & (a <= lambd), 0.0, x)
 
 
 def softshrink(x, lambd=0.5):
     """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, else 0."""
     lambd = checks.finite_number(lambd, "lambd", "softshrink", minimum=0)
-    a = x.array
+    a = _floating(x, "softshrink").array
     return combine.where(a > lambd, x - lambd, combine.where(a < -lambd, x + lambd, 0.0))
 
 
 def glu(x, dim=-1):
     """``a * sigmoid(b)`` for the halves ``a, b`` of ``x`` along ``dim`` (its size must be even)."""
-    _tensor(x, "input", "glu")
+    _floating(x, "glu")
     dim = checks.axis(dim, x.ndim, "glu")
     if x.shape[dim] % 2:
         raise ValueError(f"glu: the size of dim {dim} must be even, got shape {x.shape}")
@@ -987,6 +991,7 @@ def prelu(x, weight):
     """``x`` where ``x > 0``, else ``weight * x``; ``weight`` has 1 or C (= ``x.shape[1]``) entries."""
     _tensor(x, "input", "prelu")
     _tensor(weight, "weight", "prelu")
+    _same_dtype("prelu", x, ("weight", weight))  # PyTorch: no type promotion here
     channels = x.shape[1] if x.ndim >= 2 else 1
     if weight.numel() == 1:
         w = weight.reshape(())
