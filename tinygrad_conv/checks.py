@@ -80,8 +80,11 @@ def sizes(args, where, minimum=0):
         args = args[0]
     elif not args:
         raise TypeError(f"{where}: missing size (give ints, e.g. {where}(2, 3), or one tuple, {where}((2, 3)))")
-    shape = tuple(index(n, "each size", where) for n in args)
-    if any(n < minimum for n in shape):
+    if all(type(n) is int for n in args):  # the common case (reshape on every step), checked in one pass
+        shape = tuple(args)
+    else:
+        shape = tuple(index(n, "each size", where) for n in args)
+    if shape and min(shape) < minimum:
         bound = "non-negative" if minimum == 0 else f">= {minimum}"
         raise ValueError(f"{where}: sizes must be {bound}, got {shape}")
     return shape
