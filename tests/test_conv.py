@@ -190,3 +190,42 @@ def test_bad_arguments_raise_with_what_was_given_and_expected(x_shape, w_shape, 
     inputs = (x, w) if b_shape is None else (x, w, Tensor(np.zeros(b_shape)))
     with pytest.raises(error, match=match):
         Conv2d.apply(*inputs, **params)
+
+
+def test_released_column_buffers_are_reused_without_changing_results(monkeypatch):
+    """With the size limit at 0 every column matrix is handed back when its conv is done with it
+    and taken by the next im2col of that size (ops/conv.py, ``release_columns``). Results must
+    not change: two live convs of one size, a no-grad conv of that size run between the forward
+    and each backward (it would take and overwrite a live buffer handed back too early), and a
+    retained graph run backward twice."""
+    from tinygrad_conv import allocator
+    from tinygrad_conv.ops import conv
+
+    x, w1, _ = arrays((2, 4, 7, 6), (4, 4, 3, 3), 4)
+    w2, other = (np.random.default_rng(s).standard_normal((4, 4, 3, 3)) for s in (5, 6))
+    g = np.random.default_rng(7).standard_normal((2, 4, 7, 6))
+
+    def grads(reuse):
+        if reuse:
+            monkeypatch.setattr(allocator, "MMAP_THRESHOLD", 0)
+        conv._spare.clear()
+        xt, wt1, wt2 = (Tensor(a, requires_grad=True) for a in (x, w1, w2))
+        y = Conv2d.apply(Conv2d.apply(xt, wt1, padding=1).relu(), wt2, padding=1)
+
+        def intruder():  # a conv of the same size that needs no gradient
+            with tc.no_grad():
+                Conv2d.apply(Tensor(x + 1), Tensor(other), padding=1)
+
+        intruder()
+        y.backward(g, retain_graph=True)
+        intruder()
+        y.backward(g)
+        intruder()
+        return y.numpy(), xt.grad.numpy(), wt1.grad.numpy(), wt2.grad.numpy()
+
+    expected = grads(reuse=False)
+    assert not conv._spare
+    got = grads(reuse=True)
+    assert conv._spare  # the reuse path ran
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

@@ -86,7 +86,11 @@ def test_manual_seed_makes_library_draws_reproducible():
     first = tc.random.generator().standard_normal(4)
     tc.manual_seed(123)
     np.testing.assert_array_equal(tc.random.generator().standard_normal(4), first)
+    tc.manual_seed(-1)  # PyTorch takes -2**63 .. 2**64 - 1; a negative seed counts modulo 2**64
+    first = tc.random.generator().standard_normal(4)
+    tc.manual_seed(2 ** 64 - 1)
+    np.testing.assert_array_equal(tc.random.generator().standard_normal(4), first)
     with pytest.raises(ValueError):
-        tc.manual_seed(-1)
+        tc.manual_seed(2 ** 64)
     with pytest.raises(TypeError):
         tc.manual_seed(1.5)

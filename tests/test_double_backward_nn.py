@@ -17,6 +17,8 @@ from tinygrad_conv import Tensor
 from tinygrad_conv import functional as F
 from tinygrad_conv import ops
 
+import second_order
+
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
@@ -25,47 +27,9 @@ seeds = st.integers(0, 2**32 - 1)
 REDUCTIONS = st.sampled_from(["mean", "sum", "none"])
 
 
-def _first_and_second(lib, fn, arrays, v, rs, differentiable):
-    """(out, first derivatives, second derivatives w.r.t. the inputs and v); zeros for unused ones."""
-    if lib is torch:
-        xs = [torch.tensor(a, requires_grad=d) for a, d in zip(arrays, differentiable)]
-        vt = torch.tensor(v, requires_grad=True)
-        make, grad = torch.tensor, torch.autograd.grad
-    else:
-        xs = [Tensor(a, requires_grad=d) for a, d in zip(arrays, differentiable)]
-        vt = Tensor(v, requires_grad=True)
-        make, grad = Tensor, tc.autograd.grad
-    wrt = [x for x, d in zip(xs, differentiable) if d]
-    out = fn(*xs)
-    gs = grad(out, wrt, vt, create_graph=True, allow_unused=True)
-    total = None
-    for g, r in zip(gs, rs):
-        if g is not None:
-            term = (g * make(r)).sum()
-            total = term if total is None else total + term
-    second = grad(total, wrt + [vt], allow_unused=True)
-    shapes = [a.shape for a, d in zip(arrays, differentiable) if d] + [v.shape]
-    def as_numpy(gs, shapes):  # (torch may answer a ZeroTensor: force=True reads it)
-        return [np.zeros(s) if g is None else g.detach().numpy(**({"force": True} if lib is torch else {}))
-                for g, s in zip(gs, shapes)]
-
-    return out.detach().numpy(), as_numpy(gs, shapes), as_numpy(second, shapes)
-
-
 def compare(tc_fn, torch_fn, arrays, seed, differentiable=None, rtol=1e-9, atol=1e-11):
     """tc_fn and torch_fn agree in value, first and second derivatives (mixed ones too)."""
-    differentiable = differentiable or [True] * len(arrays)
-    rng = np.random.default_rng(seed)
-    with tc.no_grad():
-        out_shape = tc_fn(*[Tensor(a) for a in arrays]).shape
-    v = rng.standard_normal(out_shape)
-    rs = [rng.standard_normal(a.shape) for a, d in zip(arrays, differentiable) if d]
-    got = _first_and_second(tc, tc_fn, arrays, v, rs, differentiable)
-    want = _first_and_second(torch, torch_fn, arrays, v, rs, differentiable)
-    np.testing.assert_allclose(got[0], want[0], rtol=rtol, atol=atol, err_msg="value")
-    for kind, a, b in zip(("first", "second"), got[1:], want[1:]):
-        for i, (x, y) in enumerate(zip(a, b)):
-            np.testing.assert_allclose(x, y, rtol=rtol, atol=atol, err_msg=f"{kind} derivative, input {i}")
+    second_order.compare(tc_fn, torch_fn, torch, arrays, seed, differentiable, rtol, atol)
 
 
 @st.composite

@@ -23,6 +23,8 @@ import tinygrad_conv as tc
 from tinygrad_conv import Tensor
 from tinygrad_conv import functional as F
 
+import second_order
+
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 pytestmark = pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True:UserWarning")
@@ -32,54 +34,15 @@ seeds = st.integers(0, 2**32 - 1)
 
 
 # ----- the comparison -----------------------------------------------------------------------------
-def _first_and_second(lib, fn, arrays, v, rs, differentiable, square):
-    """(out, first derivatives, second derivatives w.r.t. the inputs and v); zeros for unused ones."""
-    if lib is torch:
-        xs = [torch.tensor(a, requires_grad=d) for a, d in zip(arrays, differentiable)]
-        vt = torch.tensor(v, requires_grad=True)
-        make, grad = torch.tensor, torch.autograd.grad
-    else:
-        xs = [Tensor(a, requires_grad=d) for a, d in zip(arrays, differentiable)]
-        vt = Tensor(v, requires_grad=True)
-        make, grad = Tensor, tc.autograd.grad
-    wrt = [x for x, d in zip(xs, differentiable) if d]
-    out = fn(lib, *xs)
-    if square:
-        out = out * out
-    gs = grad(out, wrt, vt, create_graph=True, allow_unused=True)
-    total = None
-    for g, r in zip(gs, rs):
-        if g is not None:
-            term = (g * make(r)).sum()
-            total = term if total is None else total + term
-    second = grad(total, wrt + [vt], allow_unused=True)
-    shapes = [a.shape for a, d in zip(arrays, differentiable) if d] + [v.shape]
-
-    def as_numpy(gs, shapes):  # torch may answer a ZeroTensor: force=True reads it
-        return [np.zeros(s) if g is None else g.detach().numpy(**({"force": True} if lib is torch else {}))
-                for g, s in zip(gs, shapes)]
-
-    return out.detach().numpy(), as_numpy(gs, shapes), as_numpy(second, shapes)
-
-
 def compare(fn, arrays, seed, differentiable=None, square=False, rtol=1e-9, atol=1e-11):
     """``fn(tc, ...)`` and ``fn(torch, ...)`` agree in value, first and second derivatives."""
-    differentiable = differentiable or [True] * len(arrays)
-    rng = np.random.default_rng(seed)
-    with tc.no_grad():
-        out_shape = fn(tc, *[Tensor(a) for a in arrays]).shape
-    v = rng.standard_normal(out_shape)
-    rs = [rng.standard_normal(a.shape) for a, d in zip(arrays, differentiable) if d]
-    got = _first_and_second(tc, fn, arrays, v, rs, differentiable, square)
-    want = _first_and_second(torch, fn, arrays, v, rs, differentiable, square)
-    assert got[0].shape == want[0].shape, f"value shape {got[0].shape} vs torch {want[0].shape}"
-    np.testing.assert_allclose(got[0], want[0], rtol=rtol, atol=atol, err_msg="value")
-    for kind, a, b in zip(("first", "second"), got[1:], want[1:]):
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert x.shape == y.shape, f"{kind} derivative {i}: shape {x.shape} vs torch {y.shape}"
-            what = "v" if kind == "second" and i == len(a) - 1 else f"input {i}"
-            np.testing.assert_allclose(x, y, rtol=rtol, atol=atol, err_msg=f"{kind} derivative, {what}")
-    return got, want
+    def on(lib):
+        def run(*xs):
+            out = fn(lib, *xs)
+            return out * out if square else out
+        return run
+
+    return second_order.compare(on(tc), on(torch), torch, arrays, seed, differentiable, rtol, atol)
 
 
 # ----- drawn shapes and values ---------------------------------------------------------------------

@@ -64,6 +64,15 @@ def index(value, name, where):
     return operator.index(value)
 
 
+def size(value, name, where, minimum=0):
+    """One size (an int as ``index`` takes it, not a tuple), >= ``minimum``."""
+    n = index(value, name, where)
+    if n < minimum:
+        bound = "non-negative" if minimum == 0 else f">= {minimum}"
+        raise ValueError(f"{where}: {name} must be {bound}, got {n}")
+    return n
+
+
 def sizes(args, where, minimum=0):
     """A size given as ints (``f(2, 3)``) or one tuple or list (``f((2, 3))``), as a tuple
     of ints >= ``minimum``. ``args`` is the tuple of positional arguments."""
@@ -71,8 +80,11 @@ def sizes(args, where, minimum=0):
         args = args[0]
     elif not args:
         raise TypeError(f"{where}: missing size (give ints, e.g. {where}(2, 3), or one tuple, {where}((2, 3)))")
-    shape = tuple(index(n, "each size", where) for n in args)
-    if any(n < minimum for n in shape):
+    if all(type(n) is int for n in args):  # the common case (reshape on every step), checked in one pass
+        shape = tuple(args)
+    else:
+        shape = tuple(index(n, "each size", where) for n in args)
+    if shape and min(shape) < minimum:
         bound = "non-negative" if minimum == 0 else f">= {minimum}"
         raise ValueError(f"{where}: sizes must be {bound}, got {shape}")
     return shape
@@ -83,9 +95,10 @@ def positive_int(value, name, where):
     return integer(value, name, where, minimum=1)
 
 
-def boolean(value, name, where):
-    """Check that ``value`` is a bool (Python or NumPy) and return it as ``bool``."""
-    if not isinstance(value, (bool, np.bool_)):
+def boolean(value, name, where, ints=False):
+    """Check that ``value`` is a bool (Python or NumPy; an int too where ``ints``, as PyTorch's
+    ``backward(retain_graph=0)``) and return it as ``bool``."""
+    if not isinstance(value, (bool, np.bool_) + ((numbers.Integral,) if ints else ())):
         raise TypeError(f"{where}: {name} must be a bool, got {type(value).__name__} {value!r}")
     return bool(value)
 
@@ -124,15 +137,42 @@ def ndim(a, expected, op, name="input", layout=""):
         raise ValueError(f"{op}: {name} must be {expected}-D{hint}, got shape {a.shape}")
 
 
+def number(value, name, where, minimum=None, nan=False):
+    """Check that ``value`` is a real number, not NaN unless ``nan`` (+-inf allowed:
+    ``hardtanh(max_val=inf)`` clamps one side only), >= ``minimum`` if given; return it as float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{where}: {name} must be a number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if value != value and not nan:
+        raise ValueError(f"{where}: {name} must not be NaN")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{where}: {name} must be >= {minimum}, got {value}")
+    return value
+
+
 def finite_number(value, name, where, minimum=None):
     """Check that ``value`` is a finite real number (>= ``minimum``) and return it as float."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{where}: {name} must be a number, got {type(value).__name__}")
-    value = float(value)
+    value = number(value, name, where)
     if not np.isfinite(value):
         raise ValueError(f"{where}: {name} must be finite, got {value}")
     if minimum is not None and value < minimum:
         raise ValueError(f"{where}: {name} must be >= {minimum}, got {value}")
+    return value
+
+
+def callable_(value, name, where, optional=True):
+    """Check that ``value`` is callable (or None when ``optional``) and return it."""
+    if not (callable(value) or (optional and value is None)):
+        raise TypeError(f"{where}: {name} must be callable{' or None' if optional else ''}, "
+                        f"got {type(value).__name__} {value!r}")
+    return value
+
+
+def optional_array(value, name, where):
+    """Check that ``value`` is None, a Tensor or an array (a loss's ``weight``): a number or
+    a list is a ``TypeError``, as in PyTorch, not a silent broadcast."""
+    if value is not None and not (hasattr(value, "shape") and hasattr(value, "dtype")):
+        raise TypeError(f"{where}: {name} must be a Tensor or None, got {type(value).__name__} {value!r}")
     return value
 
 

@@ -240,7 +240,7 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False)
     An integer ``dtype`` truncates ``start`` and ``end`` first and then each value, as PyTorch does.
     """
     start, end = _number(start, "start", "linspace"), _number(end, "end", "linspace")
-    (steps,) = _shape((steps,), "linspace")
+    steps = checks.size(steps, "steps", "linspace")
     dt, device, requires_grad = _options("linspace", dtype, device, requires_grad)
     if dt.kind != "f":
         start, end = int(start), int(end)
@@ -283,7 +283,7 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
     """A random permutation of ``0, ..., n - 1``: a 1-D tensor of length ``n`` (int64 unless ``dtype``)."""
-    (n,) = _shape((n,), "randperm")
+    n = checks.size(n, "n", "randperm")
     dt, device, requires_grad = _options("randperm", dtype, device, requires_grad, dtypes.int64)
     order = _generator(generator, "randperm").permutation(n)
     return _leaf(order.astype(dt, copy=False), device, requires_grad)

@@ -5,7 +5,7 @@ which holds the forward and backward rules and checks its arguments.
 """
 import numpy as np
 
-from . import backend, checks, ops, random
+from . import backend, checks, dtypes, ops, random
 from . import combine, tensor as tensor_module
 from .ops.pool import adaptive_max, max_pool_indices
 from .tensor import Tensor
@@ -26,6 +26,12 @@ def _same_dtype(fn, x, *others):
                             f"(convert one with .to({t.dtype}) or .to({x.dtype}))")
     if x.dtype.kind != "f":
         raise TypeError(f"{fn}: expected a floating point input, got {x.dtype} (convert it with .float())")
+
+
+def _floating(x, fn):
+    """``x``, checked to be a floating point Tensor (integers would meet NumPy's casting errors)."""
+    _same_dtype(fn, _tensor(x, "input", fn))
+    return x
 
 
 _SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
@@ -185,8 +191,17 @@ def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
 
 
 def _avg_pool(op, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override=None):
-    return op.apply(_tensor(x, "input", op.name), kernel_size=kernel_size, stride=stride, padding=padding,
-                    ceil_mode=ceil_mode, count_include_pad=count_include_pad, divisor_override=divisor_override)
+    params = dict(kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=ceil_mode,
+                  count_include_pad=count_include_pad, divisor_override=divisor_override)
+    if _tensor(x, "input", op.name).dtype == np.int64:
+        # PyTorch averages int64 by integer division, rounding toward zero. The float64 mean of a
+        # window of d ints is within 1e-12 of S/d, which is an integer or at least 1/d from one.
+        mean = op.apply(x.double(), **params).array
+        xp = backend.xp(mean)
+        return Tensor._make(xp.trunc(mean + xp.sign(mean) * 1e-9).astype(np.int64), None)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op.name}: expected a floating point or int64 input, got {x.dtype}")
+    return op.apply(x, **params)
 
 
 def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
@@ -232,18 +247,18 @@ def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 
 def adaptive_avg_pool1d(x, output_size):
     """Mean over PyTorch's adaptive windows: ``(N, C, L) -> (N, C, output_size)``."""
-    return ops.AdaptiveAvgPool1d.apply(_tensor(x, "input", "adaptive_avg_pool1d"), output_size=output_size)
+    return ops.AdaptiveAvgPool1d.apply(_floating(x, "adaptive_avg_pool1d"), output_size=output_size)
 
 
 def adaptive_avg_pool2d(x, output_size):
     """Mean over PyTorch's adaptive windows: ``(N, C, H, W) -> (N, C, *output_size)``
     (an int or ``(h, w)``; None in a pair keeps that axis)."""
-    return ops.AdaptiveAvgPool2d.apply(_tensor(x, "input", "adaptive_avg_pool2d"), output_size=output_size)
+    return ops.AdaptiveAvgPool2d.apply(_floating(x, "adaptive_avg_pool2d"), output_size=output_size)
 
 
 def adaptive_avg_pool3d(x, output_size):
     """Mean over PyTorch's adaptive windows: ``(N, C, D, H, W) -> (N, C, *output_size)``."""
-    return ops.AdaptiveAvgPool3d.apply(_tensor(x, "input", "adaptive_avg_pool3d"), output_size=output_size)
+    return ops.AdaptiveAvgPool3d.apply(_floating(x, "adaptive_avg_pool3d"), output_size=output_size)
 
 
 def _adaptive_max_pool(op, dims, x, output_size, return_indices):
@@ -269,6 +284,8 @@ def adaptive_max_pool3d(x, output_size, return_indices=False):
 
 
 def _max_unpool(op, x, indices, kernel_size, stride, padding, output_size):
+    if indices is None or checks.optional_array(indices, "indices", op.name) is None:
+        raise TypeError(f"{op.name}: indices must be a Tensor (max_pool's return_indices=True), got None")
     indices = indices.array if isinstance(indices, Tensor) else indices
     return op.apply(_tensor(x, "input", op.name), indices=indices, kernel_size=kernel_size, stride=stride,
                     padding=padding, output_size=output_size)
@@ -312,10 +329,12 @@ def linear(x, weight, bias=None):
     """``x @ weight.T + bias``: x ``(..., in)``, weight ``(out, in)``, bias ``(out,)``."""
     _tensor(x, "input", "linear")
     _tensor(weight, "weight", "linear")
+    if bias is not None:
+        _tensor(bias, "bias", "linear")
     _same_dtype("linear", x, ("weight", weight), ("bias", bias))
     if bias is None:
         return ops.Linear.apply(x, weight)
-    return ops.Linear.apply(x, weight, _tensor(bias, "bias", "linear"))
+    return ops.Linear.apply(x, weight, bias)
 
 
 def _maybe_inplace(x, inplace, fn, compute):
@@ -324,6 +343,8 @@ def _maybe_inplace(x, inplace, fn, compute):
     recorded graph, so gradients stay correct)."""
     from .nn.activations import apply_inplace  # (imported here: nn.activations imports this module)
 
+    if fn not in ("relu", "hardtanh", "relu6", "threshold"):  # PyTorch computes only these on integers
+        _floating(x, fn)
     return apply_inplace(x, checks.boolean(inplace, "inplace", fn), fn + "_", compute)
 
 
@@ -345,7 +366,7 @@ def tanh(x):
 def _softmax_dim(x, dim, axis, fn):
     """``dim`` (or its alias ``axis``); without either, PyTorch's legacy choice: 0 for
     0-, 1- and 3-D input, else 1."""
-    _tensor(x, "input", fn)
+    _floating(x, fn)
     if axis is not None:
         if dim is not None:
             raise TypeError(f"{fn}: got both dim={dim!r} and its alias axis={axis!r}")
@@ -355,13 +376,13 @@ def _softmax_dim(x, dim, axis, fn):
 
 def log_softmax(x, dim=None, *, axis=None, dtype=None):
     """``x - logsumexp(x, dim)``."""
-    x = x if dtype is None else x.to(dtype)
+    x = x if dtype is None else _tensor(x, "input", "log_softmax").to(dtypes.dtype(dtype, "log_softmax"))
     return ops.LogSoftmax.apply(x, axis=_softmax_dim(x, dim, axis, "log_softmax"))
 
 
 def softmax(x, dim=None, *, axis=None, dtype=None):
     """``exp(x) / sum(exp(x), dim)``."""
-    x = x if dtype is None else x.to(dtype)
+    x = x if dtype is None else _tensor(x, "input", "softmax").to(dtypes.dtype(dtype, "softmax"))
     return ops.Softmax.apply(x, axis=_softmax_dim(x, dim, axis, "softmax"))
 
 
@@ -418,7 +439,8 @@ def cross_entropy(logits, target, weight=None, reduction="mean", label_smoothing
     distillation), with class ``weight`` ``(C,)`` (the mean is then divided by the targets'
     summed weights), ``reduction``, ``label_smoothing`` and ``ignore_index``, as
     ``torch.nn.functional.cross_entropy``."""
-    _tensor(logits, "logits", "cross_entropy")
+    _floating(logits, "cross_entropy")
+    ignore_index = checks.integer(ignore_index, "ignore_index", "cross_entropy")
     logits, target, squeeze = _unbatched(logits, target, "cross_entropy")
     if isinstance(target, Tensor) and target.requires_grad and target.ndim == logits.ndim:
         loss = _soft_cross_entropy(logits, target, _labels(weight), reduction, label_smoothing)
@@ -455,7 +477,8 @@ def _soft_cross_entropy(logits, target, weight, reduction, label_smoothing):
 def nll_loss(log_probs, target, weight=None, reduction="mean", ignore_index=-100):
     """``-weight[t] * log_probs[n, t]`` at class indices t, reduced (the mean divides by the
     summed weights), as ``torch.nn.functional.nll_loss``; unbatched ``(C,)`` with a target ``()`` too."""
-    _tensor(log_probs, "log_probs", "nll_loss")
+    _floating(log_probs, "nll_loss")
+    ignore_index = checks.integer(ignore_index, "ignore_index", "nll_loss")
     log_probs, target, squeeze = _unbatched(log_probs, target, "nll_loss")
     loss = ops.NLLLoss.apply(log_probs, target=_labels(target), weight=_labels(weight), reduction=reduction,
                              ignore_index=ignore_index)
@@ -466,7 +489,10 @@ def binary_cross_entropy_with_logits(logits, target, weight=None, reduction="mea
     """Binary cross-entropy on ``sigmoid(logits)``, computed stably from the logits; ``weight``
     (broadcast) scales each element's loss, ``pos_weight`` (broadcast along the last axis) the
     positive term, as in PyTorch."""
-    _tensor(logits, "logits", "binary_cross_entropy_with_logits")
+    fn = "binary_cross_entropy_with_logits"
+    _floating(logits, fn)
+    checks.optional_array(weight, "weight", fn)
+    checks.optional_array(pos_weight, "pos_weight", fn)
     return ops.BinaryCrossEntropyWithLogits.apply(logits, _target(target, logits), reduction=reduction,
                                                   pos_weight=_labels(pos_weight), weight=_labels(weight))
 
@@ -516,7 +542,7 @@ def gelu(x, approximate="none"):
     """``x * Phi(x)`` with Phi the standard normal CDF: ``approximate="none"`` is the
     exact erf form, ``"tanh"`` the tanh approximation, as in PyTorch."""
     checks.one_of(approximate, ("none", "tanh"), "approximate", "gelu")
-    return ops.GELU.apply(_tensor(x, "input", "gelu"), approximate=approximate)
+    return ops.GELU.apply(_floating(x, "gelu"), approximate=approximate)
 
 
 # ----- version 2: batch norm and dropout -------------------------------------------------------
@@ -543,7 +569,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     ``running_mean``/``running_var`` (arrays, or None) in place with momentum,
     the variance unbiased, as ``torch.nn.functional.batch_norm``;
     ``training=False`` normalises with the running arrays."""
-    _tensor(x, "input", "batch_norm")
+    _floating(x, "batch_norm")
     if x.ndim < 2:
         raise ValueError(f"batch_norm: input must be (N, C) or (N, C, ...), got shape {x.shape}")
     channels = x.shape[1]
@@ -560,6 +586,8 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
             _channel_array(_tensor(t, name, "batch_norm"), name, x, "batch_norm")
     if training and x.numel() // max(channels, 1) <= 1:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input shape {x.shape}")
+    if training and eps <= 0:  # PyTorch's check: 1 / sqrt(var + 0) of a constant channel is inf
+        raise ValueError(f"batch_norm: eps must be positive when training, got {eps}")
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: running_mean and running_var are needed when not training")
     affine = ()
@@ -638,6 +666,8 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     as ``torch.nn.functional.layer_norm``."""
     _tensor(x, "input", "layer_norm")
     shape = checks.sizes((normalized_shape,), "layer_norm")
+    if not shape:
+        raise ValueError("layer_norm: normalized_shape must hold at least one size, got ()")
     eps = checks.finite_number(eps, "eps", "layer_norm")  # any value, as PyTorch (negative: NaN where var < -eps)
     k = len(shape)
     if x.ndim < k or x.shape[x.ndim - k:] != shape:
@@ -789,8 +819,8 @@ def _activation(x, inplace, fn, op, **params):
 
 def hardtanh(x, min_val=-1.0, max_val=1.0, inplace=False):
     """``x`` clipped to ``[min_val, max_val]``."""
-    min_val = checks.finite_number(min_val, "min_val", "hardtanh")
-    max_val = checks.finite_number(max_val, "max_val", "hardtanh")
+    min_val = checks.number(min_val, "min_val", "hardtanh")  # +-inf: clamp one side only
+    max_val = checks.number(max_val, "max_val", "hardtanh")
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
     return _activation(x, inplace, "hardtanh", ops.Hardtanh, min_val=min_val, max_val=max_val)
@@ -806,8 +836,8 @@ def softplus(x, beta=1.0, threshold=20.0):
     beta = checks.finite_number(beta, "beta", "softplus")
     if beta == 0:
         raise ValueError("softplus: beta must be nonzero, got 0")
-    threshold = checks.finite_number(threshold, "threshold", "softplus")
-    return ops.Softplus.apply(_tensor(x, "input", "softplus"), beta=beta, threshold=threshold)
+    threshold = checks.number(threshold, "threshold", "softplus")  # inf: never linear
+    return ops.Softplus.apply(_floating(x, "softplus"), beta=beta, threshold=threshold)
 
 
 def hardswish(x, inplace=False):
@@ -842,7 +872,7 @@ def celu(x, alpha=1.0, inplace=False):
 
 def logsigmoid(x):
     """``log(sigmoid(x)) = -softplus(-x)``, computed stably."""
-    return ops.LogSigmoid.apply(_tensor(x, "input", "logsigmoid"))
+    return ops.LogSigmoid.apply(_floating(x, "logsigmoid"))
 
 
 def softsign(x):
@@ -854,7 +884,8 @@ def softsign(x):
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """``-weight [y log x + (1 - y) log(1 - x)]`` on probabilities x in [0, 1] (each log
     clamped at -100, as PyTorch), reduced; ``weight`` broadcasts to the input."""
-    _tensor(input, "input", "binary_cross_entropy")
+    _floating(input, "binary_cross_entropy")
+    checks.optional_array(weight, "weight", "binary_cross_entropy")
     return ops.BinaryCrossEntropy.apply(input, _target(target, input), weight=_labels(weight), reduction=reduction)
 
 
@@ -862,7 +893,7 @@ def kl_div(input, target, reduction="mean", log_target=False):
     """KL divergence with log-probabilities ``input``: ``target (log target - input)`` pointwise
     (``exp(target) (target - input)`` with ``log_target``), reduced by "mean", "sum", "none"
     or "batchmean" (the sum divided by the batch size, the true KL divergence)."""
-    _tensor(input, "input", "kl_div")
+    _floating(input, "kl_div")
     checks.boolean(log_target, "log_target", "kl_div")
     return ops.KLDiv.apply(*tensor_module._common_dtype(input, _target(target, input)), reduction=reduction,
                            log_target=log_target)
@@ -870,7 +901,7 @@ def kl_div(input, target, reduction="mean", log_target=False):
 
 def huber_loss(input, target, reduction="mean", delta=1.0):
     """``d**2 / 2`` where ``|d| < delta``, else ``delta (|d| - delta / 2)`` (d = input - target), reduced."""
-    _tensor(input, "input", "huber_loss")
+    _floating(input, "huber_loss")
     delta = checks.finite_number(delta, "delta", "huber_loss")
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
@@ -879,7 +910,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
 
 def normalize(input, p=2.0, dim=1, eps=1e-12):
     """``input / max(||input||_p, eps)`` along ``dim``, as ``torch.nn.functional.normalize``."""
-    _tensor(input, "input", "normalize")
+    _floating(input, "normalize")
+    p = 2.0 if p is None else checks.number(p, "p", "normalize")
     eps = checks.finite_number(eps, "eps", "normalize", minimum=0)
     return input / _vector_norm(input, p, dim).clamp(min=eps)
 
@@ -887,7 +919,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
 def _vector_norm(x, p, dim):
     """``||x||_p`` along ``dim`` (kept), with PyTorch's gradient 0 at a zero vector (the root's
     derivative is infinite there: it is taken at 1 and the result masked)."""
-    if p == float("inf") or p == 1:
+    if p in (float("inf"), -float("inf"), 1):
         return x.norm(p, dim, keepdim=True)
     if p == 0:  # the count of nonzeros, as torch.linalg.vector_norm: a step, so no gradient
         return (x.detach() != 0).type_as(x).sum(dim, keepdim=True)
@@ -909,24 +941,25 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     except ValueError:
         raise ValueError(f"cosine_similarity: shapes {x1.shape} and {x2.shape} cannot be broadcast together") from None
     x1, x2 = (t if t.shape == shape else t.expand(*shape) for t in (x1, x2))
+    dim = checks.axis(dim, max(len(shape), 1), "cosine_similarity")
     return (normalize(x1, 2.0, dim, eps) * normalize(x2, 2.0, dim, eps)).sum(dim)
 
 
 # ----- activations composed of other ops (issue 19's OpInfo sweep); their gradients come from the parts -----
 def softmin(x, dim=None, _stacklevel=3, dtype=None):
     """``softmax(-x, dim)``."""
-    x = x if dtype is None else x.to(dtype)
-    return softmax(-x, dim)
+    return softmax(-_tensor(x, "input", "softmin"), dim, dtype=dtype)
 
 
 def tanhshrink(x):
     """``x - tanh(x)``."""
-    return x - x.tanh()
+    return x - _tensor(x, "input", "tanhshrink").tanh()
 
 
 def threshold(x, threshold, value, inplace=False):
     """``value`` where ``x <= threshold``, else ``x`` (NaN stays NaN)."""
-    threshold = checks.finite_number(threshold, "threshold", "threshold")
+    threshold = checks.number(threshold, "threshold", "threshold")
+    value = checks.number(value, "value", "threshold", nan=True)  # the fill may be anything, NaN too
     return _maybe_inplace(x, inplace, "threshold",
                           lambda t: combine.where(_tensor(t, "input", "threshold").array <= threshold, value, t))
 
@@ -934,20 +967,20 @@ def threshold(x, threshold, value, inplace=False):
 def hardshrink(x, lambd=0.5):
     """``x`` where ``|x| > lambd``, else 0 (NaN stays NaN)."""
     lambd = checks.finite_number(lambd, "lambd", "hardshrink")
-    a = x.array
+    a = _floating(x, "hardshrink").array
     return combine.where((a >= -lambd) & (a <= lambd), 0.0, x)
 
 
 def softshrink(x, lambd=0.5):
     """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, else 0."""
     lambd = checks.finite_number(lambd, "lambd", "softshrink", minimum=0)
-    a = x.array
+    a = _floating(x, "softshrink").array
     return combine.where(a > lambd, x - lambd, combine.where(a < -lambd, x + lambd, 0.0))
 
 
 def glu(x, dim=-1):
     """``a * sigmoid(b)`` for the halves ``a, b`` of ``x`` along ``dim`` (its size must be even)."""
-    _tensor(x, "input", "glu")
+    _floating(x, "glu")
     dim = checks.axis(dim, x.ndim, "glu")
     if x.shape[dim] % 2:
         raise ValueError(f"glu: the size of dim {dim} must be even, got shape {x.shape}")
@@ -959,6 +992,7 @@ def prelu(x, weight):
     """``x`` where ``x > 0``, else ``weight * x``; ``weight`` has 1 or C (= ``x.shape[1]``) entries."""
     _tensor(x, "input", "prelu")
     _tensor(weight, "weight", "prelu")
+    _same_dtype("prelu", x, ("weight", weight))  # PyTorch: no type promotion here
     channels = x.shape[1] if x.ndim >= 2 else 1
     if weight.numel() == 1:
         w = weight.reshape(())

@@ -12,9 +12,13 @@ _generator = np.random.default_rng()
 
 
 def manual_seed(seed):
-    """Seed every random draw the library makes. ``seed``: a non-negative int."""
+    """Seed every random draw the library makes. ``seed``: an int; a negative one counts
+    modulo 2**64, as PyTorch's (which takes -2**63 .. 2**64 - 1)."""
     global _generator
-    _generator = np.random.default_rng(checks.integer(seed, "seed", "manual_seed", minimum=0))
+    seed = checks.integer(seed, "seed", "manual_seed", minimum=-2 ** 63)
+    if seed >= 2 ** 64:
+        raise ValueError(f"manual_seed: seed must be < 2**64, got {seed}")
+    _generator = np.random.default_rng(seed % 2 ** 64)
 
 
 def generator(seed=None, where="generator"):

@@ -57,9 +57,36 @@ def _dim(dim, axis, where):
     return axis
 
 
-def _keep(keepdim, keepdims):
-    """``keepdim``, or its NumPy spelling ``keepdims``."""
-    return keepdim if keepdims is None else keepdims
+def _keep(keepdim, keepdims, where):
+    """``keepdim``, or its NumPy spelling ``keepdims``: a bool."""
+    return checks.boolean(keepdim if keepdims is None else keepdims, "keepdim", where)
+
+
+def _all_if_empty(dim):
+    """An empty ``dim`` list reduces over every axis in PyTorch's sum/mean/amax/var (not in all/any)."""
+    return None if isinstance(dim, (tuple, list)) and not dim else dim
+
+
+def _named_comparison(dunder):
+    """``t.eq(other)`` for ``t == other``: a method raises where the operator gives Python's
+    ``NotImplemented`` (so ``t == "a"`` is False, as in PyTorch, but ``t.eq("a")`` a TypeError)."""
+    name = dunder.__name__.strip("_")
+
+    def compare(self, other):
+        out = dunder(self, other)
+        if out is NotImplemented:
+            raise TypeError(f"{name}: other must be a Tensor or a number, got {type(other).__name__} {other!r}")
+        return out
+
+    compare.__name__ = name
+    return compare
+
+
+def _tensor_arg(value, name, where):
+    """``value``, checked to be a Tensor (an ``other`` whose shape or dtype is read)."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{where}: {name} must be a Tensor, got {type(value).__name__} {value!r}")
+    return value
 
 
 _max_result = collections.namedtuple("max", ["values", "indices"])  # torch.return_types.max
@@ -214,6 +241,7 @@ class Tensor:
         a result recorded in the graph (gradients flow back). ``memory_format`` is checked
         and changes nothing (see ``checks.MEMORY_FORMATS``)."""
         checks.memory_format(memory_format, "to")
+        non_blocking, copy = checks.boolean(non_blocking, "non_blocking", "to"), checks.boolean(copy, "copy", "to")
         if isinstance(device, int) and not isinstance(device, bool):
             device = f"cuda:{device}"
         for a in args:
@@ -272,7 +300,7 @@ class Tensor:
         return self._cast(dtypes.bool)
 
     def type_as(self, other):
-        return self._cast(other.dtype)
+        return self._cast(_tensor_arg(other, "other", "type_as").dtype)
 
     def type(self, dtype=None):
         """``t.type(tc.int64)`` casts as ``t.to(dtype)`` (d2l's ``accuracy`` writes this);
@@ -324,6 +352,7 @@ class Tensor:
     # ----- autograd ----------------------------------------------------------------
     def requires_grad_(self, requires_grad=True):
         """Start (or stop) recording ops on this leaf; only float tensors can require grad."""
+        requires_grad = checks.boolean(requires_grad, "requires_grad", "requires_grad_")
         if requires_grad and self.array.dtype.kind != "f":
             raise RuntimeError(f"only Tensors of floating point dtype can require gradients, got {self.dtype}")
         if not requires_grad and self._op is not None:
@@ -382,11 +411,15 @@ class Tensor:
                 "backward; pass retain_graph=True to it, or recompute the forward pass"
             )
         if inputs is not None:
+            if not isinstance(inputs, (Tensor, list, tuple)):
+                raise TypeError(f"backward: inputs must be a Tensor or a sequence of Tensors, got {type(inputs).__name__}")
             inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
             if not inputs or not all(isinstance(t, Tensor) and t.requires_grad for t in inputs):
                 raise ValueError("backward: inputs must be a non-empty sequence of tensors that require grad")
+        create_graph = checks.boolean(create_graph, "create_graph", "backward", ints=True)
         if retain_graph is None:
             retain_graph = create_graph  # as PyTorch: a graph of the gradient needs this one
+        retain_graph = checks.boolean(retain_graph, "retain_graph", "backward", ints=True)
         grad = self._root_grad(gradient)  # checked; under create_graph a given Tensor keeps its graph
         if create_graph and isinstance(gradient, Tensor):
             grad = gradient if gradient.dtype == self.dtype else gradient.to(self.dtype)
@@ -556,7 +589,10 @@ class Tensor:
             other = backend.like(np.asarray(other), self.array)
         elif not (isinstance(other, (numbers.Number, np.ndarray)) or backend.is_cuda(other)):
             return NotImplemented
-        return Tensor._make(compare(self.array, other), None)
+        try:
+            return Tensor._make(compare(self.array, other), None)
+        except ValueError:  # NumPy's broadcast error, which names no op
+            raise ValueError(f"{compare.__name__}: shapes {self.shape} and {np.shape(other)} cannot be broadcast together") from None
 
     def __lt__(self, other):
         return self._compare(other, operator.lt)
@@ -577,7 +613,7 @@ class Tensor:
         return self._compare(other, operator.ne)
 
     __hash__ = object.__hash__  # by identity: defining __eq__ would drop it
-    lt, le, gt, ge, eq, ne = __lt__, __le__, __gt__, __ge__, __eq__, __ne__
+    lt, le, gt, ge, eq, ne = (_named_comparison(f) for f in (__lt__, __le__, __gt__, __ge__, __eq__, __ne__))
     less, less_equal, greater, greater_equal, not_equal = lt, le, gt, ge, ne
 
     def __invert__(self):
@@ -605,10 +641,13 @@ class Tensor:
 
     def equal(self, other):
         """True when both tensors have the same shape and values (``torch.equal``)."""
+        _tensor_arg(other, "other", "equal")
         return self.shape == other.shape and bool((self.array == other.array).all())
 
     def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
         xp = backend.xp(self.array)
+        rtol, atol = (checks.number(v, n, "allclose", minimum=0) for v, n in ((rtol, "rtol"), (atol, "atol")))
+        equal_nan = checks.boolean(equal_nan, "equal_nan", "allclose")
         return bool(xp.allclose(self.array, _array_of(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
     def isnan(self):
@@ -696,22 +735,21 @@ class Tensor:
         x = self if dtype is None else self._cast(dtypes.dtype(dtype, "sum"))
         if x.array.dtype.kind in "bui":  # integer sums are int64, as in PyTorch
             x = x._cast(dtypes.int64)
-        return _ops.Sum.apply(x, axis=_dim(dim, axis, "sum"), keepdims=_keep(keepdim, keepdims))
+        return _ops.Sum.apply(x, axis=_all_if_empty(_dim(dim, axis, "sum")), keepdims=_keep(keepdim, keepdims, "sum"))
 
     def mean(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
         x = self if dtype is None else self._cast(dtypes.dtype(dtype, "mean"))
         if x.array.dtype.kind != "f":
             raise RuntimeError(f"mean: input dtype must be floating point, got {x.dtype}; "
                                "use t.float().mean() or mean(dtype=tc.float32)")
-        return _ops.Mean.apply(x, axis=_dim(dim, axis, "mean"), keepdims=_keep(keepdim, keepdims))
+        return _ops.Mean.apply(x, axis=_all_if_empty(_dim(dim, axis, "mean")), keepdims=_keep(keepdim, keepdims, "mean"))
 
     def _extremum(self, dim, keepdim, axis, keepdims, op, arg, result, where):
-        dim = _dim(dim, axis, where)
+        dim, keepdim = _dim(dim, axis, where), _keep(keepdim, keepdims, where)
         if dim is None:  # over everything: a 0-d tensor; ties share the gradient
             return op.apply(self)
         if isinstance(dim, (tuple, list)):
             raise TypeError(f"{where}: dim must be an int (use amax/amin for several dims), got {dim!r}")
-        keepdim = _keep(keepdim, keepdims)
         dim = checks.axis(dim, max(self.ndim, 1), where)
         if self.array.size == 0:
             raise ValueError(f"{where}: cannot reduce an empty tensor of shape {self.shape}")
@@ -739,14 +777,15 @@ class Tensor:
 
     def amax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         """Maximum over ``dim`` (an int or several); tied maxima share the gradient."""
-        dim = _dim(dim, axis, "amax")
-        return _ops.Max.apply(self, axis=None if dim == () else dim, keepdims=_keep(keepdim, keepdims))
+        dim = _all_if_empty(_dim(dim, axis, "amax"))
+        return _ops.Max.apply(self, axis=dim, keepdims=_keep(keepdim, keepdims, "amax"))
 
     def amin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        dim = _dim(dim, axis, "amin")
-        return _ops.Min.apply(self, axis=None if dim == () else dim, keepdims=_keep(keepdim, keepdims))
+        dim = _all_if_empty(_dim(dim, axis, "amin"))
+        return _ops.Min.apply(self, axis=dim, keepdims=_keep(keepdim, keepdims, "amin"))
 
     def _arg(self, dim, keepdim, fn, where):
+        keepdim = _keep(keepdim, None, where)
         a = self.array
         xp = backend.xp(a)
         if dim is None:  # an index into the flattened tensor
@@ -770,9 +809,12 @@ class Tensor:
             dim, unbiased = None, dim
         if unbiased is not None and correction is not None:
             raise TypeError("var: give unbiased or correction, not both")
+        if unbiased is not None:
+            unbiased = checks.boolean(unbiased, "unbiased", "var")
         correction = (1 if unbiased is None or unbiased else 0) if correction is None else correction
-        return _ops.Var.apply(self._floating(), axis=_dim(dim, axis, "var"), keepdims=_keep(keepdim, keepdims),
-                              correction=correction)
+        correction = checks.number(correction, "correction", "var")
+        return _ops.Var.apply(self._floating(), axis=_all_if_empty(_dim(dim, axis, "var")),
+                              keepdims=_keep(keepdim, keepdims, "var"), correction=correction)
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
         """Standard deviation: ``var(...).sqrt()``."""
@@ -783,7 +825,7 @@ class Tensor:
         x = self if dtype is None else self._cast(dtypes.dtype(dtype, "prod"))
         if x.array.dtype.kind in "bui":
             x = x._cast(dtypes.int64)
-        return _ops.Prod.apply(x, axis=_dim(dim, axis, "prod"), keepdims=_keep(keepdim, keepdims))
+        return _ops.Prod.apply(x, axis=_dim(dim, axis, "prod"), keepdims=_keep(keepdim, keepdims, "prod"))
 
     def cumsum(self, dim=None, *, dtype=None, axis=None):
         """Running sums along ``dim``."""
@@ -797,7 +839,7 @@ class Tensor:
 
     def logsumexp(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         """``log(sum(exp(x), dim))``, computed stably (the maximum factored out)."""
-        dim, keepdim = _dim(dim, axis, "logsumexp"), _keep(keepdim, keepdims)
+        dim, keepdim = _dim(dim, axis, "logsumexp"), _keep(keepdim, keepdims, "logsumexp")
         x = self._floating()
         top = x.array.max(axis=checks.axes(dim, x.ndim, "logsumexp"), keepdims=True)
         top = backend.xp(top).where(backend.xp(top).isfinite(top), top, 0)  # all -inf: log(0) = -inf
@@ -807,30 +849,37 @@ class Tensor:
 
     def norm(self, p=2, dim=None, keepdim=False):
         """The ``p``-norm over ``dim`` (everything when None): ``sum(|x|**p) ** (1/p)``."""
+        p = 2.0 if p is None or (isinstance(p, str) and p == "fro") else checks.number(p, "p", "norm")
+        keepdim = checks.boolean(keepdim, "keepdim", "norm")
         if p == 2:
             return (self * self).sum(dim, keepdim).sqrt()
-        if p == float("inf"):
-            return self.abs().amax(dim, keepdim)
+        if p in (float("inf"), -float("inf")):
+            return self.abs().amax(dim, keepdim) if p > 0 else self.abs().amin(dim, keepdim)
+        if p == 0:  # the count of nonzeros, as torch.linalg.vector_norm: a step, so no gradient
+            return (self.detach() != 0).type_as(self).sum(dim, keepdim)
         return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
 
     def all(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        dim = _dim(dim, axis, "all")
-        return Tensor._make(backend.xp(self.array).asarray(self.array.all(axis=dim, keepdims=_keep(keepdim, keepdims))), None)
+        dim, keepdim = _dim(dim, axis, "all"), _keep(keepdim, keepdims, "all")
+        dim = None if dim is None else checks.axes(dim, self.ndim, "all")
+        return Tensor._make(backend.xp(self.array).asarray(self.array.all(axis=dim, keepdims=keepdim)), None)
 
     def any(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        dim = _dim(dim, axis, "any")
-        return Tensor._make(backend.xp(self.array).asarray(self.array.any(axis=dim, keepdims=_keep(keepdim, keepdims))), None)
+        dim, keepdim = _dim(dim, axis, "any"), _keep(keepdim, keepdims, "any")
+        dim = None if dim is None else checks.axes(dim, self.ndim, "any")
+        return Tensor._make(backend.xp(self.array).asarray(self.array.any(axis=dim, keepdims=keepdim)), None)
 
     # ----- shape ----------------------------------------------------------------------
     def reshape(self, *shape):
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
+        shape = checks.sizes(shape, "reshape", minimum=-1)  # NumPy would take any negative size as -1
+        if shape.count(-1) > 1:
+            raise ValueError(f"reshape: only one size can be inferred (-1), got {shape}")
         return _ops.Reshape.apply(self, shape=shape)
 
     view = reshape
 
     def view_as(self, other):
-        return self.reshape(other.shape)
+        return self.reshape(_tensor_arg(other, "other", "view_as").shape)
 
     reshape_as = view_as
 
@@ -847,6 +896,9 @@ class Tensor:
     def unflatten(self, dim, sizes):
         """Split dim ``dim`` into ``sizes`` (one may be -1)."""
         dim = checks.axis(dim, self.ndim, "unflatten")
+        if not isinstance(sizes, (tuple, list)):
+            raise TypeError(f"unflatten: sizes must be a tuple or list of ints, got {type(sizes).__name__} {sizes!r}")
+        sizes = checks.sizes((sizes,), "unflatten", minimum=-1)
         return self.reshape(self.shape[:dim] + tuple(sizes) + self.shape[dim + 1:])
 
     def squeeze(self, dim=None):
@@ -923,7 +975,7 @@ class Tensor:
         return _ops.Expand.apply(self, shape=shape)
 
     def expand_as(self, other):
-        return self.expand(other.shape)
+        return self.expand(_tensor_arg(other, "other", "expand_as").shape)
 
     broadcast_to = expand
 
@@ -990,8 +1042,9 @@ class Tensor:
             raise ValueError(f"masked_fill: mask of shape {mask.shape} does not broadcast with {self.shape}") from None
         return _ops.Where.apply(fill, self, condition=backend.like(mask, self.array))
 
-    def clone(self):
-        """A copy with its own memory, recorded in the graph."""
+    def clone(self, *, memory_format=None):
+        """A copy with its own memory, recorded in the graph (``memory_format`` as in ``to``)."""
+        checks.memory_format(memory_format, "clone")
         return _ops.Clone.apply(self)
 
     def contiguous(self, memory_format=None):
@@ -1108,6 +1161,10 @@ class Tensor:
         return self._inplace("relu_", lambda t: t.relu())
 
     def fill_(self, value):
+        if isinstance(value, Tensor) and value.ndim:
+            raise ValueError(f"fill_: a Tensor value must be 0-d, got shape {value.shape}")
+        if not isinstance(value, (Tensor, numbers.Number, np.generic)):
+            raise TypeError(f"fill_: value must be a number or a 0-d Tensor, got {type(value).__name__} {value!r}")
         fill = value if isinstance(value, Tensor) else self._wrap(value)
         return self._inplace("fill_", lambda t: fill._cast(t.dtype).expand(t.shape))
 
@@ -1127,9 +1184,14 @@ class Tensor:
         return self._inplace(where, lambda t: Tensor._make(backend.like(values, self.array), None))
 
     def normal_(self, mean=0.0, std=1.0):
+        mean = checks.number(mean, "mean", "normal_", nan=True)
+        std = checks.number(std, "std", "normal_", minimum=0)
         return self._fill_random("normal_", lambda g: g.normal(mean, std, self.shape))
 
     def uniform_(self, a=0.0, b=1.0):
+        a, b = checks.finite_number(a, "a", "uniform_"), checks.finite_number(b, "b", "uniform_")
+        if a > b:
+            raise ValueError(f"uniform_: expects a <= b, got a={a}, b={b}")
         return self._fill_random("uniform_", lambda g: g.uniform(a, b, self.shape))
 
     def masked_fill_(self, mask, value):

@@ -34,6 +34,7 @@ class Embedding(Module):
             self.weight = Parameter(np.empty((num_embeddings, embedding_dim), _dtype(dtype, where)), requires_grad)
             self.reset_parameters()
         else:
+            checks.optional_array(_weight, "_weight", where)
             if tuple(_weight.shape) != (num_embeddings, embedding_dim):
                 raise ValueError(f"{where}: _weight has shape {tuple(_weight.shape)}, expected "
                                  f"{(num_embeddings, embedding_dim)}")

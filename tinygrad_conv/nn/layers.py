@@ -335,7 +335,8 @@ class BCEWithLogitsLoss(Module):
     def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None):
         super().__init__()
         self.reduction = legacy_reduction(size_average, reduce, reduction, "BCEWithLogitsLoss")
-        self.weight, self.pos_weight = constant_array(weight), constant_array(pos_weight)
+        where = "BCEWithLogitsLoss"
+        self.weight, self.pos_weight = constant_array(weight, "weight", where), constant_array(pos_weight, "pos_weight", where)
 
     def forward(self, logits, target):
         return F.binary_cross_entropy_with_logits(logits, target, self.weight, self.reduction, self.pos_weight)

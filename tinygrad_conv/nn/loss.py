@@ -16,8 +16,10 @@ def legacy_reduction(size_average, reduce, reduction, where, options=REDUCTIONS)
     return checks.one_of(reduction, options, "reduction", where)
 
 
-def constant_array(a):
-    """A weight given to a loss module: kept as an array (a buffer, not a parameter), or None."""
+def constant_array(a, name="weight", where="loss"):
+    """A weight given to a loss module: kept as an array (a buffer, not a parameter), or None;
+    a number or a list is a ``TypeError`` here, at construction, as in PyTorch."""
+    checks.optional_array(a, name, where)
     return None if a is None else (a.array if hasattr(a, "array") else a)
 
 
@@ -31,7 +33,7 @@ class BCELoss(_Loss):
 
     def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean"):
         super().__init__()
-        self.weight = constant_array(weight)
+        self.weight = constant_array(weight, "weight", "BCELoss")
         self.reduction = legacy_reduction(size_average, reduce, reduction, "BCELoss")
 
     def forward(self, input, target):

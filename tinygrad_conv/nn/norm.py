@@ -191,6 +191,8 @@ class LayerNorm(Module):
         super().__init__()
         where = "LayerNorm"
         self.normalized_shape = checks.sizes((normalized_shape,), where)
+        if not self.normalized_shape:
+            raise ValueError(f"{where}: normalized_shape must hold at least one size, got ()")
         self.eps = checks.finite_number(eps, "eps", where, minimum=0)
         self.elementwise_affine = checks.boolean(elementwise_affine, "elementwise_affine", where)
         _affine_parameters(self, self.normalized_shape, self.elementwise_affine, bias, _dtype(dtype, where), where)

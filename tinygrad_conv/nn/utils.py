@@ -28,7 +28,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     and ignored (one implementation)."""
     max_norm = checks.finite_number(max_norm, "max_norm", "clip_grad_norm_", minimum=0)
     error_if_nonfinite = checks.boolean(error_if_nonfinite, "error_if_nonfinite", "clip_grad_norm_")
-    if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float)) or not norm_type > 0:
+    norm_type = float("inf") if norm_type == "inf" else checks.number(norm_type, "norm_type", "clip_grad_norm_")  # 'inf' as PyTorch
+    if not norm_type > 0:
         raise ValueError(f"clip_grad_norm_: norm_type must be a positive number or inf, got {norm_type!r}")
     params = _grads(parameters, "clip_grad_norm_")
     if not params:

@@ -5,6 +5,7 @@ import math
 import numpy as np
 
 from .. import backend
+from . import pointwise_f32 as f32
 from .base import Op
 from .elementwise import _select, sigmoid
 
@@ -41,30 +42,13 @@ class LeakyReLU(Op):
         return (grad * self.slope,)
 
 
-class ELU(Op):
-    """``a`` where positive, ``alpha * (exp(a) - 1)`` elsewhere; d/da there is ``out + alpha``."""
-
-    name = "elu"
-    saved = ("out",)
-
-    def forward(self, a, alpha=1.0):
-        xp = backend.xp(a)
-        # not `a > 0`: a NaN input takes the positive branch's gradient (1), as in PyTorch
-        self.positive, self.alpha = ~(a <= 0), alpha
-        self.out = xp.where(self.positive, a, alpha * xp.expm1(xp.minimum(a, 0)))
-        return self.out
-
-    def backward(self, grad):
-        return (grad * backend.xp(grad).where(self.positive, 1, self.out + self.alpha),)
-
-
 class SiLU(Op):
     """``a * sigmoid(a)``; d/da = ``s * (1 + a * (1 - s))``."""
 
     name = "silu"
 
     def forward(self, a):
-        self.a, self.s = a, sigmoid(a)
+        self.a, self.s = a, f32.sigmoid(a) if f32.takes(a) else sigmoid(a)
         return a * self.s
 
     def backward(self, grad):
@@ -98,6 +82,9 @@ class GELU(Op):
         if approximate == "tanh":
             self.t = xp.tanh(_SQRT_2_OVER_PI * (a + 0.044715 * a * a * a))
             out = 0.5 * a * (1 + self.t)
+        elif f32.takes(a):  # (the erf below costs ~25 where/polynomial passes)
+            self.cdf = f32.normal_cdf(a)
+            out = a * self.cdf
         else:
             self.cdf = 0.5 * (1 + erf(a * _SQRT_HALF))
             out = a * self.cdf
@@ -165,15 +152,25 @@ def erf(x):
 # Tensors (graph_xp) and differentiated again. Where f has kinks the slope's branches are
 # chosen as PyTorch's backward chooses them (strict or not at the bounds).
 class _Pointwise:
-    """Mixin (not an Op: the registry lists only real ops): ``f(xp, a, **p)`` and ``slope(xp, a, **p)``."""
+    """Mixin (not an Op: the registry lists only real ops): ``f(xp, a, **p)`` and ``slope(xp, a, **p)``;
+    ``kernels``: the names of a forward and a backward in pointwise_f32.py, for large float32 arrays."""
 
     saved = ("a",)
+    kernels = None
 
     def forward(self, a, **params):
-        self.a, self.params = a, params
+        self.a, self.params, self.state = a, params, None
+        if self.kernels and f32.takes(a):
+            done = getattr(f32, self.kernels[0])(a, **params)
+            if done is not None:  # (None: the kernel declines these parameters)
+                out, self.state = done
+                self.state = self.state if self.state is not None else ()
+                return out
         return self.f(backend.xp(a), a, **params)
 
     def backward(self, grad):
+        if self.state is not None and f32.takes(self.a) and f32.takes(grad):  # (self.a: a Tensor under create_graph)
+            return (getattr(f32, self.kernels[1])(grad, self.a, self.state, **self.params),)
         xp = backend.xp(grad)
         out = grad * self.slope(xp, self.a, **self.params)
         flat = self.flat(xp, self.a, **self.params)
@@ -205,6 +202,7 @@ class Hardtanh(_Pointwise, Op):
     """``a`` clipped to ``[min_val, max_val]``; slope 1 strictly inside (as PyTorch)."""
 
     name = "hardtanh"
+    kernels = ("hardtanh_forward", "hardtanh_backward")
 
     def f(self, xp, a, min_val=-1.0, max_val=1.0):
         return xp.minimum(xp.maximum(a, a.dtype.type(min_val)), a.dtype.type(max_val))
@@ -220,6 +218,7 @@ class Softplus(_Pointwise, Op):
     """``log(1 + exp(beta a)) / beta``, or ``a`` where ``beta a > threshold``; slope ``sigmoid(beta a)``."""
 
     name = "softplus"
+    kernels = ("softplus_forward", "softplus_backward")
 
     def f(self, xp, a, beta=1.0, threshold=20.0):
         return xp.where(a * beta > threshold, a, _softplus(xp, a * beta) / beta)
@@ -232,6 +231,7 @@ class Hardswish(_Pointwise, Op):
     """``a * relu6(a + 3) / 6``; slope 0 up to -3, ``a / 3 + 1/2`` strictly between, then 1."""
 
     name = "hardswish"
+    kernels = ("hardswish_forward", "hardswish_backward")
 
     def f(self, xp, a):
         return a * xp.minimum(xp.maximum(a + 3, 0), 6) / 6
@@ -247,6 +247,7 @@ class Hardsigmoid(_Pointwise, Op):
     """``relu6(a + 3) / 6``; slope 1/6 strictly between -3 and 3."""
 
     name = "hardsigmoid"
+    kernels = ("hardsigmoid_forward", "hardsigmoid_backward")
 
     def f(self, xp, a):
         return xp.minimum(xp.maximum(a + 3, 0), 6) / 6
@@ -262,6 +263,7 @@ class Mish(_Pointwise, Op):
     """``a * tanh(softplus(a))``; slope ``t + a sigmoid(a) (1 - t**2)``, t = tanh(softplus(a))."""
 
     name = "mish"
+    kernels = ("mish_forward", "mish_backward")
 
     def f(self, xp, a):
         return a * xp.tanh(_softplus(xp, a))
@@ -282,6 +284,7 @@ class CELU(_Pointwise, Op):
     (NaN takes the positive branch, as PyTorch's)."""
 
     name = "celu"
+    kernels = ("celu_forward", "celu_backward")
 
     def f(self, xp, a, alpha=1.0, scale=1.0, input_scale=1.0):
         negative = (alpha * scale) * xp.expm1(xp.minimum(a, 0) * input_scale)
@@ -296,6 +299,7 @@ class LogSigmoid(_Pointwise, Op):
     """``log(sigmoid(a)) = -softplus(-a)``, stable for any a; slope ``sigmoid(-a)``."""
 
     name = "logsigmoid"
+    kernels = ("logsigmoid_forward", "logsigmoid_backward")
 
     def f(self, xp, a):
         return xp.minimum(a, 0) - xp.log1p(xp.exp(-xp.abs(a)))
@@ -315,3 +319,13 @@ class Softsign(_Pointwise, Op):
     def slope(self, xp, a):
         d = 1 + xp.abs(a)
         return 1 / (d * d)
+
+
+class ELU(CELU):
+    """``a`` where positive, ``alpha * (exp(a) - 1)`` elsewhere: CELU's rule with scale 1 and input
+    scale 1 (its slope ``alpha exp(a)``, not ``out + alpha``: no cancellation far below 0)."""
+
+    name = "elu"
+
+    def forward(self, a, alpha=1.0):
+        return super().forward(a, alpha=alpha)

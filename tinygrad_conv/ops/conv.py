@@ -78,7 +78,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .. import backend, checks
+from .. import allocator, backend, checks
 from .base import Op
 
 Geometry = namedtuple(
@@ -202,8 +202,33 @@ def aligned(n, dtype, lead=0, zeros=False):
     """A 1-D array of n elements starting ``lead`` elements past a 4096-byte boundary."""
     itemsize = np.dtype(dtype).itemsize
     raw = (np.zeros if zeros else np.empty)(n + 2 * 4096 // itemsize, dtype)
-    skip = (-raw.ctypes.data % 4096) // itemsize + lead
+    skip = (-raw.__array_interface__["data"][0] % 4096) // itemsize + lead  # (.ctypes costs ~2x more)
     return raw[skip : skip + n]
+
+
+# A buffer above glibc's heap limit (allocator.MMAP_THRESHOLD, 32 MB) is mmap-ed afresh on every
+# call, and the kernel zeroes its pages before the first write: measured ~6 ms per 40 MB here,
+# longer than the nine im2col copies into it (~4.4 ms). So ConvNd hands its column matrix back
+# when it is done with it (``release_columns``), and the next im2col of that size reuses it.
+_spare = []  # at most one released column buffer: (elements, dtype, 1-D aligned array)
+
+
+def column_buffer(n, dtype):
+    """An aligned 1-D buffer of n elements for a column matrix: the released one if it has this size."""
+    try:
+        size, kind, buf = _spare.pop()  # (pop is atomic: two threads never get the same buffer)
+    except IndexError:
+        size = None
+    if size == n and kind == np.dtype(dtype):
+        return buf
+    return aligned(n, dtype)
+
+
+def release_columns(cols):
+    """Keep ``cols`` (a column matrix nothing refers to any more) for the next ``column_buffer``
+    call, if it is a large NumPy array (below glibc's limit, malloc reuses freed memory itself)."""
+    if type(cols) is np.ndarray and cols.nbytes >= allocator.MMAP_THRESHOLD and cols.flags.c_contiguous:
+        _spare[:] = [(cols.size, cols.dtype, cols.reshape(-1))]
 
 
 def copy_friendly_lead(starts, block, groups, itemsize):
@@ -261,7 +286,7 @@ def im2col(x, geo):
     g = geo
     block = g.C * g.N * math.prod(g.grid)
     K = len(g.starts)
-    cols = aligned(K * block, x.dtype).reshape(g.groups, K, block // g.groups)
+    cols = column_buffer(K * block, x.dtype).reshape(g.groups, K, block // g.groups)
     flat = to_phases(x, g, g.lead)
     for k, start in enumerate(g.starts):
         cols[:, k] = flat[start : start + block].reshape(g.groups, -1)
@@ -409,6 +434,8 @@ class ConvNd(Op):
         self.dtypes = (x.dtype, weight.dtype, None if bias is None else bias.dtype)
         self.cols = cols if need_w else None  # kept for dW, then reused for dcols
         self.w = w if need_x else None
+        if not need_w:
+            release_columns(cols)
         return out
 
     def backward(self, grad):
@@ -426,6 +453,7 @@ class ConvNd(Op):
             dcols = backend.matmul(self.w.transpose(0, 2, 1), gq, out=None if self.retained else self.cols)
             dx = layout.col2im(dcols, g, self.dtypes[0])
         if not self.retained:
+            release_columns(self.cols)  # (dcols, when written over them, is dead too: dx is a new array)
             self.cols = self.w = None
         return (dx, dw, db) if self.has_bias else (dx, dw)
 

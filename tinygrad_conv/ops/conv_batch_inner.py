@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from . import conv as flat_layout
-from .conv import aligned
+from .conv import column_buffer
 
 _ALL = slice(None)
 weight_rows, weight_grad = flat_layout.weight_rows, flat_layout.weight_grad  # same row order as conv.py
@@ -68,7 +68,7 @@ def im2col(x, geo):
     for a, rq, rx, nr in g.phases:  # x's pixels, batch axis last
         phases[a][(_ALL,) + rq] = np.moveaxis(x[(_ALL, _ALL) + rx][(_ALL, _ALL) + nr], 0, -1)
     K, Cg = len(g.starts), g.C // g.groups
-    cols = aligned(K * g.C * math.prod(g.out) * g.N, x.dtype).reshape((g.groups, K, Cg) + g.out + (g.N,))
+    cols = column_buffer(K * g.C * math.prod(g.out) * g.N, x.dtype).reshape((g.groups, K, Cg) + g.out + (g.N,))
     for k, view in enumerate(_blocks(flat, g, (g.groups, Cg))):
         cols[:, k] = view
     return cols.reshape(g.groups, K * Cg, -1)

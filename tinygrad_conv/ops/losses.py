@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import backend, checks
 from . import losses_cuda
+from . import pointwise_f32 as f32
 from .activation import rerun_backward
 from .base import Op
 from .elementwise import sign
@@ -55,13 +56,18 @@ def _scale(grad, reduction, denominator):
 
 class _Pointwise:
     """A regression loss of ``d = pred - target``: ops mixing this in give ``rule(d) -> (loss,
-    dloss/dd)``. (Not an Op itself, so the registry lists only the real losses.)"""
+    dloss/dd)``, and may give ``rule_sum(d) -> (sum of the losses, dloss/dd)`` for large float32
+    arrays. (Not an Op itself, so the registry lists only the real losses.)"""
 
     def forward(self, pred, target, reduction="mean", **params):
         checks.one_of(reduction, REDUCTIONS, "reduction", self.name)
         checks.same_shape(pred, target, self.name, ("pred", "target"))
-        loss, self.slope = self.rule(pred - target, **params)
         self.reduction, self.params, self.count = reduction, params, pred.size
+        d = pred - target
+        if reduction != "none" and f32.takes(d) and hasattr(self, "rule_sum"):  # the total without the losses
+            total, self.slope = self.rule_sum(d, **params)
+            return total if reduction == "sum" else total / d.size
+        loss, self.slope = self.rule(d, **params)
         return _reduce(loss, reduction)
 
     def backward(self, grad):
@@ -358,10 +364,23 @@ class HuberLoss(_Pointwise, Op):
     name = "huber_loss"
 
     def rule(self, d, delta=1.0):
+        if f32.takes(d):  # the same values without where (~3 ms each on 512k values here):
+            slope = np.clip(d, -delta, delta)  # c = d, or +-delta from |d| = delta on (NaN stays NaN)
+            c = np.abs(slope)
+            loss = c * d.dtype.type(0.5)
+            np.subtract(np.abs(d), loss, out=loss)  # |c| (|d| - |c| / 2)
+            loss *= c
+            return loss, slope
         xp, a = backend.xp(d), abs(d)
         small = a < delta
         loss = xp.where(small, d * d * d.dtype.type(0.5), (a - d.dtype.type(delta / 2)) * d.dtype.type(delta))
         return loss, xp.where(small, d, xp.sign(d) * d.dtype.type(delta))
+
+    def rule_sum(self, d, delta=1.0):
+        """The sum of the losses as ``sum(c d) - sum(c c) / 2`` (``c d = |c| |d|``): two dot
+        products, no array of losses; at most half is subtracted, so nothing cancels."""
+        slope = np.clip(d, -delta, delta)
+        return d.dtype.type(f32.dot(slope, d) - f32.dot(slope, slope) / 2), slope
 
 
 def _weight(weight, like, op, name="weight", of="input's"):

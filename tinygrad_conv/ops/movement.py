@@ -68,7 +68,8 @@ def index_arrays(index, a):
         if isinstance(p, (float, np.floating)):
             raise TypeError(f"getitem: indices must be integers, slices or boolean masks, got float {p!r}")
         if isinstance(p, (list, np.ndarray)) or backend.is_cuda(p):
-            p = backend.like(p if backend.is_cuda(p) else np.asarray(p), a)
+            empty_list = isinstance(p, list) and not p  # x[[]]: no rows (NumPy would make it float)
+            p = backend.like(p if backend.is_cuda(p) else np.asarray(p, np.int64 if empty_list else None), a)
             if p.dtype.kind not in "biu":
                 raise TypeError(f"getitem: index tensors must be integer or bool, got dtype {p.dtype}")
             has_int_array = has_int_array or p.dtype.kind != "b"

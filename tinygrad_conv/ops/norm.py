@@ -106,7 +106,7 @@ class BatchNorm(Op):
                 training=False, momentum=0.1, eps=1e-5):
         xp = backend.xp(x)
         self.shape, self.view = x.shape, (1, x.shape[1]) + (1,) * (x.ndim - 2)
-        x3 = x.reshape(x.shape[0], x.shape[1], -1)  # (N, C, L): per-channel sums are over n and l
+        x3 = x.reshape(x.shape[:2] + (int(np.prod(x.shape[2:])),))  # (N, C, L): sums over n and l (-1 fails at N=0)
         n = x3.shape[0] * x3.shape[2]
         if training:
             mean = _channel_sums(x3) / n

@@ -1,7 +1,10 @@
 """Group, layer and instance normalisation: one op, because each is the same computation
 on a different view of its input (batch norm, which pools over the batch, is in norm.py)."""
+import numpy as np
+
 from .. import backend
 from .base import Op, half_in_float32
+from .norm import _CANCELLATION, _channel_sums, _combine
 
 
 class GroupNorm(Op):
@@ -26,9 +29,11 @@ class GroupNorm(Op):
         d bias = sum_{n,l} g      d weight = sum_{n,l} g * xhat
         d x    = rstd * (gw - mean(gw) - xhat * mean(gw * xhat))
 
-    Speed: NumPy's elementwise passes over the full-size arrays are the cost, so each
-    direction makes as few as it can (an ``einsum`` reduces in one pass without a
-    temporary); statistics and per-channel factors are small arrays.
+    Speed: NumPy's elementwise passes over the full-size arrays are the cost. With ``L > 1``
+    (group, instance norm) the statistics come from per-row sums and ``out``/``d x`` from
+    one ``x * a - y * b + c`` combine each, with norm.py's row helpers (threads, float64
+    coefficients), and xhat is never stored; layer norm (``L = 1``, an elementwise
+    weight) keeps xhat and reduces with ``einsum`` in single passes.
     """
 
     name = "group_norm"
@@ -39,12 +44,23 @@ class GroupNorm(Op):
         xp = backend.xp(x)
         n, groups, c, l = view
         m = max(c * l, 1)  # (an empty group: 0 / 1, not a division warning)
-        x4 = x.reshape(view)
-        mean = xp.einsum("ngcl->ng", x4) / m
-        xhat = x4 - mean[:, :, None, None]  # centred first, then var: no cancellation
-        var = xp.einsum("ngcl,ngcl->ng", xhat, xhat) / m
-        rstd = 1 / xp.sqrt(var + eps)
-        xhat *= rstd[:, :, None, None]
+        self.view, self.shape, self.eps = view, x.shape, eps
+        self.weight = None if weight is None else weight.reshape(groups, c)
+        self.weight_shape = None if weight is None else weight.shape
+        if l > 1:  # group and instance norm: statistics from sums, out in one combine
+            mean, var, out = self._forward_sums(x, weight, bias)
+        else:
+            x4 = x.reshape(view)
+            mean = xp.einsum("ngcl->ng", x4) / m
+            xhat = x4 - mean[:, :, None, None]  # centred first, then var: no cancellation
+            var = xp.einsum("ngcl,ngcl->ng", xhat, xhat) / m
+            rstd = 1 / xp.sqrt(var + eps)
+            xhat *= rstd[:, :, None, None]
+            self.xhat, self.rstd = xhat, rstd
+            out = xhat if weight is None else xhat * self.weight[:, :, None]
+            if weight is not None:
+                out += bias.reshape(groups, c, 1)
+            out = out.reshape(x.shape)
         if running_mean is not None:
             running_mean *= 1 - momentum
             running_mean += (momentum * mean.mean(axis=0)).astype(running_mean.dtype, copy=False)
@@ -52,14 +68,35 @@ class GroupNorm(Op):
             running_var *= 1 - momentum
             unbiased = var.mean(axis=0) * (m / max(m - 1, 1))
             running_var += (momentum * unbiased).astype(running_var.dtype, copy=False)
-        self.view, self.shape, self.eps, self.xhat, self.rstd = view, x.shape, eps, xhat, rstd
-        self.weight = None if weight is None else weight.reshape(groups, c)
-        self.weight_shape = None if weight is None else weight.shape
-        if weight is None:
-            return xhat.reshape(x.shape)
-        out = xhat * self.weight[:, :, None]
-        out += bias.reshape(groups, c, 1)
-        return out.reshape(x.shape)
+        return out
+
+    def _forward_sums(self, x, weight, bias):
+        """As batch norm (norm.py, whose row helpers this uses with one "channel" per row):
+        ``var = sum(x**2) / m - mean**2`` from one pass of sums per ``(n, g)`` (two, on
+        ``x - mean``, where that would cancel), then ``out = x * A + B`` with ``(n, g, c)``
+        coefficients. Keeps ``x`` (shifted by ``origin`` in the two-pass case), not xhat."""
+        xp = backend.xp(x)
+        n, groups, c, l = self.view
+        m = c * l
+        rows = x.reshape(1, n * groups, m)  # one row per (n, g)
+        mean = _channel_sums(rows) / m
+        var = xp.maximum(_channel_sums(rows, rows) / m - mean * mean, 0)
+        origin = 0.0
+        if bool((mean * mean > _CANCELLATION / np.finfo(x.dtype).eps * var).any()):
+            origin = mean.astype(x.dtype)  # |mean| >> spread: sums of x - mean instead
+            rows = rows - origin.reshape(1, -1, 1)
+            origin = origin.astype(float)
+            rest = _channel_sums(rows) / m
+            var = xp.maximum(_channel_sums(rows, rows) / m - rest * rest, 0)
+            mean = origin + rest
+        rstd = 1 / xp.sqrt(var + self.eps)
+        self.rows, self.rel, self.rstd = rows, (mean - origin).reshape(n, groups, 1), rstd.reshape(n, groups, 1)
+        a = xp.broadcast_to(self.rstd, (n, groups, c))
+        if weight is not None:
+            a = a * self.weight.astype(float)
+        shift = -self.rel * a if bias is None else bias.reshape(groups, c).astype(float) - self.rel * a
+        out = _combine(rows.reshape(1, n * groups * c, l), a.reshape(-1), c=shift.reshape(-1))
+        return mean.reshape(n, groups), var.reshape(n, groups), out.reshape(x.shape)
 
     @half_in_float32
     def backward(self, grad):
@@ -67,32 +104,35 @@ class GroupNorm(Op):
         if self.view[3] == 1:  # layer norm: one value per (n, g, c), nothing to sum over l
             dx, dw, db = self._backward_rows(g4[..., 0], self.xhat[..., 0])
         else:
-            dx, dw, db = self._backward_channels(g4)
+            dx, dw, db = self._backward_sums(grad)
         dx = None if dx is None else dx.reshape(self.shape)
         if self.weight is None:
             return (dx,)
         return dx, *(None if d is None else d.reshape(self.weight_shape) for d in (dw, db))
 
-    def _backward_channels(self, g4):
-        """``(N, G, C, L)``: every sum over ``l`` is taken once per ``(n, g, c)`` (two einsum
-        passes); the rest works on those small arrays until the one dx pass."""
-        xp, xhat, rstd, w = backend.xp(g4), self.xhat, self.rstd, self.weight
-        m = max(self.view[2] * self.view[3], 1)
-        sum_g = xp.einsum("ngcl->ngc", g4)
-        sum_gx = xp.einsum("ngcl,ngcl->ngc", g4, xhat)
+    def _backward_sums(self, grad):
+        """``(N, G, C, L)``: two sums per ``(n, g, c)`` row (of g and of g x), then one combine::
+
+            sum(g xhat) = rstd (sum(g x) - mean sum(g)),  gw = g * weight,  means over the group
+            d x = g (rstd w) - x (rstd**2 mean(gw xhat)) + rstd (rstd mean mean(gw xhat) - mean(gw))
+        """
+        xp = backend.xp(grad)
+        n, groups, c, l = self.view
+        m, dtype = c * l, grad.dtype
+        g3, x3 = grad.reshape(1, n * groups * c, l), self.rows.reshape(1, n * groups * c, l)
+        sum_g = _channel_sums(g3).reshape(n, groups, c)
+        sum_gxhat = self.rstd * (_channel_sums(g3, x3).reshape(n, groups, c) - self.rel * sum_g)
+        w = None if self.weight is None else self.weight.astype(float)
         dx = None
         if self.needs_input_grad[0]:
-            if w is None:
-                mean_gw, mean_gwx, a = sum_g.sum(axis=2) / m, sum_gx.sum(axis=2) / m, rstd[:, :, None, None]
-            else:
-                mean_gw = xp.einsum("ngc,gc->ng", sum_g, w) / m
-                mean_gwx = xp.einsum("ngc,gc->ng", sum_gx, w) / m
-                a = (rstd[:, :, None] * w)[..., None]  # d out / d x with the statistics fixed
-            dx = g4 * a
-            dx -= xhat * (rstd * mean_gwx)[:, :, None, None]
-            dx -= (rstd * mean_gw)[:, :, None, None]
-        dw = sum_gx.sum(axis=0) if w is not None and self.needs_input_grad[1] else None
-        db = sum_g.sum(axis=0) if w is not None and self.needs_input_grad[2] else None
+            wsum = (lambda s: s.sum(axis=2, keepdims=True)) if w is None else (lambda s: (s * w).sum(axis=2, keepdims=True))
+            mean_gw, mean_gwx = wsum(sum_g) / m, wsum(sum_gxhat) / m
+            a = xp.broadcast_to(self.rstd, (n, groups, c)) if w is None else self.rstd * w
+            b = xp.broadcast_to(self.rstd * self.rstd * mean_gwx, (n, groups, c))
+            shift = xp.broadcast_to(self.rstd * (self.rstd * self.rel * mean_gwx - mean_gw), (n, groups, c))
+            dx = _combine(g3, a.reshape(-1), x3, b.reshape(-1), shift.reshape(-1))
+        dw = sum_gxhat.sum(axis=0).astype(dtype) if w is not None and self.needs_input_grad[1] else None
+        db = sum_g.sum(axis=0).astype(dtype) if w is not None and self.needs_input_grad[2] else None
         return dx, dw, db
 
     def _backward_rows(self, g3, xhat):

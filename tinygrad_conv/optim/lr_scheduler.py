@@ -675,10 +675,10 @@ class OneCycleLR(LRScheduler):
         self.pct_start = _end_factor(pct_start, "pct_start", where)
         self.cosine = one_of(anneal_strategy, ("cos", "linear"), "anneal_strategy", where) == "cos"
         self.three_phase = boolean(three_phase, "three_phase", where)
-        div_factor = finite_number(div_factor, "div_factor", where)
-        final_div_factor = finite_number(final_div_factor, "final_div_factor", where)
+        div_factor, final_div_factor = (_positive(v, name, where) for v, name in
+                                        ((div_factor, "div_factor"), (final_div_factor, "final_div_factor")))
         n = len(optimizer.param_groups)
-        max_lrs = _per_group(max_lr, "max_lr", where, n, finite_number)
+        max_lrs = _per_group(max_lr, "max_lr", where, n)  # >= 0: lr = max_lr / div_factor
         if self.cycle_momentum:
             self.use_beta1 = _momentum_kind(optimizer, where)
             max_moms = _per_group(max_momentum, "max_momentum", where, n, finite_number)

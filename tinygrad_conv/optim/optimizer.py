@@ -43,7 +43,7 @@ import numbers
 import numpy as np
 
 from .. import backend, dtypes
-from ..checks import boolean, finite_number
+from ..checks import boolean, callable_, finite_number
 from ..engine import GradError, check_grad
 from ..grad_mode import enable_grad
 from ..tensor import Tensor
@@ -257,7 +257,7 @@ class Optimizer:
         runs with gradients enabled first); its value is returned.
         """
         loss = None
-        if closure is not None:
+        if callable_(closure, "closure", f"{type(self).__name__}.step") is not None:
             with enable_grad():
                 loss = closure()
         checked = self.__dict__.setdefault("_checked", {})  # group index -> values that passed

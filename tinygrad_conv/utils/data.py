@@ -199,7 +199,11 @@ def random_split(dataset, lengths, generator=None):
     drawn from ``generator`` (an ``np.random.Generator``) or the library's generator.
     """
     generator = _generator(generator, "random_split")
+    if isinstance(lengths, str) or not hasattr(lengths, "__iter__"):
+        raise TypeError(f"random_split: lengths must be a list of ints or fractions, got {type(lengths).__name__} {lengths!r}")
     lengths = list(lengths)
+    for i, length in enumerate(lengths):
+        checks.number(length, f"lengths[{i}]", "random_split")  # the type; the values are checked below
     n = len(dataset)
     if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
         for i, fraction in enumerate(lengths):
@@ -505,6 +509,12 @@ class DataLoader:
             raise ValueError(f"{where}: persistent_workers option needs num_workers > 0, and worker processes "
                              "are not supported; use persistent_workers=False")
         generator = _generator(generator, where)
+        for name, value in (("sampler", sampler), ("batch_sampler", batch_sampler)):
+            if value is not None and (isinstance(value, str) or not hasattr(value, "__iter__")):
+                raise TypeError(f"{where}: {name} must be a Sampler or an iterable of indices, "
+                                f"got {type(value).__name__} {value!r}")
+        checks.callable_(collate_fn, "collate_fn", where)
+        checks.callable_(worker_init_fn, "worker_init_fn", where)
 
         if isinstance(dataset, IterableDataset):
             if shuffle not in (False, None):
