@@ -216,9 +216,127 @@ def pass_sum(y, ax, taps, n_out, winner=None, disjoint=False):
     return out
 
 
+# ----- flat passes: the common case of max pooling, every large array operation on a flat,
+# contiguous array. NumPy runs a ufunc several times slower on strided or row-sliced views (one
+# short inner loop per row) than on one contiguous run, so y is viewed as ``(A, L, Z)`` around the
+# pooled axis, each phase ``y[:, r::s]`` it reads is made contiguous once (no copy with s = 1), and
+# when every phase has n_out entries along the axis, tap a (reading phase r at window i + q) is
+# ONE flat slice shifted by ``q Z``. The rows where a tap has no pixel read a neighbouring block
+# there; they are few (the padding) and are fixed after, one row at a time.
+Shift = namedtuple("Shift", "r q lo hi")  # tap reads phase r at window i + q, for windows lo <= i < hi
+
+
+def flat_plan(size, taps, n_out):
+    """Per tap its Shift, when the flat passes apply (slice taps of one step, every phase read
+    holding n_out entries); else None."""
+    if not taps or any(not isinstance(t.src, slice) or t.valid is not None or t.src.step != taps[0].src.step
+                       for t in taps):
+        return None
+    s, plan = taps[0].src.step, []
+    for t in taps:
+        if len(range(t.src.start % s, size, s)) != n_out:
+            return None
+        lo, hi, _ = t.dst.indices(n_out)
+        plan.append(Shift(t.src.start % s, t.src.start // s - lo, lo, hi))
+    return plan
+
+
+def _blocks(y, ax):
+    """y as ``(A, L, Z)`` around axis ax, contiguous."""
+    return backend.xp(y).ascontiguousarray(y).reshape(math.prod(y.shape[:ax]), y.shape[ax], math.prod(y.shape[ax + 1:]))
+
+
+def _shifted(n, k):
+    """(dst, src) flat slices of n entries with ``src = dst + k``, both inside [0, n)."""
+    return slice(max(0, -k), n - max(0, k)), slice(max(0, k), n - max(0, -k))
+
+
+def _bad_rows(plan, n_out):
+    """The windows where some tap has no pixel."""
+    return sorted({i for sh in plan for i in [*range(sh.lo), *range(sh.hi, n_out)]})
+
+
+def flat_max(y, ax, taps, n_out, plan, want_winner):
+    """``pass_max`` by flat slices (see ``flat_plan``)."""
+    xp, y3, s = backend.xp(y), _blocks(y, ax), taps[0].src.step
+    phase = {r: y3 if s == 1 else xp.ascontiguousarray(y3[:, r::s]) for r in sorted({sh.r for sh in plan})}
+    flat = {r: ph.reshape(-1) for r, ph in phase.items()}
+    n, z, shape = y3.shape[0] * n_out * y3.shape[2], y3.shape[2], _resized(y, ax, n_out)
+    full = next((j for j, sh in enumerate(plan) if sh.q == 0), None)
+    out = flat[plan[full].r].copy() if full is not None else xp.full(n, -np.inf, y.dtype)
+    for j, sh in enumerate(plan):
+        if j != full:
+            dst, src = _shifted(n, sh.q * z)
+            xp.maximum(out[dst], flat[sh.r][src], out=out[dst])
+    out3 = out.reshape(y3.shape[0], n_out, z)
+    for i in _bad_rows(plan, n_out):  # the maximum over the taps that have a pixel there
+        row = xp.full(out3[:, i].shape, -np.inf if y.dtype.kind == "f" else np.iinfo(y.dtype).min, y.dtype)
+        for sh in plan:
+            if sh.lo <= i < sh.hi:
+                xp.maximum(row, phase[sh.r][:, i + sh.q], out=row)
+        out3[:, i] = row
+    if not want_winner:
+        return out.reshape(shape), None
+    # the first tap equal to the maximum, by arithmetic on masks from the last tap back (NumPy's
+    # where/copyto/putmask are several times slower): ``acc`` holds the winner so far minus the
+    # current tap's number, zeroed where the tap hits (multiplied by "not equal"); a window with
+    # no hit (a NaN: NaN == NaN is False) ends at -1
+    dtype = np.int8 if taps[-1].a < 127 else np.int32
+    acc, miss = xp.full(n, -1 - taps[-1].a, dtype), xp.empty(n, bool)
+    miss3 = miss.reshape(out3.shape)
+    for j in reversed(range(len(taps))):
+        sh = plan[j]
+        if j + 1 < len(taps):
+            acc += dtype(taps[j + 1].a - taps[j].a)
+        dst, src = _shifted(n, sh.q * z)
+        xp.not_equal(flat[sh.r][src], out[dst], out=miss[dst])
+        if sh.lo:  # (no pixel there: no hit)
+            miss3[:, :sh.lo] = True
+        if sh.hi < n_out:
+            miss3[:, sh.hi:] = True
+        xp.multiply(acc, miss.view(dtype) if dtype == np.int8 else miss, out=acc)
+    acc += dtype(taps[0].a)
+    if n and bool(xp.isnan(out.max())):  # rare: NaN windows take their LAST NaN, as PyTorch
+        w3 = acc.reshape(out3.shape)
+        for tap, sh in zip(taps, plan):
+            nan = xp.isnan(phase[sh.r][:, sh.lo + sh.q:sh.hi + sh.q])
+            w3[:, sh.lo:sh.hi] = xp.where(nan, tap.a, w3[:, sh.lo:sh.hi])
+    return out.reshape(shape), acc.reshape(shape)
+
+
+def flat_unmax(g, ax, axis, plan, winner):
+    """The adjoint of ``flat_max``: per phase, the flat gradient shifted back to where each tap
+    read (a window's gradient only at its winning tap), then the phases interleaved once."""
+    xp, g3, s = backend.xp(g), _blocks(g, ax), axis.taps[0].src.step
+    g1, w1, n, z = g3.reshape(-1), winner.reshape(-1), g3.size, g3.shape[2]
+    exact = not _finite(g1)  # (0 * inf is NaN: select instead of multiplying)
+    parts = {}
+    for tap, sh in sorted(zip(axis.taps, plan), key=lambda ts: ts[1].q != 0):  # (unshifted first: no zeros)
+        hit = w1 == tap.a  # (never at a tap without a pixel: its gradient there is 0)
+        v = xp.where(hit, g1, 0) if exact else g1 * hit
+        if sh.r not in parts and sh.q == 0:
+            parts[sh.r] = v
+            continue
+        if sh.r not in parts:
+            parts[sh.r] = xp.zeros(n, g.dtype)
+        dst, src = _shifted(n, sh.q * z)
+        parts[sh.r][src] += v[dst]
+    shape = (g3.shape[0], axis.size, z)
+    if s == 1:
+        dx3 = parts[0].reshape(shape)
+    else:
+        dx3 = (xp.empty if len(parts) == s else xp.zeros)(shape, g.dtype)
+        for r, part in parts.items():
+            dx3[:, r::s] = part.reshape(g3.shape)
+    return dx3.reshape(_resized(g, ax, axis.size))
+
+
 def pass_max(y, ax, taps, n_out, want_winner):
     """(out, winner): the maximum over each window's taps along axis ax (a NaN wins), and with
     ``want_winner`` the winning tap's number (int8, -1 for a window without pixels)."""
+    plan = flat_plan(y.shape[ax], taps, n_out)
+    if plan is not None:
+        return flat_max(y, ax, taps, n_out, plan, want_winner)
     xp = backend.xp(y)
     full = next((t for t in taps if _covers(t, n_out)), None)
     lowest = -np.inf if y.dtype.kind == "f" else np.iinfo(y.dtype).min  # (integer input: forward only)
@@ -250,6 +368,14 @@ def pass_max(y, ax, taps, n_out, want_winner):
                 nan &= _line(tap.valid, ax, y)
             winner[dst] = xp.where(nan, tap.a, winner[dst])
     return out, winner
+
+
+def pass_unmax(g, ax, axis, winner):
+    """The adjoint of a max pass along ``axis`` (an Axis): each window's gradient to its winner."""
+    plan = flat_plan(axis.size, axis.taps, axis.out)
+    if plan is None:
+        return pass_sum(g, ax, axis.adjoint, axis.size, winner, axis.disjoint)
+    return flat_unmax(g, ax, axis, plan, winner)
 
 
 def batched(x, dims):
@@ -288,7 +414,7 @@ def pool_max(x, axes, want_winners):
 def unpool_max(grad, axes, winners):
     """The gradient of ``pool_max``: each pass sends its gradient to its winners (first axis first)."""
     for m, a in enumerate(axes):
-        grad = pass_sum(grad, m + 1, a.adjoint, a.size, winners[m], a.disjoint)
+        grad = pass_unmax(grad, m + 1, a, winners[m])
     return grad
 
 
