@@ -256,21 +256,93 @@ def _bad_rows(plan, n_out):
     return sorted({i for sh in plan for i in [*range(sh.lo), *range(sh.hi, n_out)]})
 
 
+def _phases(y, ax, plan, step):
+    """(y3, phase, flat): y as ``(A, L, Z)``, and each phase r the plan reads as a contiguous
+    ``(A, n_out, Z)`` array and flat."""
+    xp, y3 = backend.xp(y), _blocks(y, ax)
+    phase = {r: y3 if step == 1 else xp.ascontiguousarray(y3[:, r::step]) for r in sorted({sh.r for sh in plan})}
+    return y3, phase, {r: ph.reshape(-1) for r, ph in phase.items()}
+
+
+def _lowest(dtype):
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min  # (integer input: forward only)
+
+
+def _interleave(parts, shape, step, dtype, xp):
+    """The ``(A, L, Z)`` array whose phase r is ``parts[r]`` (flat), zero where no part is."""
+    if step == 1:
+        return parts[0].reshape(shape)
+    dx3 = (xp.empty if len(parts) == step else xp.zeros)(shape, dtype)
+    for r, part in parts.items():
+        dx3[:, r::step] = part.reshape(dx3[:, r::step].shape)
+    return dx3
+
+
+def flat_sum(y, ax, taps, n_out, plan):
+    """``pass_sum`` of unmasked taps by flat slices (see ``flat_plan``)."""
+    xp, step = backend.xp(y), taps[0].src.step
+    if all(sh.q == 0 for sh in plan):  # windows side by side (k = s): each phase read once, as it is
+        y3 = _blocks(y, ax)
+        out = y3[:, plan[0].r::step].copy() if len(plan) == 1 else xp.add(y3[:, plan[0].r::step], y3[:, plan[1].r::step])
+        for sh in plan[2:]:
+            out += y3[:, sh.r::step]
+        return out.reshape(_resized(y, ax, n_out))
+    y3, phase, flat = _phases(y, ax, plan, taps[0].src.step)
+    n, z = y3.shape[0] * n_out * y3.shape[2], y3.shape[2]
+    order = sorted(plan, key=lambda sh: sh.q != 0)
+    out = flat[order[0].r].copy() if order[0].q == 0 else xp.zeros(n, y.dtype)
+    for sh in order[1:] if order[0].q == 0 else order:
+        dst, src = _shifted(n, sh.q * z)
+        out[dst] += flat[sh.r][src]
+    out3 = out.reshape(y3.shape[0], n_out, z)
+    for i in _bad_rows(plan, n_out):  # the sum over the taps that have a pixel there
+        out3[:, i] = 0
+        for sh in plan:
+            if sh.lo <= i < sh.hi:
+                out3[:, i] += phase[sh.r][:, i + sh.q]
+    return out.reshape(_resized(y, ax, n_out))
+
+
+def flat_sum_adjoint(g, ax, axis, plan):
+    """The adjoint of ``flat_sum``: per phase, g shifted back to where each tap read; the rows a
+    shifted slice wrapped into (from a neighbouring block) are summed again, one at a time."""
+    xp, g3, step = backend.xp(g), _blocks(g, ax), axis.taps[0].src.step
+    g1, n, z, n_out = g3.reshape(-1), g3.size, g3.shape[2], g3.shape[1]
+    parts, wrapped = {}, {}
+    if step > 1 and all(sh.q == 0 for sh in plan):  # windows side by side: g to each phase (written into dx)
+        parts = {sh.r: g1 for sh in plan}
+    for sh in sorted(plan, key=lambda sh: sh.q != 0) if not parts else ():
+        if sh.r not in parts:
+            parts[sh.r] = g1.copy() if sh.q == 0 else xp.zeros(n, g.dtype)
+            if sh.q == 0:
+                continue
+        dst, src = _shifted(n, sh.q * z)
+        parts[sh.r][src] += g1[dst]
+        wrapped.setdefault(sh.r, set()).update(range(n_out + sh.q, n_out) if sh.q < 0 else range(sh.q))
+    for r, rows in wrapped.items():
+        part3 = parts[r].reshape(g3.shape)
+        for j in rows:
+            part3[:, j] = 0
+            for sh in plan:
+                if sh.r == r and sh.lo <= j - sh.q < sh.hi:
+                    part3[:, j] += g3[:, j - sh.q]
+    return _interleave(parts, (g3.shape[0], axis.size, z), step, g.dtype, xp).reshape(_resized(g, ax, axis.size))
+
+
 def flat_max(y, ax, taps, n_out, plan, want_winner):
     """``pass_max`` by flat slices (see ``flat_plan``)."""
-    xp, y3, s = backend.xp(y), _blocks(y, ax), taps[0].src.step
-    phase = {r: y3 if s == 1 else xp.ascontiguousarray(y3[:, r::s]) for r in sorted({sh.r for sh in plan})}
-    flat = {r: ph.reshape(-1) for r, ph in phase.items()}
+    xp = backend.xp(y)
+    y3, phase, flat = _phases(y, ax, plan, taps[0].src.step)
     n, z, shape = y3.shape[0] * n_out * y3.shape[2], y3.shape[2], _resized(y, ax, n_out)
     full = next((j for j, sh in enumerate(plan) if sh.q == 0), None)
-    out = flat[plan[full].r].copy() if full is not None else xp.full(n, -np.inf, y.dtype)
+    out = flat[plan[full].r].copy() if full is not None else xp.full(n, _lowest(y.dtype), y.dtype)
     for j, sh in enumerate(plan):
         if j != full:
             dst, src = _shifted(n, sh.q * z)
             xp.maximum(out[dst], flat[sh.r][src], out=out[dst])
     out3 = out.reshape(y3.shape[0], n_out, z)
     for i in _bad_rows(plan, n_out):  # the maximum over the taps that have a pixel there
-        row = xp.full(out3[:, i].shape, -np.inf if y.dtype.kind == "f" else np.iinfo(y.dtype).min, y.dtype)
+        row = xp.full(out3[:, i].shape, _lowest(y.dtype), y.dtype)
         for sh in plan:
             if sh.lo <= i < sh.hi:
                 xp.maximum(row, phase[sh.r][:, i + sh.q], out=row)
@@ -321,14 +393,7 @@ def flat_unmax(g, ax, axis, plan, winner):
             parts[sh.r] = xp.zeros(n, g.dtype)
         dst, src = _shifted(n, sh.q * z)
         parts[sh.r][src] += v[dst]
-    shape = (g3.shape[0], axis.size, z)
-    if s == 1:
-        dx3 = parts[0].reshape(shape)
-    else:
-        dx3 = (xp.empty if len(parts) == s else xp.zeros)(shape, g.dtype)
-        for r, part in parts.items():
-            dx3[:, r::s] = part.reshape(g3.shape)
-    return dx3.reshape(_resized(g, ax, axis.size))
+    return _interleave(parts, (g3.shape[0], axis.size, z), s, g.dtype, xp).reshape(_resized(g, ax, axis.size))
 
 
 def pass_max(y, ax, taps, n_out, want_winner):
@@ -498,7 +563,8 @@ def avg(y, axes, override=None):
         if a.windows:
             y = backend.xp(y).stack([y[_at(m + 1, slice(*w))].sum(axis=m + 1) for w in a.windows], axis=m + 1)
         else:
-            y = pass_sum(y, m + 1, a.sums, a.out)
+            plan = flat_plan(a.size, a.sums, a.out)
+            y = pass_sum(y, m + 1, a.sums, a.out) if plan is None else flat_sum(y, m + 1, a.sums, a.out, plan)
     y /= divisor_grid(axes, y.dtype, y, override)
     return y
 
@@ -517,7 +583,8 @@ def avg_adjoint(g, axes):
                 dy[_at(m + 1, slice(*w))] += g[_at(m + 1, slice(i, i + 1))]
             g = dy
         else:
-            g = pass_sum(g, m + 1, a.adjoint, a.size)
+            plan = flat_plan(a.size, a.taps, a.out)
+            g = pass_sum(g, m + 1, a.adjoint, a.size) if plan is None else flat_sum_adjoint(g, m + 1, a, plan)
     return g
 
 
