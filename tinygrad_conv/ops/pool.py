@@ -664,13 +664,50 @@ def adaptive_axes(x, dims, output_size, op):
     return [adaptive_axis(n, o) for n, o in zip(x.shape[-dims:], out)]
 
 
+# Small adaptive poolings are fastest as one small dense ``(O, L)`` matrix of window means per
+# axis (a few GEMMs instead of a pass per tap: the per-call cost of NumPy dominates there); their
+# cost grows with L O per row, so only up to DENSE_MAX input pixels per plane. Only on finite
+# arrays: a matrix product spreads a NaN or inf (0 * inf) over every window of its row.
+DENSE_MAX = 64 * 64
+
+
+@functools.lru_cache(maxsize=256)
+def mean_matrix(size, out, dtype):
+    """The ``(O, L)`` matrix of adaptive window means along one axis, in ``dtype``."""
+    a = adaptive_axis(size, out)
+    return (window_matrices([a])[0] / a.divisor[:, None]).astype(dtype)
+
+
+def dense(y, mats):
+    """Batched y ``(B, *S)`` times each axis' ``(O, L)`` matrix along that axis."""
+    for m, M in enumerate(mats):
+        M = _on(M, y)
+        if m + 1 == y.ndim - 1:  # the last axis: one GEMM over every row
+            y = (y.reshape(-1, y.shape[-1]) @ M.T).reshape(y.shape[:-1] + (M.shape[0],))
+        else:
+            lead, rest = y.shape[:m + 1], y.shape[m + 2:]
+            y3 = y.reshape(math.prod(lead), y.shape[m + 1], math.prod(rest))
+            y = (M @ y3).reshape(lead + (M.shape[0],) + rest)
+    return y
+
+
 class _AdaptiveAvgPool(_Pool):
     def forward(self, x, output_size):
         self.axes, self.shape = adaptive_axes(x, self.dims, output_size, self.name), x.shape
-        return self.unbatch(x, avg(batched(x, self.dims), self.axes))
+        xb = batched(x, self.dims)
+        self.mats = None
+        small = math.prod(self.shape[-self.dims:]) <= DENSE_MAX and not _is_global(self.axes)
+        if small and x.dtype in (np.float32, np.float64):  # (float16: no BLAS; sums stay on the passes)
+            self.mats = [mean_matrix(a.size, a.out, x.dtype) for a in self.axes]
+            if _finite(xb):
+                return self.unbatch(x, dense(xb, self.mats))
+        return self.unbatch(x, avg(xb, self.axes))
 
     def backward(self, grad):
-        g = batched(grad, self.dims) / divisor_grid(self.axes, grad.dtype, grad)
+        g = batched(grad, self.dims)
+        if self.mats is not None and _finite(g):
+            return (dense(g, [M.T for M in self.mats]).reshape(self.shape),)
+        g = g / divisor_grid(self.axes, grad.dtype, grad)
         return (avg_adjoint(g, self.axes).reshape(self.shape),)
 
     def backward_graph(self, grad, out):
