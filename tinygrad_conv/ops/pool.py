@@ -57,8 +57,9 @@ Tap = namedtuple("Tap", "dst src a valid")
 # is and the spacing of its taps (tap a reads ``first + a d``); whether every input pixel is
 # in at most one window; the taps of a sum (the taps, or for adaptive windows the unmasked
 # taps that each reach some windows); windows: None, or for a few long adaptive windows their
-# (start, end), summed one window at a time (one reduction each beats many taps).
-Axis = namedtuple("Axis", "size out taps adjoint divisor first d disjoint sums windows", defaults=(None,))
+# (start, end), summed one window at a time (one reduction each beats many taps); plan: the
+# taps as flat shifted slices (``flat_plan``), or None.
+Axis = namedtuple("Axis", "size out taps adjoint divisor first d disjoint sums windows plan", defaults=(None, None))
 
 
 def out_size(size, k, s, p, d, ceil_mode):
@@ -113,7 +114,7 @@ def regular_axis(size, k, s, p, d, out, include_pad=True):
     start = np.arange(out) * s - p
     end = np.minimum(start + k, size + p)  # (the divisor of avg, which has no dilation)
     divisor = end - start if include_pad else np.minimum(end, size) - np.maximum(start, 0)
-    return Axis(size, out, taps, adjoint, divisor, start, d, (k - 1) * d < s, taps)
+    return Axis(size, out, taps, adjoint, divisor, start, d, (k - 1) * d < s, taps, plan=flat_plan(size, taps, out))
 
 
 @functools.lru_cache(maxsize=512)
@@ -437,7 +438,7 @@ def pass_max(y, ax, taps, n_out, want_winner):
 
 def pass_unmax(g, ax, axis, winner):
     """The adjoint of a max pass along ``axis`` (an Axis): each window's gradient to its winner."""
-    plan = flat_plan(axis.size, axis.taps, axis.out)
+    plan = axis.plan
     if plan is None:
         return pass_sum(g, ax, axis.adjoint, axis.size, winner, axis.disjoint)
     return flat_unmax(g, ax, axis, plan, winner)
@@ -471,7 +472,11 @@ def pool_max(x, axes, want_winners):
     axis first (so the first maximum in row-major order wins)."""
     y, winners = x, []
     for m in reversed(range(len(axes))):
-        y, w = pass_max(y, m + 1, axes[m].taps, axes[m].out, want_winners)
+        a = axes[m]
+        if a.plan is not None:
+            y, w = flat_max(y, m + 1, a.taps, a.out, a.plan, want_winners)
+        else:
+            y, w = pass_max(y, m + 1, a.taps, a.out, want_winners)
         winners.insert(0, w)
     return y, (winners if want_winners else None)
 
@@ -563,7 +568,7 @@ def avg(y, axes, override=None):
         if a.windows:
             y = backend.xp(y).stack([y[_at(m + 1, slice(*w))].sum(axis=m + 1) for w in a.windows], axis=m + 1)
         else:
-            plan = flat_plan(a.size, a.sums, a.out)
+            plan = a.plan
             y = pass_sum(y, m + 1, a.sums, a.out) if plan is None else flat_sum(y, m + 1, a.sums, a.out, plan)
     y /= divisor_grid(axes, y.dtype, y, override)
     return y
@@ -583,7 +588,7 @@ def avg_adjoint(g, axes):
                 dy[_at(m + 1, slice(*w))] += g[_at(m + 1, slice(i, i + 1))]
             g = dy
         else:
-            plan = flat_plan(a.size, a.taps, a.out)
+            plan = a.plan
             g = pass_sum(g, m + 1, a.adjoint, a.size) if plan is None else flat_sum_adjoint(g, m + 1, a, plan)
     return g
 
