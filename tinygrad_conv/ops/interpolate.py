@@ -16,7 +16,8 @@ An axis costs O(in + out): the taps are gathers (``take``) and the backward adds
 weighted gradient back with ``add.reduceat`` over the runs of equal (sorted) indices.
 The common cases are plain slices: an integer nearest upscale is a repeat (backward: a
 sum of strided slices), an integer linear or cubic upscale is ``s`` phases of shifted
-slices of the edge-padded axis, an integer area downscale is a block mean.
+slices of the axis (flat arrays for short rows; the clamped ends redone), an integer area
+downscale is a block mean.
 """
 import functools
 import math

@@ -24,6 +24,12 @@ adaptive: window i of an axis spans ``[floor(i L / O), ceil((i + 1) L / O))``, a
       gathers position ``min(start_i + a, end_i - 1)`` (a short window repeats its last
       pixel, masked out of sums), and the adjoint gathers the windows holding each pixel.
 
+Speed: where an axis' taps are slices of one stride whose phases ``y[.., r::s]`` all hold
+O entries (even sides, the usual case), the passes run on flat contiguous arrays, a tap one
+shifted flat slice (``flat_plan``; NumPy is several times slower on strided or row-sliced
+views), the padding rows redone after. Small adaptive average pools are dense per-axis
+matrices of window means (``DENSE_MAX``).
+
 Output size, per axis: ``floor_or_ceil((L + 2p - d (k - 1) - 1) / s) + 1``, rounding up
 with ``ceil_mode``, one less if the last window would start past the input and its left
 padding (as PyTorch).
