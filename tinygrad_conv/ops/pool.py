@@ -562,6 +562,9 @@ def _is_global(axes):
     return all(a.windows is not None and len(a.windows) == 1 and tuple(a.windows[0]) == (0, a.size) for a in axes)
 
 
+FLAT_SUM_MIN = 1 << 15  # smaller sums run on the strided views: fewer calls (measured)
+
+
 def avg(y, axes, override=None):
     """The window means of batched y: sums along each axis, over the divisors. The first axis
     first: the last axis (strided views, gathers along rows) then runs on the smallest array."""
@@ -574,7 +577,7 @@ def avg(y, axes, override=None):
         if a.windows:
             y = backend.xp(y).stack([y[_at(m + 1, slice(*w))].sum(axis=m + 1) for w in a.windows], axis=m + 1)
         else:
-            plan = a.plan
+            plan = a.plan if y.size >= FLAT_SUM_MIN else None
             y = pass_sum(y, m + 1, a.sums, a.out) if plan is None else flat_sum(y, m + 1, a.sums, a.out, plan)
     y /= divisor_grid(axes, y.dtype, y, override)
     return y
@@ -594,7 +597,7 @@ def avg_adjoint(g, axes):
                 dy[_at(m + 1, slice(*w))] += g[_at(m + 1, slice(i, i + 1))]
             g = dy
         else:
-            plan = a.plan
+            plan = a.plan if g.size >= FLAT_SUM_MIN else None
             g = pass_sum(g, m + 1, a.adjoint, a.size) if plan is None else flat_sum_adjoint(g, m + 1, a, plan)
     return g
 
