@@ -308,7 +308,7 @@ def test_flat_passes_match_torch_on_ties_nan_and_inf(torch, monkeypatch, kind, k
 
     if kind == "avg" and d > 1:
         pytest.skip("avg pooling has no dilation")
-    monkeypatch.setattr(pool, "FLAT_SUM_MIN", 0)  # (small sums otherwise stay on strided views)
+    monkeypatch.setattr(pool, "FLAT_MIN", 0)  # (small sums otherwise stay on strided views)
     rng = np.random.default_rng(k * 100 + s * 10 + p + d)
     x = np.maximum(rng.integers(-2, 3, (2, 3, 12, 16)), 0).astype(np.float32)
     x[0, 0, 5, 6], x[1, 2, 0, :] = np.nan, -np.inf

@@ -231,6 +231,13 @@ def pass_sum(y, ax, taps, n_out, winner=None, disjoint=False):
 # ONE flat slice shifted by ``q Z``. The rows where a tap has no pixel read a neighbouring block
 # there; they are few (the padding) and are fixed after, one row at a time.
 Shift = namedtuple("Shift", "r q lo hi")  # tap reads phase r at window i + q, for windows lo <= i < hi
+FLAT_MIN = 1 << 15  # below this many values the strided views need fewer calls (measured), unless
+#                     a max pass has shifted taps (its flat winners are then still faster)
+
+
+def _flat(plan, y, shifted_helps=False):
+    """Whether a pass over y takes its flat plan (see FLAT_MIN)."""
+    return plan is not None and (y.size >= FLAT_MIN or shifted_helps and any(sh.q for sh in plan))
 
 
 def flat_plan(size, taps, n_out):
@@ -406,9 +413,6 @@ def flat_unmax(g, ax, axis, plan, winner):
 def pass_max(y, ax, taps, n_out, want_winner):
     """(out, winner): the maximum over each window's taps along axis ax (a NaN wins), and with
     ``want_winner`` the winning tap's number (int8, -1 for a window without pixels)."""
-    plan = flat_plan(y.shape[ax], taps, n_out)
-    if plan is not None:
-        return flat_max(y, ax, taps, n_out, plan, want_winner)
     xp = backend.xp(y)
     full = next((t for t in taps if _covers(t, n_out)), None)
     lowest = -np.inf if y.dtype.kind == "f" else np.iinfo(y.dtype).min  # (integer input: forward only)
@@ -444,10 +448,9 @@ def pass_max(y, ax, taps, n_out, want_winner):
 
 def pass_unmax(g, ax, axis, winner):
     """The adjoint of a max pass along ``axis`` (an Axis): each window's gradient to its winner."""
-    plan = axis.plan
-    if plan is None:
+    if not _flat(axis.plan, g, shifted_helps=True):
         return pass_sum(g, ax, axis.adjoint, axis.size, winner, axis.disjoint)
-    return flat_unmax(g, ax, axis, plan, winner)
+    return flat_unmax(g, ax, axis, axis.plan, winner)
 
 
 def batched(x, dims):
@@ -479,7 +482,7 @@ def pool_max(x, axes, want_winners):
     y, winners = x, []
     for m in reversed(range(len(axes))):
         a = axes[m]
-        if a.plan is not None:
+        if _flat(a.plan, y, shifted_helps=True):
             y, w = flat_max(y, m + 1, a.taps, a.out, a.plan, want_winners)
         else:
             y, w = pass_max(y, m + 1, a.taps, a.out, want_winners)
@@ -562,9 +565,6 @@ def _is_global(axes):
     return all(a.windows is not None and len(a.windows) == 1 and tuple(a.windows[0]) == (0, a.size) for a in axes)
 
 
-FLAT_SUM_MIN = 1 << 15  # smaller sums run on the strided views: fewer calls (measured)
-
-
 def avg(y, axes, override=None):
     """The window means of batched y: sums along each axis, over the divisors. The first axis
     first: the last axis (strided views, gathers along rows) then runs on the smallest array."""
@@ -577,7 +577,7 @@ def avg(y, axes, override=None):
         if a.windows:
             y = backend.xp(y).stack([y[_at(m + 1, slice(*w))].sum(axis=m + 1) for w in a.windows], axis=m + 1)
         else:
-            plan = a.plan if y.size >= FLAT_SUM_MIN else None
+            plan = a.plan if _flat(a.plan, y) else None
             y = pass_sum(y, m + 1, a.sums, a.out) if plan is None else flat_sum(y, m + 1, a.sums, a.out, plan)
     y /= divisor_grid(axes, y.dtype, y, override)
     return y
@@ -597,7 +597,7 @@ def avg_adjoint(g, axes):
                 dy[_at(m + 1, slice(*w))] += g[_at(m + 1, slice(i, i + 1))]
             g = dy
         else:
-            plan = a.plan if g.size >= FLAT_SUM_MIN else None
+            plan = a.plan if _flat(a.plan, g) else None
             g = pass_sum(g, m + 1, a.adjoint, a.size) if plan is None else flat_sum_adjoint(g, m + 1, a, plan)
     return g
 
