@@ -423,19 +423,22 @@ def pass_max(y, ax, taps, n_out, want_winner):
             xp.maximum(view, xp.ascontiguousarray(_read(y, ax, tap)), out=view)
     if not want_winner:
         return out, None
-    # the first tap equal to the maximum, by arithmetic on masks (NumPy's where/copyto/putmask
-    # are several times slower): count a + 1 at the first hit, then subtract 1, so a window
-    # without any hit (no pixel, or a NaN: NaN == NaN is False) gets -1
-    served = xp.zeros(out.shape, bool)
-    winner = xp.zeros(out.shape, np.int8 if len(taps) < 127 else np.int32)
-    for tap in taps:
-        dst = _at(ax, tap.dst)
-        hit = _read(y, ax, tap) == out[dst]
-        seen = served[dst]
-        xp.greater(hit, seen, out=hit)  # hit and not yet served
-        xp.logical_or(seen, hit, out=seen)
-        winner[dst] += hit.view(winner.dtype) if winner.dtype == np.int8 and tap.a == 0 else hit * winner.dtype.type(tap.a + 1)
-    winner -= 1
+    if not taps:  # (dilation can make every window miss the input)
+        return out, xp.full(out.shape, -1, np.int8)
+    # the first tap equal to the maximum, as in flat_max, on the strided views
+    dtype = np.int8 if taps[-1].a < 127 else np.int32
+    winner, miss = xp.full(out.shape, -1 - taps[-1].a, dtype), xp.empty(out.shape, bool)
+    for j in reversed(range(len(taps))):
+        tap, dst = taps[j], _at(ax, taps[j].dst)
+        if j + 1 < len(taps):
+            winner += dtype(taps[j + 1].a - tap.a)
+        m = miss[dst]
+        xp.not_equal(_read(y, ax, tap), out[dst], out=m)
+        if tap.valid is not None:  # a short window's repeated last pixel is no hit
+            m |= ~_line(tap.valid, ax, y)
+        w = winner[dst]
+        xp.multiply(w, m.view(dtype) if dtype == np.int8 else m, out=w)
+    winner += dtype(taps[0].a)
     if out.size and bool(xp.isnan(out.max())):  # rare: NaN windows take their LAST NaN, as PyTorch
         for tap in taps:
             dst = _at(ax, tap.dst)
