@@ -89,3 +89,24 @@ def test_nearest_doubling_repeats_each_pixel_and_upsample_module():
 def test_bad_arguments_raise_with_what_was_given(fn, match):
     with pytest.raises(ValueError, match=match):
         fn(Tensor(np.zeros((1, 1, 4, 4))))
+
+
+@pytest.mark.parametrize("flat_below", [0, 10**9])  # row slices, flat arrays
+@pytest.mark.parametrize("mode, factor", [("bilinear", 2), ("bilinear", 3), ("bicubic", 2), ("bicubic", (2, 3))])
+def test_integer_upscale_phases_match_torch_in_both_layouts(monkeypatch, flat_below, mode, factor):
+    """Linear and cubic upscales by an integer run as phases of shifted slices, flat for short
+    rows and on row slices for long ones, the ends of each axis redone with clamped taps."""
+    torch = pytest.importorskip("torch")
+    from tinygrad_conv.ops import interpolate
+
+    monkeypatch.setattr(interpolate, "FLAT_BELOW", flat_below)
+    x = np.random.default_rng(3).standard_normal((2, 3, 6, 7)).astype(np.float32)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.nn.functional.interpolate(xt, scale_factor=factor, mode=mode, align_corners=False)
+    g = np.random.default_rng(4).standard_normal(yt.shape).astype(np.float32)
+    yt.backward(torch.tensor(g))
+    xo = Tensor(x, requires_grad=True)
+    yo = F.interpolate(xo, scale_factor=factor, mode=mode, align_corners=False)
+    yo.backward(Tensor(g))
+    np.testing.assert_allclose(yo.numpy(), yt.detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=1e-5, atol=1e-5)

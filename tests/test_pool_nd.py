@@ -296,3 +296,33 @@ def test_integer_input_pools_forward(torch):
     got = F.max_pool2d(Tensor(x), 2, padding=1).numpy()
     assert got.dtype == np.int32
     np.testing.assert_array_equal(got, torch.nn.functional.max_pool2d(torch.tensor(x), 2, padding=1).numpy())
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("k, s, p, d", [(3, 2, 1, 1), (2, 2, 0, 1), (3, 1, 1, 1), (3, 2, 1, 2), (4, 2, 2, 1)])
+def test_flat_passes_match_torch_on_ties_nan_and_inf(torch, monkeypatch, kind, k, s, p, d):
+    """Even sides take the flat passes (one shifted flat slice per tap, the padding rows
+    redone): ties (ReLU zeros, where the first maximum in row-major order must win), a NaN,
+    a row of -inf, and an inf in the gradient, against PyTorch's values, indices and gradients."""
+    from tinygrad_conv.ops import pool
+
+    if kind == "avg" and d > 1:
+        pytest.skip("avg pooling has no dilation")
+    monkeypatch.setattr(pool, "FLAT_MIN", 0)  # (small sums otherwise stay on strided views)
+    rng = np.random.default_rng(k * 100 + s * 10 + p + d)
+    x = np.maximum(rng.integers(-2, 3, (2, 3, 12, 16)), 0).astype(np.float32)
+    x[0, 0, 5, 6], x[1, 2, 0, :] = np.nan, -np.inf
+    xt = torch.tensor(x, requires_grad=True)
+    xo = Tensor(x, requires_grad=True)
+    if kind == "max":
+        yt, it = torch.nn.functional.max_pool2d(xt, k, s, p, d, return_indices=True)
+        yo, io = F.max_pool2d(xo, k, s, p, d, return_indices=True)
+        np.testing.assert_array_equal(io.numpy(), it.numpy())
+    else:
+        yt, yo = torch.nn.functional.avg_pool2d(xt, k, s, p), F.avg_pool2d(xo, k, s, p)
+    g = rng.standard_normal(yt.shape).astype(np.float32)
+    g[1, 1, 2, 3] = np.inf
+    yt.backward(torch.tensor(g))
+    yo.backward(Tensor(g))
+    np.testing.assert_allclose(yo.numpy(), yt.detach().numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=1e-6, atol=1e-6)

@@ -16,7 +16,8 @@ An axis costs O(in + out): the taps are gathers (``take``) and the backward adds
 weighted gradient back with ``add.reduceat`` over the runs of equal (sorted) indices.
 The common cases are plain slices: an integer nearest upscale is a repeat (backward: a
 sum of strided slices), an integer linear or cubic upscale is ``s`` phases of shifted
-slices of the edge-padded axis, an integer area downscale is a block mean.
+slices of the axis (flat arrays for short rows; the clamped ends redone), an integer area
+downscale is a block mean.
 """
 import functools
 import math
@@ -31,6 +32,7 @@ from .padding import _along, pad_plan
 MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
 _SPATIAL = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}  # the others take 1 to 3
 _LAYOUT = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
+FLAT_BELOW = 512  # rows shorter than this (measured): the phases run flat (AxisPlan._flat_apply)
 
 
 class Separable:
@@ -165,6 +167,8 @@ class AxisPlan:
             return xp.broadcast_to(xp.expand_dims(x, axis + 1), split).reshape(_resized(x, axis, self.m))
         if kind == "block":
             return _sum_phases(x.reshape(x.shape[:axis] + (self.m, self.s) + x.shape[axis + 1:]), axis) / x.dtype.type(self.s)
+        if kind == "phases" and self.n > 2 * self.edge:
+            return self._flat_apply(x, axis)
         if kind == "phases":
             padded = self._edge_plan(x.shape, axis).apply(x)
             out = xp.empty(x.shape[:axis] + (self.n, self.s) + x.shape[axis + 1:], dtype=x.dtype)
@@ -194,6 +198,8 @@ class AxisPlan:
             split = g.shape[:axis] + (self.m, self.s) + g.shape[axis + 1:]
             return (xp.broadcast_to(xp.expand_dims(g, axis + 1), split) / g.dtype.type(self.s)).reshape(
                 _resized(g, axis, self.n))
+        if kind == "phases" and self.n > 2 * self.edge:
+            return self._flat_adjoint(g, axis)
         if kind == "phases":
             shape = g.shape[:axis] + (self.n + 2 * self.edge,) + g.shape[axis + 1:]
             padded = xp.zeros(shape, dtype=g.dtype)
@@ -209,12 +215,91 @@ class AxisPlan:
             out = term if out is None else out + term
         return out
 
+    # The phases without padded copies or short strided rows. x is viewed as ``(A, n, Z)``
+    # around the axis; the tap at offset o of every output row k reads row k + o. With short rows
+    # (Z < FLAT_BELOW, the last axes) NumPy runs a ufunc several times slower on row-sliced views
+    # than on one contiguous run, so there each phase is computed flat, a tap ONE flat slice
+    # shifted by ``o Z`` (which reads the neighbouring block in the rows within ``edge`` of the
+    # axis' ends), and the phases are interleaved once; with long rows, on row slices. Either
+    # way the rows within ``edge`` of the ends (clamped taps) are computed again one at a time.
+    def _edge_rows(self):
+        return [*range(self.edge), *range(self.n - self.edge, self.n)]
+
+    def _flat_apply(self, x, axis):
+        xp, n = backend.xp(x), self.n
+        x3 = _blocks(x, axis)
+        big, weight = x3.shape[2], x.dtype.type
+        flat = big < FLAT_BELOW
+        products = {}  # x * w for each weight, shared by the phases
+        for taps in self.phases:
+            for _, w in taps:
+                if w not in products:
+                    products[w] = x3 * weight(w)
+        out = xp.empty((x3.shape[0], n, self.s, big), x.dtype)
+        for r, taps in enumerate(self.phases):
+            offsets = [o for o, _ in taps]
+            k0, k1 = max(0, -min(offsets)), n - max(0, max(offsets))  # the rows every tap reaches
+            part3 = xp.empty(x3.shape, x.dtype) if flat else out[:, :, r]
+            for j, (o, w) in enumerate(taps):
+                if flat:  # (whole blocks: k0 rows at the start, n - k1 at the end are redone below)
+                    lo, hi = k0 * big, x3.size - (n - k1) * big
+                    dst, src = part3.reshape(-1)[lo:hi], products[w].reshape(-1)[lo + o * big:hi + o * big]
+                else:
+                    dst, src = part3[:, k0:k1], products[w][:, k0 + o:k1 + o]
+                if j == 0:
+                    dst[...] = src
+                else:
+                    dst += src
+            for k in self._edge_rows():  # the same sum with the taps clamped into the axis
+                row = None
+                for o, w in taps:
+                    v = x3[:, min(max(k + o, 0), n - 1)] * weight(w)
+                    row = v if row is None else row + v
+                part3[:, k] = row
+            if flat:
+                out[:, :, r] = part3
+        return out.reshape(_resized(x, axis, self.m))
+
+    def _flat_adjoint(self, g, axis):
+        xp, n = backend.xp(g), self.n
+        g4 = xp.ascontiguousarray(g).reshape(math.prod(g.shape[:axis]), n, self.s, math.prod(g.shape[axis + 1:]))
+        big, weight = g4.shape[3], g.dtype.type
+        flat = big < FLAT_BELOW
+        phases = [xp.ascontiguousarray(g4[:, :, r]) if flat else g4[:, :, r] for r in range(self.s)]
+        terms = sorted(((r, o, w) for r, taps in enumerate(self.phases) for o, w in taps), key=lambda t: t[1] != 0)
+        dx3 = None if terms[0][1] == 0 else xp.zeros(phases[0].shape, g.dtype)
+        for r, o, w in terms:  # row k + o gets w g_r[k]
+            term = phases[r] * weight(w)
+            if dx3 is None:  # (an unshifted term first)
+                dx3 = term
+            elif flat:
+                lo, hi = max(0, -o) * big, term.size - max(0, o) * big
+                dx3.reshape(-1)[lo + o * big:hi + o * big] += term.reshape(-1)[lo:hi]
+            else:
+                k0, k1 = max(0, -o), n - max(0, o)
+                dx3[:, k0 + o:k1 + o] += term[:, k0:k1]
+        for j in self._edge_rows():  # every term that reaches row j, clamped
+            row = None
+            for r, o, w in terms:  # (k = j - o, and where j is an end the k whose k + o falls past it)
+                near = {j - o} | set(range(-o) if j == 0 else ()) | set(range(n - o, n) if j == n - 1 else ())
+                for k in sorted(near):
+                    if 0 <= k < n and min(max(k + o, 0), n - 1) == j:
+                        v = g4[:, k, r] * weight(w)
+                        row = v if row is None else row + v
+            dx3[:, j] = row
+        return dx3.reshape(_resized(g, axis, n))
+
     def _edge_plan(self, shape, axis):
         return pad_plan(shape, (0, 0) * (len(shape) - 1 - axis) + (self.edge, self.edge), "replicate")
 
     @staticmethod
     def _weights(w, x, axis):
         return backend.like(w.astype(x.dtype).reshape((-1,) + (1,) * (x.ndim - 1 - axis)), x)
+
+
+def _blocks(x, axis):
+    """x as a contiguous ``(A, n, Z)`` array around ``axis``."""
+    return backend.xp(x).ascontiguousarray(x).reshape(math.prod(x.shape[:axis]), x.shape[axis], math.prod(x.shape[axis + 1:]))
 
 
 def _resized(x, axis, n):

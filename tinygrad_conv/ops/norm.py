@@ -37,7 +37,9 @@ def _channel_sums(x3, y3=None):
 
 def _rows(coefficient, n, dtype):
     """A per-channel ``(C,)`` float64 coefficient as a column for the ``(N * C, L)`` rows."""
-    return np.tile(coefficient.astype(dtype), n).reshape(-1, 1)
+    rows = np.empty((n, coefficient.shape[0]), dtype)  # (np.tile costs ~30 us of Python per call)
+    rows[...] = coefficient
+    return rows.reshape(-1, 1)
 
 
 def _combine(x3, a, y3=None, b=None, c=None):

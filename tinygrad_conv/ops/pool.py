@@ -24,6 +24,12 @@ adaptive: window i of an axis spans ``[floor(i L / O), ceil((i + 1) L / O))``, a
       gathers position ``min(start_i + a, end_i - 1)`` (a short window repeats its last
       pixel, masked out of sums), and the adjoint gathers the windows holding each pixel.
 
+Speed: where an axis' taps are slices of one stride whose phases ``y[.., r::s]`` all hold
+O entries (even sides, the usual case), the passes run on flat contiguous arrays, a tap one
+shifted flat slice (``flat_plan``; NumPy is several times slower on strided or row-sliced
+views), the padding rows redone after. Small adaptive average pools are dense per-axis
+matrices of window means (``DENSE_MAX``).
+
 Output size, per axis: ``floor_or_ceil((L + 2p - d (k - 1) - 1) / s) + 1``, rounding up
 with ``ceil_mode``, one less if the last window would start past the input and its left
 padding (as PyTorch).
@@ -57,8 +63,9 @@ Tap = namedtuple("Tap", "dst src a valid")
 # is and the spacing of its taps (tap a reads ``first + a d``); whether every input pixel is
 # in at most one window; the taps of a sum (the taps, or for adaptive windows the unmasked
 # taps that each reach some windows); windows: None, or for a few long adaptive windows their
-# (start, end), summed one window at a time (one reduction each beats many taps).
-Axis = namedtuple("Axis", "size out taps adjoint divisor first d disjoint sums windows", defaults=(None,))
+# (start, end), summed one window at a time (one reduction each beats many taps); plan: the
+# taps as flat shifted slices (``flat_plan``), or None.
+Axis = namedtuple("Axis", "size out taps adjoint divisor first d disjoint sums windows plan", defaults=(None, None))
 
 
 def out_size(size, k, s, p, d, ceil_mode):
@@ -113,7 +120,7 @@ def regular_axis(size, k, s, p, d, out, include_pad=True):
     start = np.arange(out) * s - p
     end = np.minimum(start + k, size + p)  # (the divisor of avg, which has no dilation)
     divisor = end - start if include_pad else np.minimum(end, size) - np.maximum(start, 0)
-    return Axis(size, out, taps, adjoint, divisor, start, d, (k - 1) * d < s, taps)
+    return Axis(size, out, taps, adjoint, divisor, start, d, (k - 1) * d < s, taps, plan=flat_plan(size, taps, out))
 
 
 @functools.lru_cache(maxsize=512)
@@ -216,6 +223,193 @@ def pass_sum(y, ax, taps, n_out, winner=None, disjoint=False):
     return out
 
 
+# ----- flat passes: the common case of max pooling, every large array operation on a flat,
+# contiguous array. NumPy runs a ufunc several times slower on strided or row-sliced views (one
+# short inner loop per row) than on one contiguous run, so y is viewed as ``(A, L, Z)`` around the
+# pooled axis, each phase ``y[:, r::s]`` it reads is made contiguous once (no copy with s = 1), and
+# when every phase has n_out entries along the axis, tap a (reading phase r at window i + q) is
+# ONE flat slice shifted by ``q Z``. The rows where a tap has no pixel read a neighbouring block
+# there; they are few (the padding) and are fixed after, one row at a time.
+Shift = namedtuple("Shift", "r q lo hi")  # tap reads phase r at window i + q, for windows lo <= i < hi
+FLAT_MIN = 1 << 15  # below this many values the strided views need fewer calls (measured), unless
+#                     a max pass has shifted taps (its flat winners are then still faster)
+
+
+def _flat(plan, y, shifted_helps=False):
+    """Whether a pass over y takes its flat plan (see FLAT_MIN)."""
+    return plan is not None and (y.size >= FLAT_MIN or shifted_helps and any(sh.q for sh in plan))
+
+
+def flat_plan(size, taps, n_out):
+    """Per tap its Shift, when the flat passes apply (slice taps of one step, every phase read
+    holding n_out entries); else None."""
+    if not taps or any(not isinstance(t.src, slice) or t.valid is not None or t.src.step != taps[0].src.step
+                       for t in taps):
+        return None
+    s, plan = taps[0].src.step, []
+    for t in taps:
+        if len(range(t.src.start % s, size, s)) != n_out:
+            return None
+        lo, hi, _ = t.dst.indices(n_out)
+        plan.append(Shift(t.src.start % s, t.src.start // s - lo, lo, hi))
+    return plan
+
+
+def _blocks(y, ax):
+    """y as ``(A, L, Z)`` around axis ax, contiguous."""
+    return backend.xp(y).ascontiguousarray(y).reshape(math.prod(y.shape[:ax]), y.shape[ax], math.prod(y.shape[ax + 1:]))
+
+
+def _shifted(n, k):
+    """(dst, src) flat slices of n entries with ``src = dst + k``, both inside [0, n)."""
+    return slice(max(0, -k), n - max(0, k)), slice(max(0, k), n - max(0, -k))
+
+
+def _bad_rows(plan, n_out):
+    """The windows where some tap has no pixel."""
+    return sorted({i for sh in plan for i in [*range(sh.lo), *range(sh.hi, n_out)]})
+
+
+def _phases(y, ax, plan, step):
+    """(y3, phase, flat): y as ``(A, L, Z)``, and each phase r the plan reads as a contiguous
+    ``(A, n_out, Z)`` array and flat."""
+    xp, y3 = backend.xp(y), _blocks(y, ax)
+    phase = {r: y3 if step == 1 else xp.ascontiguousarray(y3[:, r::step]) for r in sorted({sh.r for sh in plan})}
+    return y3, phase, {r: ph.reshape(-1) for r, ph in phase.items()}
+
+
+def _lowest(dtype):
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min  # (integer input: forward only)
+
+
+def _interleave(parts, shape, step, dtype, xp):
+    """The ``(A, L, Z)`` array whose phase r is ``parts[r]`` (flat), zero where no part is."""
+    if step == 1:
+        return parts[0].reshape(shape)
+    dx3 = (xp.empty if len(parts) == step else xp.zeros)(shape, dtype)
+    for r, part in parts.items():
+        dx3[:, r::step] = part.reshape(dx3[:, r::step].shape)
+    return dx3
+
+
+def flat_sum(y, ax, taps, n_out, plan):
+    """``pass_sum`` of unmasked taps by flat slices (see ``flat_plan``)."""
+    xp, step = backend.xp(y), taps[0].src.step
+    if all(sh.q == 0 for sh in plan):  # windows side by side (k = s): each phase read once, as it is
+        y3 = _blocks(y, ax)
+        out = y3[:, plan[0].r::step].copy() if len(plan) == 1 else xp.add(y3[:, plan[0].r::step], y3[:, plan[1].r::step])
+        for sh in plan[2:]:
+            out += y3[:, sh.r::step]
+        return out.reshape(_resized(y, ax, n_out))
+    y3, phase, flat = _phases(y, ax, plan, taps[0].src.step)
+    n, z = y3.shape[0] * n_out * y3.shape[2], y3.shape[2]
+    order = sorted(plan, key=lambda sh: sh.q != 0)
+    out = flat[order[0].r].copy() if order[0].q == 0 else xp.zeros(n, y.dtype)
+    for sh in order[1:] if order[0].q == 0 else order:
+        dst, src = _shifted(n, sh.q * z)
+        out[dst] += flat[sh.r][src]
+    out3 = out.reshape(y3.shape[0], n_out, z)
+    for i in _bad_rows(plan, n_out):  # the sum over the taps that have a pixel there
+        out3[:, i] = 0
+        for sh in plan:
+            if sh.lo <= i < sh.hi:
+                out3[:, i] += phase[sh.r][:, i + sh.q]
+    return out.reshape(_resized(y, ax, n_out))
+
+
+def flat_sum_adjoint(g, ax, axis, plan):
+    """The adjoint of ``flat_sum``: per phase, g shifted back to where each tap read; the rows a
+    shifted slice wrapped into (from a neighbouring block) are summed again, one at a time."""
+    xp, g3, step = backend.xp(g), _blocks(g, ax), axis.taps[0].src.step
+    g1, n, z, n_out = g3.reshape(-1), g3.size, g3.shape[2], g3.shape[1]
+    parts, wrapped = {}, {}
+    if step > 1 and all(sh.q == 0 for sh in plan):  # windows side by side: g to each phase (written into dx)
+        parts = {sh.r: g1 for sh in plan}
+    for sh in sorted(plan, key=lambda sh: sh.q != 0) if not parts else ():
+        if sh.r not in parts:
+            parts[sh.r] = g1.copy() if sh.q == 0 else xp.zeros(n, g.dtype)
+            if sh.q == 0:
+                continue
+        dst, src = _shifted(n, sh.q * z)
+        parts[sh.r][src] += g1[dst]
+        wrapped.setdefault(sh.r, set()).update(range(n_out + sh.q, n_out) if sh.q < 0 else range(sh.q))
+    for r, rows in wrapped.items():
+        part3 = parts[r].reshape(g3.shape)
+        for j in rows:
+            part3[:, j] = 0
+            for sh in plan:
+                if sh.r == r and sh.lo <= j - sh.q < sh.hi:
+                    part3[:, j] += g3[:, j - sh.q]
+    return _interleave(parts, (g3.shape[0], axis.size, z), step, g.dtype, xp).reshape(_resized(g, ax, axis.size))
+
+
+def flat_max(y, ax, taps, n_out, plan, want_winner):
+    """``pass_max`` by flat slices (see ``flat_plan``)."""
+    xp = backend.xp(y)
+    y3, phase, flat = _phases(y, ax, plan, taps[0].src.step)
+    n, z, shape = y3.shape[0] * n_out * y3.shape[2], y3.shape[2], _resized(y, ax, n_out)
+    full = next((j for j, sh in enumerate(plan) if sh.q == 0), None)
+    out = flat[plan[full].r].copy() if full is not None else xp.full(n, _lowest(y.dtype), y.dtype)
+    for j, sh in enumerate(plan):
+        if j != full:
+            dst, src = _shifted(n, sh.q * z)
+            xp.maximum(out[dst], flat[sh.r][src], out=out[dst])
+    out3 = out.reshape(y3.shape[0], n_out, z)
+    for i in _bad_rows(plan, n_out):  # the maximum over the taps that have a pixel there
+        row = xp.full(out3[:, i].shape, _lowest(y.dtype), y.dtype)
+        for sh in plan:
+            if sh.lo <= i < sh.hi:
+                xp.maximum(row, phase[sh.r][:, i + sh.q], out=row)
+        out3[:, i] = row
+    if not want_winner:
+        return out.reshape(shape), None
+    # the first tap equal to the maximum, by arithmetic on masks from the last tap back (NumPy's
+    # where/copyto/putmask are several times slower): ``acc`` holds the winner so far minus the
+    # current tap's number, zeroed where the tap hits (multiplied by "not equal"); a window with
+    # no hit (a NaN: NaN == NaN is False) ends at -1
+    dtype = np.int8 if taps[-1].a < 127 else np.int32
+    acc, miss = xp.full(n, -1 - taps[-1].a, dtype), xp.empty(n, bool)
+    miss3 = miss.reshape(out3.shape)
+    for j in reversed(range(len(taps))):
+        sh = plan[j]
+        if j + 1 < len(taps):
+            acc += dtype(taps[j + 1].a - taps[j].a)
+        dst, src = _shifted(n, sh.q * z)
+        xp.not_equal(flat[sh.r][src], out[dst], out=miss[dst])
+        if sh.lo:  # (no pixel there: no hit)
+            miss3[:, :sh.lo] = True
+        if sh.hi < n_out:
+            miss3[:, sh.hi:] = True
+        xp.multiply(acc, miss.view(dtype) if dtype == np.int8 else miss, out=acc)
+    acc += dtype(taps[0].a)
+    if n and bool(xp.isnan(out.max())):  # rare: NaN windows take their LAST NaN, as PyTorch
+        w3 = acc.reshape(out3.shape)
+        for tap, sh in zip(taps, plan):
+            nan = xp.isnan(phase[sh.r][:, sh.lo + sh.q:sh.hi + sh.q])
+            w3[:, sh.lo:sh.hi] = xp.where(nan, tap.a, w3[:, sh.lo:sh.hi])
+    return out.reshape(shape), acc.reshape(shape)
+
+
+def flat_unmax(g, ax, axis, plan, winner):
+    """The adjoint of ``flat_max``: per phase, the flat gradient shifted back to where each tap
+    read (a window's gradient only at its winning tap), then the phases interleaved once."""
+    xp, g3, s = backend.xp(g), _blocks(g, ax), axis.taps[0].src.step
+    g1, w1, n, z = g3.reshape(-1), winner.reshape(-1), g3.size, g3.shape[2]
+    exact = not _finite(g1)  # (0 * inf is NaN: select instead of multiplying)
+    parts = {}
+    for tap, sh in sorted(zip(axis.taps, plan), key=lambda ts: ts[1].q != 0):  # (unshifted first: no zeros)
+        hit = w1 == tap.a  # (never at a tap without a pixel: its gradient there is 0)
+        v = xp.where(hit, g1, 0) if exact else g1 * hit
+        if sh.r not in parts and sh.q == 0:
+            parts[sh.r] = v
+            continue
+        if sh.r not in parts:
+            parts[sh.r] = xp.zeros(n, g.dtype)
+        dst, src = _shifted(n, sh.q * z)
+        parts[sh.r][src] += v[dst]
+    return _interleave(parts, (g3.shape[0], axis.size, z), s, g.dtype, xp).reshape(_resized(g, ax, axis.size))
+
+
 def pass_max(y, ax, taps, n_out, want_winner):
     """(out, winner): the maximum over each window's taps along axis ax (a NaN wins), and with
     ``want_winner`` the winning tap's number (int8, -1 for a window without pixels)."""
@@ -229,19 +423,22 @@ def pass_max(y, ax, taps, n_out, want_winner):
             xp.maximum(view, xp.ascontiguousarray(_read(y, ax, tap)), out=view)
     if not want_winner:
         return out, None
-    # the first tap equal to the maximum, by arithmetic on masks (NumPy's where/copyto/putmask
-    # are several times slower): count a + 1 at the first hit, then subtract 1, so a window
-    # without any hit (no pixel, or a NaN: NaN == NaN is False) gets -1
-    served = xp.zeros(out.shape, bool)
-    winner = xp.zeros(out.shape, np.int8 if len(taps) < 127 else np.int32)
-    for tap in taps:
-        dst = _at(ax, tap.dst)
-        hit = _read(y, ax, tap) == out[dst]
-        seen = served[dst]
-        xp.greater(hit, seen, out=hit)  # hit and not yet served
-        xp.logical_or(seen, hit, out=seen)
-        winner[dst] += hit.view(winner.dtype) if winner.dtype == np.int8 and tap.a == 0 else hit * winner.dtype.type(tap.a + 1)
-    winner -= 1
+    if not taps:  # (dilation can make every window miss the input)
+        return out, xp.full(out.shape, -1, np.int8)
+    # the first tap equal to the maximum, as in flat_max, on the strided views
+    dtype = np.int8 if taps[-1].a < 127 else np.int32
+    winner, miss = xp.full(out.shape, -1 - taps[-1].a, dtype), xp.empty(out.shape, bool)
+    for j in reversed(range(len(taps))):
+        tap, dst = taps[j], _at(ax, taps[j].dst)
+        if j + 1 < len(taps):
+            winner += dtype(taps[j + 1].a - tap.a)
+        m = miss[dst]
+        xp.not_equal(_read(y, ax, tap), out[dst], out=m)
+        if tap.valid is not None:  # a short window's repeated last pixel is no hit
+            m |= ~_line(tap.valid, ax, y)
+        w = winner[dst]
+        xp.multiply(w, m.view(dtype) if dtype == np.int8 else m, out=w)
+    winner += dtype(taps[0].a)
     if out.size and bool(xp.isnan(out.max())):  # rare: NaN windows take their LAST NaN, as PyTorch
         for tap in taps:
             dst = _at(ax, tap.dst)
@@ -250,6 +447,13 @@ def pass_max(y, ax, taps, n_out, want_winner):
                 nan &= _line(tap.valid, ax, y)
             winner[dst] = xp.where(nan, tap.a, winner[dst])
     return out, winner
+
+
+def pass_unmax(g, ax, axis, winner):
+    """The adjoint of a max pass along ``axis`` (an Axis): each window's gradient to its winner."""
+    if not _flat(axis.plan, g, shifted_helps=True):
+        return pass_sum(g, ax, axis.adjoint, axis.size, winner, axis.disjoint)
+    return flat_unmax(g, ax, axis, axis.plan, winner)
 
 
 def batched(x, dims):
@@ -280,7 +484,11 @@ def pool_max(x, axes, want_winners):
     axis first (so the first maximum in row-major order wins)."""
     y, winners = x, []
     for m in reversed(range(len(axes))):
-        y, w = pass_max(y, m + 1, axes[m].taps, axes[m].out, want_winners)
+        a = axes[m]
+        if _flat(a.plan, y, shifted_helps=True):
+            y, w = flat_max(y, m + 1, a.taps, a.out, a.plan, want_winners)
+        else:
+            y, w = pass_max(y, m + 1, a.taps, a.out, want_winners)
         winners.insert(0, w)
     return y, (winners if want_winners else None)
 
@@ -288,7 +496,7 @@ def pool_max(x, axes, want_winners):
 def unpool_max(grad, axes, winners):
     """The gradient of ``pool_max``: each pass sends its gradient to its winners (first axis first)."""
     for m, a in enumerate(axes):
-        grad = pass_sum(grad, m + 1, a.adjoint, a.size, winners[m], a.disjoint)
+        grad = pass_unmax(grad, m + 1, a, winners[m])
     return grad
 
 
@@ -372,7 +580,8 @@ def avg(y, axes, override=None):
         if a.windows:
             y = backend.xp(y).stack([y[_at(m + 1, slice(*w))].sum(axis=m + 1) for w in a.windows], axis=m + 1)
         else:
-            y = pass_sum(y, m + 1, a.sums, a.out)
+            plan = a.plan if _flat(a.plan, y) else None
+            y = pass_sum(y, m + 1, a.sums, a.out) if plan is None else flat_sum(y, m + 1, a.sums, a.out, plan)
     y /= divisor_grid(axes, y.dtype, y, override)
     return y
 
@@ -391,7 +600,8 @@ def avg_adjoint(g, axes):
                 dy[_at(m + 1, slice(*w))] += g[_at(m + 1, slice(i, i + 1))]
             g = dy
         else:
-            g = pass_sum(g, m + 1, a.adjoint, a.size)
+            plan = a.plan if _flat(a.plan, g) else None
+            g = pass_sum(g, m + 1, a.adjoint, a.size) if plan is None else flat_sum_adjoint(g, m + 1, a, plan)
     return g
 
 
@@ -471,13 +681,50 @@ def adaptive_axes(x, dims, output_size, op):
     return [adaptive_axis(n, o) for n, o in zip(x.shape[-dims:], out)]
 
 
+# Small adaptive poolings are fastest as one small dense ``(O, L)`` matrix of window means per
+# axis (a few GEMMs instead of a pass per tap: the per-call cost of NumPy dominates there); their
+# cost grows with L O per row, so only up to DENSE_MAX input pixels per plane. Only on finite
+# arrays: a matrix product spreads a NaN or inf (0 * inf) over every window of its row.
+DENSE_MAX = 64 * 64
+
+
+@functools.lru_cache(maxsize=256)
+def mean_matrix(size, out, dtype):
+    """The ``(O, L)`` matrix of adaptive window means along one axis, in ``dtype``."""
+    a = adaptive_axis(size, out)
+    return (window_matrices([a])[0] / a.divisor[:, None]).astype(dtype)
+
+
+def dense(y, mats):
+    """Batched y ``(B, *S)`` times each axis' ``(O, L)`` matrix along that axis."""
+    for m, M in enumerate(mats):
+        M = _on(M, y)
+        if m + 1 == y.ndim - 1:  # the last axis: one GEMM over every row
+            y = (y.reshape(-1, y.shape[-1]) @ M.T).reshape(y.shape[:-1] + (M.shape[0],))
+        else:
+            lead, rest = y.shape[:m + 1], y.shape[m + 2:]
+            y3 = y.reshape(math.prod(lead), y.shape[m + 1], math.prod(rest))
+            y = (M @ y3).reshape(lead + (M.shape[0],) + rest)
+    return y
+
+
 class _AdaptiveAvgPool(_Pool):
     def forward(self, x, output_size):
         self.axes, self.shape = adaptive_axes(x, self.dims, output_size, self.name), x.shape
-        return self.unbatch(x, avg(batched(x, self.dims), self.axes))
+        xb = batched(x, self.dims)
+        self.mats = None
+        small = math.prod(self.shape[-self.dims:]) <= DENSE_MAX and not _is_global(self.axes)
+        if small and x.dtype in (np.float32, np.float64):  # (float16: no BLAS; sums stay on the passes)
+            self.mats = [mean_matrix(a.size, a.out, x.dtype) for a in self.axes]
+            if _finite(xb):
+                return self.unbatch(x, dense(xb, self.mats))
+        return self.unbatch(x, avg(xb, self.axes))
 
     def backward(self, grad):
-        g = batched(grad, self.dims) / divisor_grid(self.axes, grad.dtype, grad)
+        g = batched(grad, self.dims)
+        if self.mats is not None and _finite(g):
+            return (dense(g, [M.T for M in self.mats]).reshape(self.shape),)
+        g = g / divisor_grid(self.axes, grad.dtype, grad)
         return (avg_adjoint(g, self.axes).reshape(self.shape),)
 
     def backward_graph(self, grad, out):
