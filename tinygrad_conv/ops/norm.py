@@ -1,4 +1,6 @@
 """Normalisation and regularisation: batch norm (one fused op) and dropout."""
+import math
+
 import numpy as np
 
 from .. import backend, parallel
@@ -23,6 +25,9 @@ def _channel_sums(x3, y3=None):
     n, c, length = x3.shape
     x2 = x3.reshape(n * c, length)
     y2 = None if y3 is None else y3.reshape(n * c, length)
+    if x3.size < parallel.MIN_ELEMENTS:  # one thread: the same einsum, without the range plumbing
+        rows = np.einsum("rl->r", x2) if y2 is None else np.einsum("rl,rl->r", x2, y2)
+        return np.add.reduce(rows.reshape(n, c), axis=0, dtype=float)
     rows = np.empty(n * c, x3.dtype)
 
     def block(i, j):
@@ -108,7 +113,7 @@ class BatchNorm(Op):
                 training=False, momentum=0.1, eps=1e-5):
         xp = backend.xp(x)
         self.shape, self.view = x.shape, (1, x.shape[1]) + (1,) * (x.ndim - 2)
-        x3 = x.reshape(x.shape[:2] + (int(np.prod(x.shape[2:])),))  # (N, C, L): sums over n and l (-1 fails at N=0)
+        x3 = x.reshape(x.shape[:2] + (math.prod(x.shape[2:]),))  # (N, C, L): sums over n and l (-1 fails at N=0)
         n = x3.shape[0] * x3.shape[2]
         if training:
             mean = _channel_sums(x3) / n
