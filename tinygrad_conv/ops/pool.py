@@ -252,7 +252,7 @@ def flat_plan(size, taps, n_out):
             return None
         lo, hi, _ = t.dst.indices(n_out)
         plan.append(Shift(t.src.start % s, t.src.start // s - lo, lo, hi))
-    return plan
+    return tuple(plan)  # (hashable: _bad_rows caches on it)
 
 
 def _blocks(y, ax):
@@ -265,9 +265,11 @@ def _shifted(n, k):
     return slice(max(0, -k), n - max(0, k)), slice(max(0, k), n - max(0, -k))
 
 
+@functools.lru_cache(maxsize=512)
 def _bad_rows(plan, n_out):
-    """The windows where some tap has no pixel."""
-    return sorted({i for sh in plan for i in [*range(sh.lo), *range(sh.hi, n_out)]})
+    """The windows where some tap has no pixel, each with the Shifts of its taps that have one."""
+    rows = sorted({i for sh in plan for i in [*range(sh.lo), *range(sh.hi, n_out)]})
+    return tuple((i, tuple(sh for sh in plan if sh.lo <= i < sh.hi)) for i in rows)
 
 
 def _phases(y, ax, plan, step):
@@ -309,11 +311,10 @@ def flat_sum(y, ax, taps, n_out, plan):
         dst, src = _shifted(n, sh.q * z)
         out[dst] += flat[sh.r][src]
     out3 = out.reshape(y3.shape[0], n_out, z)
-    for i in _bad_rows(plan, n_out):  # the sum over the taps that have a pixel there
+    for i, present in _bad_rows(plan, n_out):  # the sum over the taps that have a pixel there
         out3[:, i] = 0
-        for sh in plan:
-            if sh.lo <= i < sh.hi:
-                out3[:, i] += phase[sh.r][:, i + sh.q]
+        for sh in present:
+            out3[:, i] += phase[sh.r][:, i + sh.q]
     return out.reshape(_resized(y, ax, n_out))
 
 
@@ -355,12 +356,16 @@ def flat_max(y, ax, taps, n_out, plan, want_winner):
             dst, src = _shifted(n, sh.q * z)
             xp.maximum(out[dst], flat[sh.r][src], out=out[dst])
     out3 = out.reshape(y3.shape[0], n_out, z)
-    for i in _bad_rows(plan, n_out):  # the maximum over the taps that have a pixel there
-        row = xp.full(out3[:, i].shape, _lowest(y.dtype), y.dtype)
-        for sh in plan:
-            if sh.lo <= i < sh.hi:
-                xp.maximum(row, phase[sh.r][:, i + sh.q], out=row)
-        out3[:, i] = row
+    for i, present in _bad_rows(plan, n_out):  # the maximum over the taps that have a pixel there
+        row = out3[:, i]  # (written in place, in the taps' order, as the flat pass above)
+        if not present:
+            row[...] = _lowest(y.dtype)
+        elif len(present) == 1:
+            row[...] = phase[present[0].r][:, i + present[0].q]
+        else:
+            xp.maximum(phase[present[0].r][:, i + present[0].q], phase[present[1].r][:, i + present[1].q], out=row)
+        for sh in present[2:]:
+            xp.maximum(row, phase[sh.r][:, i + sh.q], out=row)
     if not want_winner:
         return out.reshape(shape), None
     # the first tap equal to the maximum, by arithmetic on masks from the last tap back (NumPy's
