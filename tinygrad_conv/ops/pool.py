@@ -260,6 +260,7 @@ def _blocks(y, ax):
     return backend.xp(y).ascontiguousarray(y).reshape(math.prod(y.shape[:ax]), y.shape[ax], math.prod(y.shape[ax + 1:]))
 
 
+@functools.lru_cache(maxsize=1024)  # (a dozen calls per pooling: their Python adds up at small sizes)
 def _shifted(n, k):
     """(dst, src) flat slices of n entries with ``src = dst + k``, both inside [0, n)."""
     return slice(max(0, -k), n - max(0, k)), slice(max(0, k), n - max(0, -k))
@@ -386,7 +387,8 @@ def flat_max(y, ax, taps, n_out, plan, want_winner):
         if sh.hi < n_out:
             miss3[:, sh.hi:] = True
         xp.multiply(acc, miss.view(dtype) if dtype == np.int8 else miss, out=acc)
-    acc += dtype(taps[0].a)
+    if taps[0].a:
+        acc += dtype(taps[0].a)
     if n and bool(xp.isnan(out.max())):  # rare: NaN windows take their LAST NaN, as PyTorch
         w3 = acc.reshape(out3.shape)
         for tap, sh in zip(taps, plan):
