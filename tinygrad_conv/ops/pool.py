@@ -369,26 +369,35 @@ def flat_max(y, ax, taps, n_out, plan, want_winner):
             xp.maximum(row, phase[sh.r][:, i + sh.q], out=row)
     if not want_winner:
         return out.reshape(shape), None
-    # the first tap equal to the maximum, by arithmetic on masks from the last tap back (NumPy's
-    # where/copyto/putmask are several times slower): ``acc`` holds the winner so far minus the
-    # current tap's number, zeroed where the tap hits (multiplied by "not equal"); a window with
-    # no hit (a NaN: NaN == NaN is False) ends at -1
+    # the first tap equal to the maximum, by arithmetic on masks (NumPy's where/copyto/putmask
+    # are several times slower): ``missed`` says taps 0..j all missed, and each j where it holds
+    # adds the step to the next tap's number. A window whose taps before the last all miss takes
+    # the last: it holds the maximum, unless the window is a NaN one (redone below) or has no
+    # pixel (-1, set after)
     dtype = np.int8 if taps[-1].a < 127 else np.int32
-    acc, miss = xp.full(n, -1 - taps[-1].a, dtype), xp.empty(n, bool)
-    miss3 = miss.reshape(out3.shape)
-    for j in reversed(range(len(taps))):
-        sh = plan[j]
-        if j + 1 < len(taps):
-            acc += dtype(taps[j + 1].a - taps[j].a)
+    as_int = (lambda b: b.view(dtype)) if dtype == np.int8 else (lambda b: b)
+    missed, miss, acc = xp.empty(n, bool), xp.empty(n, bool), None
+    for j in range(len(taps) - 1):
+        sh, step = plan[j], dtype(taps[j + 1].a - taps[j].a)
+        m = missed if j == 0 else miss
         dst, src = _shifted(n, sh.q * z)
-        xp.not_equal(flat[sh.r][src], out[dst], out=miss[dst])
+        xp.not_equal(flat[sh.r][src], out[dst], out=m[dst])
+        m3 = m.reshape(out3.shape)
         if sh.lo:  # (no pixel there: no hit)
-            miss3[:, :sh.lo] = True
+            m3[:, :sh.lo] = True
         if sh.hi < n_out:
-            miss3[:, sh.hi:] = True
-        xp.multiply(acc, miss.view(dtype) if dtype == np.int8 else miss, out=acc)
+            m3[:, sh.hi:] = True
+        if j == 0:
+            acc = xp.multiply(as_int(missed), step, dtype=dtype)
+            continue
+        missed &= miss
+        acc += as_int(missed) if step == 1 else as_int(missed) * step
+    acc = xp.zeros(n, dtype) if acc is None else acc
     if taps[0].a:
         acc += dtype(taps[0].a)
+    for i, present in _bad_rows(plan, n_out):
+        if not present:
+            acc.reshape(out3.shape)[:, i] = -1
     if n and bool(xp.isnan(out.max())):  # rare: NaN windows take their LAST NaN, as PyTorch
         w3 = acc.reshape(out3.shape)
         for tap, sh in zip(taps, plan):
