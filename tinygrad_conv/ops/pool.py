@@ -84,9 +84,24 @@ def check_input(x, dims, op):
                          f"(C, {SPATIAL[dims]}), got shape {x.shape}")
 
 
+def _plain(value):
+    """An int, None, or a tuple of ints (exactly those types: hashed, they equal no other value)."""
+    return value is None or type(value) is int or type(value) is tuple and all(type(v) is int for v in value)
+
+
 def window_args(x, dims, op, kernel_size, stride, padding, dilation=1, ceil_mode=False):
-    """Check a pooling's arguments (raising before any work) -> (k, s, p, d, out) tuples, one entry per axis."""
+    """Check a pooling's arguments (raising before any work) -> (k, s, p, d, out) tuples, one entry per axis.
+    Plain arguments (``_plain``, a bool ceil_mode) are checked once per geometry (cached)."""
     check_input(x, dims, op)
+    args = (x.shape[-dims:], dims, op, kernel_size, stride, padding, dilation, ceil_mode)
+    if type(ceil_mode) is bool and all(_plain(a) for a in args[3:7]):
+        return _window_geometry(*args)
+    return _window_geometry.__wrapped__(*args)
+
+
+@functools.lru_cache(maxsize=512)  # (a layer pools the same geometry on every call; errors are not cached)
+def _window_geometry(size, dims, op, kernel_size, stride, padding, dilation, ceil_mode):
+    """``window_args`` for the spatial sizes ``size``."""
     k = checks.ntuple(kernel_size, dims, "kernel_size", op)
     no_stride = stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)  # PyTorch's []
     s = k if no_stride else checks.ntuple(stride, dims, "stride", op)
@@ -96,7 +111,6 @@ def window_args(x, dims, op, kernel_size, stride, padding, dilation=1, ceil_mode
     if any(pi > ki // 2 for pi, ki in zip(p, k)):
         raise ValueError(f"{op}: padding {p} must be at most half the kernel size {k}, "
                          f"i.e. at most {tuple(ki // 2 for ki in k)}")
-    size = x.shape[-dims:]
     out = tuple(out_size(*a, ceil_mode) for a in zip(size, k, s, p, d))
     if min(out) < 1:  # (ceil_mode lets one window run past the input, as PyTorch)
         span = tuple(di * (ki - 1) + 1 for ki, di in zip(k, d))
