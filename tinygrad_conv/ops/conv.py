@@ -379,13 +379,17 @@ def weight_grad(cols, gq, geo):
 # Above this ratio of grid to output size, the batch-innermost layout wins: a 5x5 'valid'
 # conv on 14x14 (1.96x) took 0.56x the time; at 1.27-1.31x it took 1.1-1.5x (fwd + bwd).
 GARBAGE_LIMIT = 1.4
+# Above this many bytes of columns (few, large images), conv_chunked builds and uses them in
+# cache-sized chunks of pixels instead of streaming the whole matrix through memory.
+CHUNK_MIN_BYTES = 32 << 20
 
 
 def layout_of(x, geo):
     """The module holding im2col, weight_rows, output, grad_columns, weight_grad and col2im
     for ``x``'s device and ``geo``: this one (the flat CPU layout), ``conv_batch_inner`` (CPU,
-    when most of the flat grid is garbage), ``conv_cuda`` (CUDA kernels, 1-d and 2-d) or
-    ``conv_xp`` (CUDA, 3-d: plain xp code)."""
+    when most of the flat grid is garbage), ``conv_chunked`` (CPU, large column matrices: these
+    steps plus a chunked ``forward``/``backward`` for ConvNd), ``conv_cuda`` (CUDA kernels,
+    1-d and 2-d) or ``conv_xp`` (CUDA, 3-d: plain xp code)."""
     if backend.is_cuda(x):
         if len(geo.size) <= 2:
             from . import conv_cuda
@@ -398,6 +402,10 @@ def layout_of(x, geo):
         from . import conv_batch_inner
 
         return conv_batch_inner
+    if len(geo.starts) * geo.C * geo.N * math.prod(geo.grid) * x.dtype.itemsize > CHUNK_MIN_BYTES:
+        from . import conv_chunked
+
+        return conv_chunked
     return sys.modules[__name__]
 
 
@@ -405,8 +413,11 @@ def _forward_gemm(x, weight, g):
     """The layout module, the columns ``(G, rows, P)``, the weight rows ``(G, O/G, rows)``
     and the GEMM result ``(G, O/G, P)`` of the conv of x with weight."""
     lay = layout_of(x, g)
-    cols = lay.im2col(x, g)
     w = lay.weight_rows(weight, g)
+    if hasattr(lay, "forward"):  # conv_chunked: no column matrix; "cols" is the flat input
+        flat, y = lay.forward(x, w, g)
+        return lay, flat, w, y
+    cols = lay.im2col(x, g)
     return lay, cols, w, backend.matmul(w, cols)
 
 
@@ -434,7 +445,7 @@ class ConvNd(Op):
         self.dtypes = (x.dtype, weight.dtype, None if bias is None else bias.dtype)
         self.cols = cols if need_w else None  # kept for dW, then reused for dcols
         self.w = w if need_x else None
-        if not need_w:
+        if not need_w and not hasattr(self.layout, "forward"):
             release_columns(cols)
         return out
 
@@ -447,13 +458,18 @@ class ConvNd(Op):
         dx = dw = db = None
         if need_b:
             db = backend.cast(backend.sum_rows(gq.reshape(g.O, -1)), self.dtypes[2])  # row sums
-        if need_w:
-            dw = backend.cast(layout.weight_grad(self.cols, gq, g), self.dtypes[1])
-        if need_x:  # dcols = W.T @ grad, written over the saved columns when there are some
-            dcols = backend.matmul(self.w.transpose(0, 2, 1), gq, out=None if self.retained else self.cols)
-            dx = layout.col2im(dcols, g, self.dtypes[0])
+        if hasattr(layout, "backward"):  # conv_chunked: self.cols is the flat input, columns are rebuilt
+            dx, dw = layout.backward(self.cols, self.w, gq, g, need_x, need_w, self.dtypes[0])
+            dw = None if dw is None else backend.cast(dw, self.dtypes[1])
+        else:
+            if need_w:
+                dw = backend.cast(layout.weight_grad(self.cols, gq, g), self.dtypes[1])
+            if need_x:  # dcols = W.T @ grad, written over the saved columns when there are some
+                dcols = backend.matmul(self.w.transpose(0, 2, 1), gq, out=None if self.retained else self.cols)
+                dx = layout.col2im(dcols, g, self.dtypes[0])
+            if not self.retained:
+                release_columns(self.cols)  # (dcols, when written over them, is dead too: dx is a new array)
         if not self.retained:
-            release_columns(self.cols)  # (dcols, when written over them, is dead too: dx is a new array)
             self.cols = self.w = None
         return (dx, dw, db) if self.has_bias else (dx, dw)
 
