@@ -64,3 +64,5 @@ def test_large_convs_choose_the_chunked_path():
     assert conv.layout_of(x, conv.geometry(x, w, None, 1, 1, 1, 1, np.float32)) is conv_chunked
     small = x[:, :, :64, :64]
     assert conv.layout_of(small, conv.geometry(small, w, None, 1, 1, 1, 1, np.float32)) is conv
+    wide = np.zeros((64, 16, 3, 3), np.float32)  # many output channels: the GEMMs are not memory-bound
+    assert conv.layout_of(x, conv.geometry(x, wide, None, 1, 1, 1, 1, np.float32)) is conv
