@@ -21,7 +21,9 @@ are both gradients::
     dx_pad[n, c, i s_h + kh d_h, j s_w + kw d_w] += dcols[k, c, (n, i, j)]
 
 The Python loops run over the K_h K_w kernel offsets only. The column matrix is
-kept from the forward for dW, then overwritten with dcols (no second buffer).
+kept from the forward for dW, then overwritten with dcols (no second buffer). When it
+is large and the GEMMs few-channelled (memory-bound), ``conv_chunked.py`` builds and
+uses it in cache-sized chunks of pixels instead (``layout_of``).
 
 Flat layout: every im2col block is ONE contiguous slice
 --------------------------------------------------------
