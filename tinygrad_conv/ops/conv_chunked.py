@@ -34,9 +34,10 @@ im2col, output, grad_columns, col2im = (flat_layout.im2col, flat_layout.output, 
 weight_rows, weight_grad = flat_layout.weight_rows, flat_layout.weight_grad
 
 # One chunk of columns: stays in L3 (32 MB here, 1 MB L2 per core) with the GEMMs' other operands.
-# 2 MB and 4 MB measured alike (0.74-0.80x the unchunked time at H = 512/1024), 1 MB and 8 MB
+# 2 MB and 4 MB measured alike (0.60-0.80x the unchunked time at H = 512/1024; 4 MB makes half as many
+# BLAS calls, each a thread hand-off with 2 BLAS threads), 1 MB and 8 MB
 # slower (0.82-1.07x), 256 kB much slower (1.2-1.7x: short GEMMs, more Python per pixel).
-CHUNK_BYTES = 2 << 20
+CHUNK_BYTES = 4 << 20
 
 
 def chunk_pixels(geo, itemsize):
