@@ -384,10 +384,13 @@ GARBAGE_LIMIT = 1.4
 # Above this many bytes of columns, with at most this many output channels per group (GEMMs
 # bound by memory, not arithmetic), conv_chunked builds and uses the columns in cache-sized
 # chunks of pixels instead of streaming the whole matrix through memory. Measured fwd + bwd,
-# 3x3 pad 1, one BLAS thread: 0.74-0.86x the time for 16 output channels at 9.5-600 MB of
-# columns (N=1 H=128..1024, N=8-32 H=32-64), 0.89x for 16->32 and 0.97x for 32->32 channels;
-# 1.0-1.08x for 64->64 and 1.0-1.14x below 6 MB.
-CHUNK_MIN_BYTES = 8 << 20
+# 3x3 pad 1, one BLAS thread, CPU time: 0.6-0.88x for 16 -> 16 channels at 9.5-600 MB of
+# columns (N=1 H=128..1024, N=8-32 H=32-64), 0.89x for 16 -> 32 and 0.97x for 32 -> 32;
+# 1.0-1.08x for 64 -> 64 and 1.0-1.14x below 6 MB. The limit is 32 MB, not ~8 MB, because
+# chunks multiply the BLAS calls, and with 2 BLAS threads on a loaded machine each call costs
+# a thread hand-off (~14 ms instead of 0.75 ms measured under load): small-image batches keep
+# their 3 GEMMs.
+CHUNK_MIN_BYTES = 32 << 20
 CHUNK_MAX_OUT = 32
 
 
