@@ -20,6 +20,7 @@ does, when the flat input (for dW) or the weight (for dcols) is not finite.
 
 Everything else (``im2col``, ``output``, ... used by ``ConvWeightGrad`` and the transposed
 conv) is conv.py's: this module only adds ``forward`` and ``backward`` for ``ConvNd``.
+NumPy only (``layout_of`` never picks it for CUDA arrays).
 """
 import math
 
@@ -34,9 +35,9 @@ im2col, output, grad_columns, col2im = (flat_layout.im2col, flat_layout.output, 
 weight_rows, weight_grad = flat_layout.weight_rows, flat_layout.weight_grad
 
 # One chunk of columns: stays in L3 (32 MB here, 1 MB L2 per core) with the GEMMs' other operands.
-# 2 MB and 4 MB measured alike (0.60-0.80x the unchunked time at H = 512/1024; 4 MB makes half as many
-# BLAS calls, each a thread hand-off with 2 BLAS threads), 1 MB and 8 MB
+# 2 MB and 4 MB measured alike (0.6-0.8x the unchunked CPU time at H = 512, 1024), 1 MB and 8 MB
 # slower (0.82-1.07x), 256 kB much slower (1.2-1.7x: short GEMMs, more Python per pixel).
+# 4 MB makes half as many BLAS calls as 2 MB (each a thread hand-off with 2 BLAS threads).
 CHUNK_BYTES = 4 << 20
 
 
