@@ -58,7 +58,8 @@ def check_against_torch(data, dtype):
             np.testing.assert_allclose(t.grad.numpy(), r.grad.numpy(), **tol)
 
 
-def test_large_convs_choose_the_chunked_path():
+def test_large_convs_choose_the_chunked_path(monkeypatch):
+    monkeypatch.setattr(conv, "CHUNK_MIN_BYTES", 32 << 20)  # (off by default: see conv.py)
     x = np.zeros((1, 16, 512, 512), np.float32)
     w = np.zeros((16, 16, 3, 3), np.float32)
     assert conv.layout_of(x, conv.geometry(x, w, None, 1, 1, 1, 1, np.float32)) is conv_chunked
