@@ -1,0 +1,69 @@
+"""The chunked CPU conv (ops/conv_chunked.py, chosen for large column matrices) forced onto
+small convs, many chunks each, against PyTorch: values and all gradients, 1-3 spatial axes,
+stride, dilation, groups, NaN/inf, and only one of the input/weight gradients."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import tinygrad_conv as tc
+from tinygrad_conv import functional as F
+from tinygrad_conv.ops import conv, conv_chunked
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # (NaN/inf inputs)
+@settings(max_examples=30, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]))
+def test_chunked_conv_matches_torch(data, dtype):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(conv, "CHUNK_MIN_BYTES", 0)  # every CPU conv takes the chunked path ...
+        patch.setattr(conv_chunked, "CHUNK_BYTES", 1)  # ... in chunks of 16 pixels
+        patch.setattr(conv, "GARBAGE_LIMIT", float("inf"))  # (even mostly-garbage grids)
+        check_against_torch(data, dtype)
+
+
+def check_against_torch(data, dtype):
+    torch = pytest.importorskip("torch")
+    d = data.draw(st.sampled_from([1, 2, 3]))
+    axis = lambda lo, hi: tuple(data.draw(st.integers(lo, hi)) for _ in range(d))  # noqa: E731
+    groups = data.draw(st.integers(1, 2))
+    c_in, c_out = groups * data.draw(st.integers(1, 3)), groups * data.draw(st.integers(1, 3))
+    kernel, stride, dilation = axis(1, 3), axis(1, 2), axis(1, 2)
+    padding = tuple(data.draw(st.integers(0, k)) for k in kernel)
+    size = tuple(max(1, dl * (k - 1) + 1 - 2 * p) + data.draw(st.integers(0, 9 if d < 3 else 3))
+                 for k, dl, p in zip(kernel, dilation, padding))
+    rng = np.random.default_rng(d)
+    x = rng.standard_normal((data.draw(st.integers(1, 2)), c_in) + size).astype(dtype)
+    w = rng.standard_normal((c_out, c_in // groups) + kernel).astype(dtype)
+    b = rng.standard_normal(c_out).astype(dtype)
+    for a in (x, w):  # a NaN/inf must reach only what PyTorch's reaches
+        for _ in range(data.draw(st.integers(0, 3))):
+            a.flat[data.draw(st.integers(0, a.size - 1))] = data.draw(st.sampled_from([np.nan, np.inf, -np.inf]))
+    needs = data.draw(st.sampled_from([(True, True), (True, False), (False, True)]))  # x, weight
+    params = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    ours = [tc.tensor(a, requires_grad=r) for a, r in zip((x, w, b), needs + (True,))]
+    theirs = [torch.tensor(a, requires_grad=r) for a, r in zip((x, w, b), needs + (True,))]
+    out = getattr(F, f"conv{d}d")(*ours, **params)
+    ref = getattr(torch.nn.functional, f"conv{d}d")(*theirs, **params)
+    assert conv.layout_of(x, conv.geometry(x, w, b, **params, dtype=dtype)) is conv_chunked
+    assert out.dtype == dtype
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), **tol)
+    g = rng.standard_normal(out.shape).astype(dtype)
+    out.backward(tc.tensor(g))
+    ref.backward(torch.tensor(g))
+    for t, r in zip(ours, theirs):
+        assert (t.grad is None) == (r.grad is None)
+        if r.grad is not None:
+            assert t.grad.dtype == dtype
+            np.testing.assert_allclose(t.grad.numpy(), r.grad.numpy(), **tol)
+
+
+def test_large_convs_choose_the_chunked_path(monkeypatch):
+    monkeypatch.setattr(conv, "CHUNK_MIN_BYTES", 32 << 20)  # (off by default: see conv.py)
+    x = np.zeros((1, 16, 512, 512), np.float32)
+    w = np.zeros((16, 16, 3, 3), np.float32)
+    assert conv.layout_of(x, conv.geometry(x, w, None, 1, 1, 1, 1, np.float32)) is conv_chunked
+    small = x[:, :, :64, :64]
+    assert conv.layout_of(small, conv.geometry(small, w, None, 1, 1, 1, 1, np.float32)) is conv
+    wide = np.zeros((64, 16, 3, 3), np.float32)  # many output channels: the GEMMs are not memory-bound
+    assert conv.layout_of(x, conv.geometry(x, wide, None, 1, 1, 1, 1, np.float32)) is conv
