@@ -23,7 +23,7 @@ are both gradients::
 The Python loops run over the K_h K_w kernel offsets only. The column matrix is
 kept from the forward for dW, then overwritten with dcols (no second buffer). When it
 is large and the GEMMs few-channelled (memory-bound), ``conv_chunked.py`` builds and
-uses it in cache-sized chunks of pixels instead (``layout_of``; off for now, see CHUNK_MIN_BYTES).
+uses it in cache-sized chunks of pixels instead (``layout_of``, CHUNK_MIN_BYTES).
 
 Flat layout: every im2col block is ONE contiguous slice
 --------------------------------------------------------
@@ -386,12 +386,13 @@ GARBAGE_LIMIT = 1.4
 # chunks of pixels instead of streaming the whole matrix through memory. Measured fwd + bwd,
 # 3x3 pad 1, one BLAS thread, CPU time: 0.6-0.88x for 16 -> 16 channels at 9.5-600 MB of
 # columns (N=1 H=128..1024, N=8-32 H=32-64), 0.89x for 16 -> 32 and 0.97x for 32 -> 32;
-# 1.0-1.08x for 64 -> 64 and 1.0-1.14x below 6 MB. But with 2 BLAS threads (the default) the
-# wall time was 0.82-1.06x at H=512 and 0.88-1.36x at H=1024 on a nearly idle machine, and
-# 2.4-6.6x on a loaded one (each of the chunks' many small BLAS calls is a thread hand-off:
-# ~14 ms instead of 0.75 ms under load). So the chunked path is OFF (inf) until measured
-# faster on an idle machine; 32 << 20 turns it on (it also halves the peak memory).
-CHUNK_MIN_BYTES = math.inf
+# 1.0-1.08x for 64 -> 64 and 1.0-1.14x below 6 MB. With 2 BLAS threads (the default) on the
+# idle machine, bench_scale's conv2d 16 -> 16 went 2.84/2.69 -> 2.14/2.30x PyTorch at H=512 and
+# 1.15/1.17 -> 0.95/0.91x at H=1024 (603 -> 425 ms), and the 32x32 ResNet epoch 2.09 -> 1.89 s.
+# Under heavy load from other jobs each of the chunks' small BLAS calls can wait for a thread
+# (~14 ms instead of 0.75 ms), so a loaded machine loses more here than on the one big GEMM.
+# It also halves the peak memory (H=512: 242 -> 116 MB).
+CHUNK_MIN_BYTES = 32 << 20
 CHUNK_MAX_OUT = 32
 
 
