@@ -15,9 +15,8 @@ _CANCELLATION = 1e-5  # the relative error of var allowed to the one-pass formul
 # per-row sums (float32, over L) are added up per channel in float64 in a fixed order,
 # so the result does not depend on the number of threads. On CuPy, one call each.
 def _channel_sums(x3, y3=None):
-    """Per-channel sums (float64, ``(C,)``) of ``x3`` ``(N, C, L)``, or of ``x3 * y3``."""
-    if x3.dtype.itemsize < 4:  # float16: sums of squares overflow its 65504 (PyTorch accumulates in float32)
-        x3, y3 = x3.astype("float32"), None if y3 is None else y3.astype("float32")
+    """Per-channel sums (float64, ``(C,)``) of ``x3`` ``(N, C, L)``, or of ``x3 * y3``
+    (float16 never reaches here: the norms compute it in float32, ``half_in_float32``)."""
     xp = backend.xp(x3)
     if xp is not np:
         sums = xp.einsum("ncl->c", x3) if y3 is None else xp.einsum("ncl,ncl->c", x3, y3)
@@ -38,6 +37,31 @@ def _channel_sums(x3, y3=None):
 
     parallel.run(block, n * c, length)
     return rows.reshape(n, c).sum(axis=0, dtype=float)
+
+
+def _moments(x3, count, stats=None):
+    """``(mean, var, origin, x3 - origin)``: the per-channel mean and biased variance
+    (float64 ``(C,)``) of ``x3`` ``(N, C, L)`` over ``count`` values each, from one pass of
+    sums (``stats``: given ones, e.g. the running statistics, instead). ``origin`` is 0.0,
+    unless |mean| >> spread, where ``E[x^2] - mean^2`` and ``x * scale - mean * scale`` would
+    cancel in x's precision: then it is the mean rounded to x's dtype, ``x3`` is measured
+    from it (nearly exact), and computed statistics are redone on it (two passes)."""
+    xp = backend.xp(x3)
+    if stats is None:
+        mean = _channel_sums(x3) / count
+        var = xp.maximum(_channel_sums(x3, x3) / count - mean * mean, 0)
+    else:
+        mean, var = stats
+    if not bool((mean * mean > _CANCELLATION / np.finfo(x3.dtype).eps * var).any()):
+        return mean, var, 0.0, x3
+    origin = mean.astype(x3.dtype)
+    x3 = x3 - origin.reshape(-1, 1)
+    origin = origin.astype(float)
+    if stats is None:
+        rest = _channel_sums(x3) / count  # what the first sum rounded off
+        var = xp.maximum(_channel_sums(x3, x3) / count - rest * rest, 0)
+        mean = origin + rest
+    return mean, var, origin, x3
 
 
 def _rows(coefficient, n, dtype):
@@ -115,22 +139,8 @@ class BatchNorm(Op):
         self.shape, self.view = x.shape, (1, x.shape[1]) + (1,) * (x.ndim - 2)
         x3 = x.reshape(x.shape[:2] + (math.prod(x.shape[2:]),))  # (N, C, L): sums over n and l (-1 fails at N=0)
         n = x3.shape[0] * x3.shape[2]
-        if training:
-            mean = _channel_sums(x3) / n
-            var = xp.maximum(_channel_sums(x3, x3) / n - mean * mean, 0)
-        else:
-            mean, var = running_mean.astype(float), running_var.astype(float)
-        origin = 0.0  # the point the saved x3 is measured from
-        if bool((mean * mean > _CANCELLATION / np.finfo(x.dtype).eps * var).any()):
-            # |mean| >> spread: E[x^2] - mean^2 and x * scale - mean * scale would cancel in
-            # x's precision, so work with x - mean (nearly exact), in two passes.
-            origin = mean.astype(x.dtype)
-            x3 = x3 - origin.reshape(-1, 1)
-            origin = origin.astype(float)
-            if training:
-                rest = _channel_sums(x3) / n  # what the first sum rounded off
-                var = xp.maximum(_channel_sums(x3, x3) / n - rest * rest, 0)
-                mean = origin + rest
+        stats = None if training else (running_mean.astype(float), running_var.astype(float))
+        mean, var, origin, x3 = _moments(x3, n, stats)  # (x3 from now on measured from origin)
         if training:
             if running_mean is not None:
                 running_mean *= 1 - momentum

@@ -1,10 +1,9 @@
 """Group, layer and instance normalisation: one op, because each is the same computation
 on a different view of its input (batch norm, which pools over the batch, is in norm.py)."""
-import numpy as np
 
 from .. import backend
 from .base import Op, half_in_float32
-from .norm import _CANCELLATION, _channel_sums, _combine
+from .norm import _channel_sums, _combine, _moments
 
 
 class GroupNorm(Op):
@@ -78,17 +77,7 @@ class GroupNorm(Op):
         xp = backend.xp(x)
         n, groups, c, l = self.view
         m = c * l
-        rows = x.reshape(1, n * groups, m)  # one row per (n, g)
-        mean = _channel_sums(rows) / m
-        var = xp.maximum(_channel_sums(rows, rows) / m - mean * mean, 0)
-        origin = 0.0
-        if bool((mean * mean > _CANCELLATION / np.finfo(x.dtype).eps * var).any()):
-            origin = mean.astype(x.dtype)  # |mean| >> spread: sums of x - mean instead
-            rows = rows - origin.reshape(1, -1, 1)
-            origin = origin.astype(float)
-            rest = _channel_sums(rows) / m
-            var = xp.maximum(_channel_sums(rows, rows) / m - rest * rest, 0)
-            mean = origin + rest
+        mean, var, origin, rows = _moments(x.reshape(1, n * groups, m), m)  # one row per (n, g)
         rstd = 1 / xp.sqrt(var + self.eps)
         self.rows, self.rel, self.rstd = rows, (mean - origin).reshape(n, groups, 1), rstd.reshape(n, groups, 1)
         a = xp.broadcast_to(self.rstd, (n, groups, c))
