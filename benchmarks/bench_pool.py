@@ -13,12 +13,8 @@ Run: python benchmarks/bench_pool.py [--scale] [repeats] [max_H]
 import os
 import sys
 
-import numpy as np
-
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import tinygrad_conv as tc  # noqa: E402
-from tinygrad_conv import functional as F  # noqa: E402
-from side_by_side import compare  # noqa: E402
+from side_by_side import compare, functional_steps  # noqa: E402
 
 try:
     import torch
@@ -55,33 +51,8 @@ SCALE_OPS = [
 ]
 
 
-def steps(shape, name, params, seed=0):
-    x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
-    ours_fn = getattr(F, name, None)
-    if ours_fn is None:
-        return None, None
-    xt = tc.tensor(x, requires_grad=True)
-    out_shape = ours_fn(xt, **params).shape
-    g = tc.ones(out_shape)
-
-    def ours():
-        xt.grad = None
-        ours_fn(xt, **params).backward(g)
-
-    if torch is None:
-        return ours, None
-    torch_fn = getattr(torch.nn.functional, name)
-    tt, gt = torch.tensor(x, requires_grad=True), torch.ones(out_shape)
-
-    def theirs():
-        tt.grad = None
-        torch_fn(tt, **params).backward(gt)
-
-    return ours, theirs
-
-
 def options(repeats):
-    cases = [(f"{label} {shape}", *steps(shape, name, params)) for label, shape, name, params in CASES]
+    cases = [(f"{label} {shape}", *functional_steps(shape, name, params)) for label, shape, name, params in CASES]
     extra = f", torch {torch.__version__} with {torch.get_num_threads()} threads" if torch else ", torch not installed"
     compare([c for c in cases if c[1] is not None], repeats, "pooling forward+backward, float32" + extra)
 
@@ -93,7 +64,7 @@ def scale(repeats, max_h=1024):
         for label, name, params in SCALE_OPS:
             for h in sizes:
                 labels.append((label, h))
-                cases.append((f"{label} {batch + (h, h)}", *steps(batch + (h, h), name, params)))
+                cases.append((f"{label} {batch + (h, h)}", *functional_steps(batch + (h, h), name, params)))
         threads = f", torch {torch.get_num_threads()} threads" if torch else ""
         ratios = compare(cases, repeats, f"pooling fwd+bwd at scale, batch {batch}, float32{threads}")
         table = {key: r for key, r in zip(labels, ratios)}

@@ -13,12 +13,8 @@ Run: python benchmarks/bench_resample.py [repeats] [largest H] [largest H at (8,
 import os
 import sys
 
-import numpy as np
-
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import tinygrad_conv as tc  # noqa: E402
-from tinygrad_conv import functional as F  # noqa: E402
-from side_by_side import compare  # noqa: E402
+from side_by_side import compare, functional_steps  # noqa: E402
 
 try:
     import torch
@@ -38,30 +34,6 @@ OPS = [
 SHAPES = [(2, 8, h, h) for h in (32, 128, 512, 1024)] + [(8, 16, h, h) for h in (32, 128, 512)]
 
 
-def steps(shape, name, params, seed=0):
-    x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
-    ours_fn = getattr(F, name)
-    xt = tc.tensor(x, requires_grad=True)
-    out_shape = ours_fn(xt, **params).shape
-    g = np.random.default_rng(seed + 1).standard_normal(out_shape).astype(np.float32)
-    gt_ours = tc.tensor(g)
-
-    def ours():
-        xt.grad = None
-        ours_fn(xt, **params).backward(gt_ours)
-
-    if torch is None:
-        return ours, None
-    torch_fn = getattr(torch.nn.functional, name)
-    tt, gt = torch.tensor(x, requires_grad=True), torch.tensor(g)
-
-    def theirs():
-        tt.grad = None
-        torch_fn(tt, **params).backward(gt)
-
-    return ours, theirs
-
-
 def main(repeats=5, largest=1024, largest_wide=512):
     if torch is not None:
         torch.set_num_threads(int(os.environ.get("BENCH_TORCH_THREADS", "2")))
@@ -71,7 +43,7 @@ def main(repeats=5, largest=1024, largest_wide=512):
         cases, labels = [], []
         for label, name, params in OPS:
             try:
-                cases.append((f"{label} {shape}", *steps(shape, name, params)))
+                cases.append((f"{label} {shape}", *functional_steps(shape, name, params)))
                 labels.append(label)
             except (ValueError, TypeError) as e:  # an older version without this mode
                 print(f"skipped {label}: {e}")

@@ -5,6 +5,7 @@ calls (so the other framework's spinning worker threads sleep), median over repe
 ``compare(cases, repeats, title)`` takes ``(label, ours_step, torch_step or None)`` and
 prints one row per case and the geometric mean of the ratios; it returns the ratios.
 ``measure(cases, repeats)`` only times them: the median seconds ``(ours, torch or None)`` per case.
+``functional_steps`` builds the two steps for a ``functional`` op of one input.
 """
 import math
 import os
@@ -12,6 +13,41 @@ import statistics
 import time
 
 PAUSE = float(os.environ.get("BENCH_PAUSE", "0.2"))
+
+
+def functional_steps(shape, name, params, seed=0):
+    """``(ours, theirs)``: forward + backward of ``F.<name>(x, **params)`` on a float32 input
+    of ``shape`` with a fixed random upstream gradient, in tinygrad_conv and in PyTorch
+    (``theirs`` None without torch; ``ours`` None where tinygrad_conv lacks the op)."""
+    import numpy as np
+    import tinygrad_conv as tc
+    from tinygrad_conv import functional as F
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    ours_fn = getattr(F, name, None)
+    if ours_fn is None:
+        return None, None
+    x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    xt = tc.tensor(x, requires_grad=True)
+    g = np.random.default_rng(seed + 1).standard_normal(ours_fn(xt, **params).shape).astype(np.float32)
+    gt_ours = tc.tensor(g)
+
+    def ours():
+        xt.grad = None
+        ours_fn(xt, **params).backward(gt_ours)
+
+    if torch is None:
+        return ours, None
+    torch_fn = getattr(torch.nn.functional, name)
+    tt, gt = torch.tensor(x, requires_grad=True), torch.tensor(g)
+
+    def theirs():
+        tt.grad = None
+        torch_fn(tt, **params).backward(gt)
+
+    return ours, theirs
 
 
 def timed(fn, inner, pause=0.0):
