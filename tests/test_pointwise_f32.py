@@ -10,6 +10,7 @@ import pytest
 
 import tinygrad_conv as tc
 from tinygrad_conv import functional as F
+from tinygrad_conv import parallel
 from tinygrad_conv.ops import pointwise_f32
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NaN on purpose
@@ -137,3 +138,44 @@ def test_huber_loss_on_large_arrays(delta, reduction, monkeypatch):
     for what, a, b, c in zip(("loss", "d input", "d target"), fast, generic, theirs):
         assert_same(a, b, what, rtol=1e-6, atol=0)
         assert_same(a, c, what, rtol=1e-5, atol=1e-6)
+
+
+BLOCKED = {  # CASES plus the activations that run in blocks outside pointwise_f32's kernels
+    **{name: fn for name, (fn, _) in CASES.items()},
+    "gelu tanh": lambda m, x: m.gelu(x, approximate="tanh"),
+    "tanh": lambda m, x: m.tanh(x),
+    "relu": lambda m, x: m.relu(x),
+    "leaky_relu": lambda m, x: m.leaky_relu(x, 0.2),
+}
+
+
+def run_raw(fn, x, g):
+    t = tc.tensor(x, requires_grad=True)
+    out = fn(F, t)
+    out.backward(tc.tensor(g))
+    return out.numpy(), t.grad.numpy()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
+@pytest.mark.parametrize("name", list(BLOCKED))
+def test_blocks_and_threads_change_no_bit(name, dtype, monkeypatch):
+    """parallel.blocked / parallel.elementwise: in blocks of 1024 values (the last one partial),
+    on 1 and on 3 threads, the same bits (NaN and inf included) as in one call on the whole array."""
+    x, g = values(0).astype(dtype), (values(1) * np.float32(0.25)).astype(dtype)
+    threads = tc.get_num_threads()
+    try:
+        tc.set_num_threads(1)
+        monkeypatch.setattr(parallel, "BLOCK", 10 * SIZE)
+        whole = run_raw(BLOCKED[name], x, g)
+        monkeypatch.setattr(parallel, "BLOCK", 1024)
+        monkeypatch.setattr(parallel, "MIN_ELEMENTS", 1)
+        for n in (1, 3):
+            tc.set_num_threads(n)
+            blocks = run_raw(BLOCKED[name], x, g)
+            for what, a, b in zip(("output", "gradient"), blocks, whole):
+                assert a.dtype == b.dtype == dtype
+                bits = np.dtype(f"u{a.itemsize}")
+                differ = np.flatnonzero(a.view(bits) != b.view(bits))
+                assert not differ.size, f"{name} {what}, {n} threads: bits differ at {differ[:5]}: {a[differ[:5]]} vs {b[differ[:5]]}"
+    finally:
+        tc.set_num_threads(threads)

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from .. import backend
+from .. import backend, parallel
 from . import pointwise_f32 as f32
 from .base import Op
 from .elementwise import sigmoid
@@ -29,6 +29,7 @@ class LeakyReLU(Op):
     def forward(self, a, negative_slope=0.01):
         # 1 where a > 0, else the slope: as arithmetic on the mask, which is ~10x faster
         # than where() on large arrays here (NaN: not > 0, so NaN * slope, NaN as in PyTorch)
+        # (not in cache-sized blocks: no faster for so few passes, measured)
         f, xp = a.dtype.type, backend.xp(a)
         live, rest = f(1 - negative_slope), f(negative_slope)
         if live + rest == 1:  # (rest + live rounds to exactly 1 for the usual slopes)
@@ -39,6 +40,8 @@ class LeakyReLU(Op):
         return a * self.slope
 
     def backward(self, grad):
+        if type(grad) is np.ndarray and grad.size > parallel.BLOCK:  # one multiply, on a few threads
+            return (parallel.elementwise(np.multiply, np.empty(grad.shape, grad.dtype), grad, self.slope),)
         return (grad * self.slope,)
 
 
@@ -48,16 +51,25 @@ class SiLU(Op):
     name = "silu"
 
     def forward(self, a):
-        self.a, self.s = a, f32.sigmoid(a) if f32.takes(a) else sigmoid(a)
-        return a * self.s
+        self.a = a
+        out, self.s = parallel.blocked(_silu, a)
+        return out
 
     def backward(self, grad):
-        s = self.s
-        return (grad * (s * (1 + self.a * (1 - s))),)
+        return (parallel.blocked(_silu_grad, grad, self.a, self.s),)
 
     def backward_graph(self, grad, out):
         a = self.parents[0]
         return rerun_backward(self, grad, a=a, s=a.sigmoid())
+
+
+def _silu(a):
+    s = f32.sigmoid(a) if f32.takes(a) else sigmoid(a)
+    return a * s, s
+
+
+def _silu_grad(grad, a, s):
+    return grad * (s * (1 + a * (1 - s)))
 
 
 _SQRT_HALF = math.sqrt(0.5)
@@ -73,32 +85,22 @@ class GELU(Op):
     name = "gelu"
 
     def forward(self, a, approximate="none"):
-        xp = backend.xp(a)
         # float16 is computed in float32 and rounded once, as PyTorch does (in float16 the
         # erf polynomials overflow and a * Phi(a) underflows to 0 in the tail)
         self.half = a.dtype if a.dtype.itemsize < 4 else None
         a = a.astype(np.float32) if self.half else a
         self.a, self.approximate = a, approximate
         if approximate == "tanh":
-            self.t = xp.tanh(_SQRT_2_OVER_PI * (a + 0.044715 * a * a * a))
-            out = 0.5 * a * (1 + self.t)
-        elif f32.takes(a):  # (the erf below costs ~25 where/polynomial passes)
-            self.cdf = f32.normal_cdf(a)
-            out = a * self.cdf
-        else:
-            self.cdf = 0.5 * (1 + erf(a * _SQRT_HALF))
-            out = a * self.cdf
+            out, self.t = parallel.blocked(_gelu_tanh, a)
+        else:  # (f32: the erf below costs ~25 where/polynomial passes)
+            out, self.cdf = parallel.blocked(_gelu_f32 if f32.takes(a) else _gelu, a)
         return out.astype(self.half) if self.half else out
 
     def backward(self, grad):
-        a = self.a
         if self.approximate == "tanh":
-            t = self.t
-            du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * a * a)
-            dx = grad * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * du)
+            dx = parallel.blocked(_gelu_tanh_grad, grad, self.a, self.t)
         else:
-            pdf = _INV_SQRT_2PI * backend.xp(a).exp(-0.5 * a * a)
-            dx = grad * (self.cdf + a * pdf)
+            dx = parallel.blocked(_gelu_grad, grad, self.a, self.cdf)
         return (dx.astype(self.half) if self.half else dx,)
 
     def backward_graph(self, grad, out):
@@ -106,6 +108,32 @@ class GELU(Op):
         if self.approximate == "tanh":
             return rerun_backward(self, grad, a=a, t=(_SQRT_2_OVER_PI * (a + 0.044715 * a * a * a)).tanh())
         return rerun_backward(self, grad, a=a, cdf=0.5 * (1 + erf(a * _SQRT_HALF)))
+
+
+# GELU's kernels on arrays (blocked by parallel.blocked): (out, what backward needs), and the gradient
+def _gelu_tanh(a):
+    t = backend.xp(a).tanh(_SQRT_2_OVER_PI * (a + 0.044715 * a * a * a))
+    return 0.5 * a * (1 + t), t
+
+
+def _gelu_tanh_grad(grad, a, t):
+    du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * a * a)
+    return grad * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * du)
+
+
+def _gelu_f32(a):
+    cdf = f32.normal_cdf(a)
+    return a * cdf, cdf
+
+
+def _gelu(a):
+    cdf = 0.5 * (1 + erf(a * _SQRT_HALF))
+    return a * cdf, cdf
+
+
+def _gelu_grad(grad, a, cdf):
+    pdf = _INV_SQRT_2PI * backend.xp(a).exp(-0.5 * a * a)
+    return grad * (cdf + a * pdf)
 
 
 # erf as in Cephes (S. L. Moshier's ndtr.c): x * T(x^2) / U(x^2) for |x| < 1 and
@@ -157,11 +185,15 @@ class _Pointwise:
 
     saved = ("a",)
     kernels = None
+    blocked = True  # whether the kernels pay for being run in cache-sized blocks (parallel.blocked)
+
+    def _run(self, kernel, *args, **params):
+        return (parallel.blocked if self.blocked else _call)(getattr(f32, kernel), *args, **params)
 
     def forward(self, a, **params):
         self.a, self.params, self.state = a, params, None
         if self.kernels and f32.takes(a):
-            done = getattr(f32, self.kernels[0])(a, **params)
+            done = self._run(self.kernels[0], a, **params)
             if done is not None:  # (None: the kernel declines these parameters)
                 out, self.state = done
                 self.state = self.state if self.state is not None else ()
@@ -170,7 +202,7 @@ class _Pointwise:
 
     def backward(self, grad):
         if self.state is not None and f32.takes(self.a) and f32.takes(grad):  # (self.a: a Tensor under create_graph)
-            return (getattr(f32, self.kernels[1])(grad, self.a, self.state, **self.params),)
+            return (self._run(self.kernels[1], grad, self.a, self.state, **self.params),)
         xp = backend.xp(grad)
         out = grad * self.slope(xp, self.a, **self.params)
         flat = self.flat(xp, self.a, **self.params)
@@ -185,6 +217,10 @@ class _Pointwise:
     def flat(self, xp, a, **params):
         """Where the function is constant by definition (its gradient is exactly 0), or None."""
         return None
+
+
+def _call(kernel, *args, **params):
+    return kernel(*args, **params)
 
 
 def _sigmoid(xp, a):
@@ -203,6 +239,7 @@ class Hardtanh(_Pointwise, Op):
 
     name = "hardtanh"
     kernels = ("hardtanh_forward", "hardtanh_backward")
+    blocked = False  # (1 and 3 passes: copying the blocks back costs what the cache saves, measured)
 
     def f(self, xp, a, min_val=-1.0, max_val=1.0):
         return xp.minimum(xp.maximum(a, a.dtype.type(min_val)), a.dtype.type(max_val))
@@ -248,6 +285,7 @@ class Hardsigmoid(_Pointwise, Op):
 
     name = "hardsigmoid"
     kernels = ("hardsigmoid_forward", "hardsigmoid_backward")
+    blocked = False  # (as Hardtanh's)
 
     def f(self, xp, a):
         return xp.minimum(xp.maximum(a + 3, 0), 6) / 6
