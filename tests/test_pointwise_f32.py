@@ -159,23 +159,26 @@ def run_raw(fn, x, g):
 @pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
 @pytest.mark.parametrize("name", list(BLOCKED))
 def test_blocks_and_threads_change_no_bit(name, dtype, monkeypatch):
-    """parallel.blocked / parallel.elementwise: in blocks of 1024 values (the last one partial),
-    on 1 and on 3 threads, the same bits (NaN and inf included) as in one call on the whole array."""
+    """parallel.blocked / parallel.elementwise: in blocks of 1024 values (the last one partial)
+    on 1 and 3 threads, and in one block per thread on 3, the same bits (NaN and inf
+    included) as in one call on the whole array."""
     x, g = values(0).astype(dtype), (values(1) * np.float32(0.25)).astype(dtype)
     threads = tc.get_num_threads()
     try:
         tc.set_num_threads(1)
-        monkeypatch.setattr(parallel, "BLOCK", 10 * SIZE)
+        monkeypatch.setattr(parallel, "LARGE", 10 * SIZE)
         whole = run_raw(BLOCKED[name], x, g)
-        monkeypatch.setattr(parallel, "BLOCK", 1024)
         monkeypatch.setattr(parallel, "MIN_ELEMENTS", 1)
-        for n in (1, 3):
+        for n, large in ((1, 1), (3, 1), (3, 10 * SIZE)):
             tc.set_num_threads(n)
+            monkeypatch.setattr(parallel, "LARGE", large)
+            monkeypatch.setattr(parallel, "BLOCK", 1024)
             blocks = run_raw(BLOCKED[name], x, g)
             for what, a, b in zip(("output", "gradient"), blocks, whole):
                 assert a.dtype == b.dtype == dtype
                 bits = np.dtype(f"u{a.itemsize}")
                 differ = np.flatnonzero(a.view(bits) != b.view(bits))
-                assert not differ.size, f"{name} {what}, {n} threads: bits differ at {differ[:5]}: {a[differ[:5]]} vs {b[differ[:5]]}"
+                assert not differ.size, (f"{name} {what}, {n} threads, blocks from {large}: bits differ at "
+                                         f"{differ[:5]}: {a[differ[:5]]} vs {b[differ[:5]]}")
     finally:
         tc.set_num_threads(threads)
