@@ -24,6 +24,7 @@ goes to main memory. The blocks are cut at multiples of 64 values, so each value
 in the same SIMD lane as in one call on the whole array: the same bits.
 """
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -152,16 +153,15 @@ def blocked(kernel, *args, **params):
     if block >= size or not all(a.size == size and a.flags.c_contiguous for a in arrays):
         return kernel(*args, **params)
     block_args = _slicer(args, block)
-    first = kernel(*block_args(0), **params)  # (its results say how many arrays to allocate, of which dtypes)
-    if first is None:  # (the kernel declines these parameters)
-        return None
-    full = _map(lambda r: np.empty(arrays[0].shape, r.dtype), first)
-    targets = [t.reshape(-1) for t in _leaves(full)]
+    full, lock = [], threading.Lock()  # the first block done says which arrays to allocate
 
     def blocks(first_block, stop_block):
         for i in range(first_block * block, min(stop_block * block, size), block):
-            results = first if i == 0 else kernel(*block_args(i), **params)
-            for target, r in zip(targets, _leaves(results)):
-                target[i:i + block] = r
+            results = kernel(*block_args(i), **params)
+            with lock:
+                if not full:
+                    full.append(_map(lambda r: np.empty(arrays[0].shape, r.dtype), results))
+            for target, r in zip(_leaves(full[0]), _leaves(results)):
+                target.reshape(-1)[i:i + block] = r
     run(blocks, -(-size // block), block)
-    return full
+    return full[0]  # (None where the kernel declines these parameters)
