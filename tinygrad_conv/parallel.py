@@ -18,10 +18,11 @@ core and for the GIL), more than the elementwise work it saved; on an idle machi
 2 threads halve the time of large ``tanh`` and batch-norm passes.
 
 Cache blocking: ``blocked(kernel, ...)`` and ``elementwise`` run a pointwise kernel of
-many NumPy passes on blocks of ``BLOCK`` values, each block through all of its passes
-while it is in the core's L2 cache; on whole arrays larger than the cache every pass
-goes to main memory. The blocks are cut at multiples of 64 values, so each value sits
-in the same SIMD lane as in one call on the whole array: the same bits.
+many NumPy passes on arrays of ``LARGE`` values or more in blocks of ``BLOCK`` values,
+each block through all of its passes while it is in the core's L2 cache (on whole
+arrays larger than the caches every pass goes to main memory); smaller arrays in one
+block per thread. Blocks are cut at multiples of 64 values, so each value sits in the
+same SIMD lane as in one call on the whole array: the same bits.
 """
 import os
 import threading
@@ -76,7 +77,7 @@ def run(fn, rows, row_size):
 
 def elementwise(fn, out, *arrays):
     """``fn(*arrays, out)`` (NumPy arrays of one shape; ``fn`` writes its result into its last
-    argument), in blocks of ``BLOCK`` values spread over threads when all are C-contiguous.
+    argument), in blocks spread over threads (see ``splits``) when all are C-contiguous.
     Returns ``out``."""
     if not (out.flags.c_contiguous and all(a.flags.c_contiguous for a in arrays)):
         fn(*arrays, out)
@@ -112,6 +113,11 @@ def _block_size(size):
     return -(-size // (64 * parts)) * 64
 
 
+def splits(a):
+    """Whether ``elementwise`` and ``blocked`` cut an array like ``a`` into blocks (else: one call)."""
+    return type(a) is np.ndarray and _block_size(a.size) < a.size
+
+
 def _leaves(tree):
     """The NumPy arrays in ``tree`` (an array, or a tuple nesting arrays and other things), in order."""
     if isinstance(tree, tuple):
@@ -143,10 +149,10 @@ def blocked(kernel, *args, **params):
     pointwise (value i of each result depends only on value i of each array in ``args``)
     and returns an array of its input's shape, or a tuple nesting such arrays and other
     things (or None). Where the NumPy arrays in ``args`` (which may nest in tuples) are
-    all C-contiguous, of one size, larger than ``BLOCK``, the kernel runs on consecutive
-    blocks of their flattened values, each result gathered into a full-size array of
-    the first array's shape, the blocks spread over the threads. Otherwise (CuPy,
-    Tensors, small or strided arrays): one call."""
+    all C-contiguous, of one size, which ``splits``, the kernel runs on consecutive
+    blocks of their flattened values, each result copied into a full-size array of the
+    first array's shape, the blocks spread over the threads. Otherwise (CuPy, Tensors,
+    small or strided arrays): one call."""
     arrays = _leaves(args)
     size = arrays[0].size if arrays else 0
     block = _block_size(size)

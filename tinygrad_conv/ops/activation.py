@@ -40,7 +40,7 @@ class LeakyReLU(Op):
         return a * self.slope
 
     def backward(self, grad):
-        if type(grad) is np.ndarray and grad.size > parallel.BLOCK:  # one multiply, on a few threads
+        if parallel.splits(grad):  # one multiply, on a few threads
             return (parallel.elementwise(np.multiply, np.empty(grad.shape, grad.dtype), grad, self.slope),)
         return (grad * self.slope,)
 

@@ -128,11 +128,6 @@ class Log(Op):
         return (grad / self.a,)
 
 
-def _threaded(a):
-    """Whether ``a`` is a NumPy array large enough to share out among threads (parallel.py)."""
-    return parallel.get_num_threads() > 1 and type(a) is np.ndarray and a.size >= parallel.MIN_ELEMENTS
-
-
 def _tanh_grad(grad, out, result):
     np.multiply(out, out, out=result)
     np.subtract(1, result, out=result)
@@ -143,14 +138,14 @@ class Tanh(Op):
     saved = ("out",)
 
     def forward(self, a):
-        if _threaded(a):  # NumPy's tanh is ~25x a multiply here: worth the threads
+        if parallel.splits(a):  # NumPy's tanh is ~25x a multiply here: worth the threads
             self.out = parallel.elementwise(lambda x, o: np.tanh(x, out=o), np.empty(a.shape, a.dtype), a)
         else:
             self.out = backend.xp(a).tanh(a)
         return self.out
 
     def backward(self, grad):
-        if type(grad) is np.ndarray and grad.size > parallel.BLOCK:  # the same three ufuncs, in place, in blocks
+        if parallel.splits(grad):  # the same three ufuncs, in place, in blocks on a few threads
             return (parallel.elementwise(_tanh_grad, np.empty(grad.shape, grad.dtype), grad, self.out),)
         return (grad * (1 - self.out * self.out),)
 
