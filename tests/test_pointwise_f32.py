@@ -160,8 +160,8 @@ def run_raw(fn, x, g):
 @pytest.mark.parametrize("name", list(BLOCKED))
 def test_blocks_and_threads_change_no_bit(name, dtype, monkeypatch):
     """parallel.blocked / parallel.elementwise: in blocks of 1024 values (the last one partial)
-    on 1 and 3 threads, and in one block per thread on 3, the same bits (NaN and inf
-    included) as in one call on the whole array."""
+    on 1 and 3 threads, and (elementwise) in one block per thread on 3, the same bits (NaN
+    and inf included) as in one call on the whole array."""
     x, g = values(0).astype(dtype), (values(1) * np.float32(0.25)).astype(dtype)
     threads = tc.get_num_threads()
     try:

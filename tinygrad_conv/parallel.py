@@ -20,9 +20,10 @@ core and for the GIL), more than the elementwise work it saved; on an idle machi
 Cache blocking: ``blocked(kernel, ...)`` and ``elementwise`` run a pointwise kernel of
 many NumPy passes on arrays of ``LARGE`` values or more in blocks of ``BLOCK`` values,
 each block through all of its passes while it is in the core's L2 cache (on whole
-arrays larger than the caches every pass goes to main memory); smaller arrays in one
-block per thread. Blocks are cut at multiples of 64 values, so each value sits in the
-same SIMD lane as in one call on the whole array: the same bits.
+arrays larger than the caches every pass goes to main memory), the blocks spread over
+the threads. Smaller arrays: ``blocked`` makes one call, ``elementwise`` one per thread.
+Blocks are cut at multiples of 64 values, so each value sits in the same SIMD lane as
+in one call on the whole array: the same bits.
 """
 import os
 import threading
@@ -99,14 +100,16 @@ def elementwise(fn, out, *arrays):
 # in blocks of 64K, 67 of 32K, 99 of 4K; the backwards of silu, tanh 10-30% faster at 64K than 16K).
 BLOCK = 1 << 16  # a multiple of 64: see the module docstring
 # From how many values on to cut blocks: below, the arrays of a kernel fit in L3 and one
-# call per thread is faster (524K values: silu's forward 2.4 ms whole, 2.9 in blocks of
-# 64K; 1M: 6.8 and 5.5; 4M: 36 and 22; loaded machine, CPU time)
+# call is faster (524K values: silu's forward 2.4 ms whole, 2.9 in blocks of 64K; 1M: 6.8
+# and 5.5; 4M: 36 and 22; CPU time). ``blocked`` splits nothing below: one block per
+# thread, copied back, made sigmoid, silu, gelu, elu fwd+bwd at 262K-524K values 1.2-1.6x
+# slower on 2 threads than one call (A/B, fairly idle machine).
 LARGE = 1 << 20
 
 
 def _block_size(size):
-    """Values per block for arrays of ``size`` values: BLOCK from LARGE on, else one block
-    per thread (a multiple of 64, as BLOCK: the same SIMD lanes)."""
+    """Values per block of ``elementwise`` for arrays of ``size`` values: BLOCK from LARGE
+    on, else one block per thread (a multiple of 64, as BLOCK: the same SIMD lanes)."""
     if size >= LARGE:
         return BLOCK
     parts = _threads if size >= MIN_ELEMENTS else 1
@@ -114,7 +117,7 @@ def _block_size(size):
 
 
 def splits(a):
-    """Whether ``elementwise`` and ``blocked`` cut an array like ``a`` into blocks (else: one call)."""
+    """Whether ``elementwise`` cuts an array like ``a`` into blocks (else: one call)."""
     return type(a) is np.ndarray and _block_size(a.size) < a.size
 
 
@@ -149,14 +152,13 @@ def blocked(kernel, *args, **params):
     pointwise (value i of each result depends only on value i of each array in ``args``)
     and returns an array of its input's shape, or a tuple nesting such arrays and other
     things (or None). Where the NumPy arrays in ``args`` (which may nest in tuples) are
-    all C-contiguous, of one size, which ``splits``, the kernel runs on consecutive
-    blocks of their flattened values, each result copied into a full-size array of the
-    first array's shape, the blocks spread over the threads. Otherwise (CuPy, Tensors,
-    small or strided arrays): one call."""
+    all C-contiguous, of one size, at least ``LARGE``, the kernel runs on consecutive
+    blocks of BLOCK of their flattened values, each result copied into a full-size array
+    of the first array's shape, the blocks spread over the threads. Otherwise (CuPy,
+    Tensors, smaller or strided arrays): one call."""
     arrays = _leaves(args)
-    size = arrays[0].size if arrays else 0
-    block = _block_size(size)
-    if block >= size or not all(a.size == size and a.flags.c_contiguous for a in arrays):
+    size, block = (arrays[0].size if arrays else 0), BLOCK
+    if size < LARGE or not all(a.size == size and a.flags.c_contiguous for a in arrays):
         return kernel(*args, **params)
     block_args = _slicer(args, block)
     full, lock = [], threading.Lock()  # the first block done says which arrays to allocate
