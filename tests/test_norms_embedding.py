@@ -404,3 +404,23 @@ def test_tinygrad_embedding_and_shapes(torch):
     for rank in range(5):
         shape = (1,) * rank
         assert layer(tc.tensor([3]).reshape(shape)).shape == shape + (16,)
+
+
+@pytest.mark.parametrize("vocab", [1, 3, 50, 1000])
+def test_embedding_backward_scatter_adds_as_add_at(vocab):
+    """The row scatters (embedding.py) give np.add.at's sums: bit for bit where no index
+    repeats more than _ROUNDS times (signed zeros included), to float32 rounding beyond."""
+    from tinygrad_conv.ops.embedding import _ROUNDS, _scatter_rows
+    rng = np.random.default_rng(vocab)
+    indices = rng.integers(0, vocab, 300)
+    rows = rng.standard_normal((300, 5)).astype(np.float32)
+    rows[::7] = -0.0
+    want = np.zeros((vocab, 5), np.float32)
+    np.add.at(want, indices, rows)
+    got = _scatter_rows(vocab, indices, rows)
+    assert got.dtype == np.float32
+    if np.bincount(indices).max() <= _ROUNDS:
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+    else:
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
