@@ -109,8 +109,8 @@ class GroupNorm(Op):
         n, groups, c, l = self.view
         m, dtype = c * l, grad.dtype
         g3, x3 = grad.reshape(1, n * groups * c, l), self.rows.reshape(1, n * groups * c, l)
-        sum_g = _channel_sums(g3).reshape(n, groups, c)
-        sum_gxhat = self.rstd * (_channel_sums(g3, x3).reshape(n, groups, c) - self.rel * sum_g)
+        sum_g, sum_gx = (s.reshape(n, groups, c) for s in _channel_sums(g3, x3))
+        sum_gxhat = self.rstd * (sum_gx - self.rel * sum_g)
         w = None if self.weight is None else self.weight.astype(float)
         dx = None
         if self.needs_input_grad[0]:
