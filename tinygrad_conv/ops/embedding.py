@@ -28,7 +28,7 @@ class Embedding(Op):
             grad = grad * self.row_scale[..., None]
         v, d = self.shape
         if isinstance(grad, np.ndarray) and self.indices.size:
-            return (_scatter_rows(v, self.indices.reshape(-1), grad.reshape(-1, d)),)
+            return (_scatter_rows(v, self.indices.reshape(-1), grad.reshape(self.indices.size, d)),)
         # (CuPy, or a Tensor when differentiated again) add element by element into the flat
         # weight: add.at has a fast path for 1-D operands that rows of a 2-D one miss
         flat = (self.indices.reshape(-1, 1).astype("int64") * d + backend.xp(self.indices).arange(d)).reshape(-1)

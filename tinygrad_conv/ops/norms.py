@@ -1,9 +1,19 @@
 """Group, layer and instance normalisation: one op, because each is the same computation
 on a different view of its input (batch norm, which pools over the batch, is in norm.py)."""
 
-from .. import backend
+import numpy as np
+
+from .. import backend, parallel
 from .base import Op, half_in_float32
-from .norm import _channel_sums, _combine, _moments
+from .norm import _BLOCK, _channel_sums, _combine, _moments
+
+
+def _row_dots(a, b):
+    """``sum(a * b)`` over the last axis (``b`` broadcast): BLAS dots on NumPy."""
+    xp = backend.xp(a)
+    if xp is np:
+        return np.vecdot(a, b)
+    return xp.einsum("...c,...c->...", a, xp.broadcast_to(b, a.shape))
 
 
 class GroupNorm(Op):
@@ -40,7 +50,6 @@ class GroupNorm(Op):
     @half_in_float32  # float16 in float32, rounded once (PyTorch's sums; var overflowed 65504)
     def forward(self, x, weight=None, bias=None, view=None, eps=1e-5, running_mean=None, running_var=None,
                 momentum=0.1):
-        xp = backend.xp(x)
         n, groups, c, l = view
         m = max(c * l, 1)  # (an empty group: 0 / 1, not a division warning)
         self.view, self.shape, self.eps = view, x.shape, eps
@@ -48,18 +57,8 @@ class GroupNorm(Op):
         self.weight_shape = None if weight is None else weight.shape
         if l > 1:  # group and instance norm: statistics from sums, out in one combine
             mean, var, out = self._forward_sums(x, weight, bias)
-        else:
-            x4 = x.reshape(view)
-            mean = xp.einsum("ngcl->ng", x4) / m
-            xhat = x4 - mean[:, :, None, None]  # centred first, then var: no cancellation
-            var = xp.einsum("ngcl,ngcl->ng", xhat, xhat) / m
-            rstd = 1 / xp.sqrt(var + eps)
-            xhat *= rstd[:, :, None, None]
-            self.xhat, self.rstd = xhat, rstd
-            out = xhat if weight is None else xhat * self.weight[:, :, None]
-            if weight is not None:
-                out += bias.reshape(groups, c, 1)
-            out = out.reshape(x.shape)
+        else:  # layer norm (an elementwise weight): rows of G * C values, in cache blocks
+            mean, var, out = self._forward_rows(x, weight, bias)
         if running_mean is not None:
             running_mean *= 1 - momentum
             running_mean += (momentum * mean.mean(axis=0)).astype(running_mean.dtype, copy=False)
@@ -68,6 +67,49 @@ class GroupNorm(Op):
             unbiased = var.mean(axis=0) * (m / max(m - 1, 1))
             running_var += (momentum * unbiased).astype(running_var.dtype, copy=False)
         return out
+
+    def _forward_rows(self, x, weight, bias):
+        """``L = 1``: statistics from one pass of sums per ``(n, g)`` (as ``_forward_sums``),
+        then per block of samples ``xhat = x * a + c`` (``a = rstd``, ``c = -mean * rstd``
+        per ``(n, g)``) and ``out = xhat * weight + bias``, all four passes in cache. Keeps
+        ``x`` (shifted by ``origin`` in the two-pass case) and ``a, c``, not xhat."""
+        xp = backend.xp(x)
+        n, groups, c, _ = self.view
+        mean, var, origin, rows = _moments(x.reshape(1, n * groups, c), max(c, 1))
+        rstd = 1 / xp.sqrt(var + self.eps)
+        self.rows, self.rstd = rows.reshape(n, groups, c), rstd.reshape(n, groups)
+        self.a = rstd.astype(x.dtype).reshape(n, groups, 1)
+        self.c = (-(mean - origin) * rstd).astype(x.dtype).reshape(n, groups, 1)
+        out = xp.empty((n, groups, c), x.dtype)
+        w, b = (None, None) if weight is None else (self.weight, bias.reshape(groups, c))
+
+        def block(i, j):
+            o = out[i:j]
+            self._xhat(i, j, out=o)
+            if w is not None:
+                o *= w
+                o += b
+
+        self._each_block(block)
+        return mean.reshape(n, groups), var.reshape(n, groups), out.reshape(x.shape)
+
+    def _xhat(self, i, j, out=None):
+        """xhat of samples ``i:j`` from the kept rows: the same ufuncs forward and backward."""
+        xhat = backend.xp(self.rows).multiply(self.rows[i:j], self.a[i:j], out=out)
+        xhat += self.c[i:j]
+        return xhat
+
+    def _each_block(self, fn):
+        """``fn(i, j)`` on blocks of samples of about ``_BLOCK`` elements (one block on CuPy),
+        boundaries fixed by the shape, blocks of blocks on the threads (parallel.py)."""
+        n, groups, c, _ = self.view
+        if backend.xp(self.rows) is not np:
+            return fn(0, n)
+        step = max(1, _BLOCK // max(groups * c, 1))
+        starts = range(0, n, step)
+        if len(starts) <= 1:
+            return fn(0, n)
+        parallel.run(lambda p, q: [fn(i, i + step) for i in starts[p:q]], len(starts), step * groups * c)
 
     def _forward_sums(self, x, weight, bias):
         """As batch norm (norm.py, whose row helpers this uses with one "channel" per row):
@@ -91,7 +133,7 @@ class GroupNorm(Op):
     def backward(self, grad):
         g4 = grad.reshape(self.view)
         if self.view[3] == 1:  # layer norm: one value per (n, g, c), nothing to sum over l
-            dx, dw, db = self._backward_rows(g4[..., 0], self.xhat[..., 0])
+            dx, dw, db = self._backward_rows(g4[..., 0])
         else:
             dx, dw, db = self._backward_sums(grad)
         dx = None if dx is None else dx.reshape(self.shape)
@@ -124,25 +166,51 @@ class GroupNorm(Op):
         db = sum_g.sum(axis=0).astype(dtype) if w is not None and self.needs_input_grad[2] else None
         return dx, dw, db
 
-    def _backward_rows(self, g3, xhat):
-        """``(N, G, C)`` with an elementwise weight: ``gw = g * weight`` is one full pass, and
-        its two means over the group one einsum pass each."""
-        xp, rstd, w = backend.xp(g3), self.rstd, self.weight
-        m = max(self.view[2], 1)
-        dx = dw = db = None
-        if w is not None:
-            dw = xp.einsum("ngc,ngc->gc", g3, xhat) if self.needs_input_grad[1] else None
-            db = g3.sum(axis=0) if self.needs_input_grad[2] else None
-        if self.needs_input_grad[0]:
-            gw = g3 * rstd[:, :, None] if w is None else g3 * w
-            mean_gw = xp.einsum("ngc->ng", gw) / m
-            mean_gwx = xp.einsum("ngc,ngc->ng", gw, xhat) / m
-            if w is not None:  # (without weight gw is already g * rstd: the means are rstd times theirs)
-                gw *= rstd[:, :, None]
-                mean_gw, mean_gwx = rstd * mean_gw, rstd * mean_gwx
-            dx = xhat * -mean_gwx[:, :, None]
-            dx += gw
-            dx -= mean_gw[:, :, None]
+    def _backward_rows(self, g3):
+        """``(N, G, C)`` with an elementwise weight, per block of samples, in cache: xhat again
+        (``_xhat``), the two row sums ``sum(g w)`` and ``sum(g w xhat)`` (dots), per-block
+        partial sums of ``dw``/``db`` (float32, added up in float64 in block order: the same
+        whatever the number of threads), then
+        ``dx = rstd * (g w - sum(g w) / M - xhat * sum(g w xhat) / M)``."""
+        xp, w = backend.xp(g3), self.weight
+        n, groups, c, _ = self.view
+        m = max(c, 1)
+        need_x, need_w = self.needs_input_grad[0], w is not None and self.needs_input_grad[1]
+        need_b = w is not None and self.needs_input_grad[2]
+        dx = xp.empty(g3.shape, g3.dtype) if need_x else None
+        step = max(1, _BLOCK // max(groups * c, 1))
+        partial = xp.zeros((2, -(-n // step), groups, c), g3.dtype)  # dw, db per block
+        ones = None if w is not None else xp.ones((groups, c), g3.dtype)
+
+        def block(i, j):
+            g, xhat = g3[i:j], self._xhat(i, j)
+            if need_b:
+                xp.add.reduce(g, axis=0, out=partial[1, i // step])
+            if w is None:
+                sum_gw, sum_gwx = _row_dots(g, ones), _row_dots(g, xhat)
+            else:
+                gx = g * xhat
+                if need_w:
+                    xp.add.reduce(gx, axis=0, out=partial[0, i // step])
+                sum_gw, sum_gwx = _row_dots(g, w), _row_dots(gx, w)
+            if not need_x:
+                return
+            rstd = self.rstd[i:j]
+            o = dx[i:j]
+            if w is None:
+                xp.multiply(g, self.a[i:j], out=o)
+            else:
+                xp.multiply(g, w, out=o)
+                o *= self.a[i:j]
+            xhat *= (rstd * sum_gwx / m).astype(g3.dtype)[:, :, None]
+            o -= xhat
+            o -= (rstd * sum_gw / m).astype(g3.dtype)[:, :, None]
+
+        self._each_block(block)
+        dw = db = None
+        if need_w or need_b:
+            sums = partial.sum(axis=1, dtype=float).astype(g3.dtype)
+            dw, db = (sums[0] if need_w else None), (sums[1] if need_b else None)
         return dx, dw, db
 
     def backward_graph(self, grad, out):
