@@ -8,12 +8,22 @@ from .base import Op, half_in_float32
 from .norm import _BLOCK, _channel_sums, _combine, _moments
 
 
-def _row_dots(a, b):
-    """``sum(a * b)`` over the last axis (``b`` broadcast): BLAS dots on NumPy."""
-    xp = backend.xp(a)
-    if xp is np:
-        return np.vecdot(a, b)
-    return xp.einsum("...c,...c->...", a, xp.broadcast_to(b, a.shape))
+def _row_dots(m, v):
+    """``sum_c m[n, g, c] * v[g, c]``, ``(n, g)``: one BLAS matrix-vector product when g is 1."""
+    xp = backend.xp(m)
+    if xp is not np:
+        return xp.einsum("ngc,gc->ng", m, v)
+    if m.shape[1] == 1:
+        return np.matmul(m.reshape(m.shape[0], -1), v.reshape(-1)).reshape(-1, 1)
+    return np.vecdot(m, v)
+
+
+def _column_dots(u, m):
+    """``sum_n u[n, g] * m[n, g, c]``, ``(g, c)``: one BLAS vector-matrix product when g is 1."""
+    xp = backend.xp(m)
+    if xp is np and m.shape[1] == 1:
+        return np.matmul(u.reshape(-1), m.reshape(m.shape[0], -1)).reshape(1, -1)
+    return xp.einsum("ng,ngc->gc", u, m)
 
 
 class GroupNorm(Op):
@@ -70,22 +80,23 @@ class GroupNorm(Op):
 
     def _forward_rows(self, x, weight, bias):
         """``L = 1``: statistics from one pass of sums per ``(n, g)`` (as ``_forward_sums``),
-        then per block of samples ``xhat = x * a + c`` (``a = rstd``, ``c = -mean * rstd``
-        per ``(n, g)``) and ``out = xhat * weight + bias``, all four passes in cache. Keeps
-        ``x`` (shifted by ``origin`` in the two-pass case) and ``a, c``, not xhat."""
+        then per block of samples ``out = (x * a + c) * weight + bias`` (``a = rstd``,
+        ``c = -mean * rstd`` per ``(n, g)``), the four passes in cache. Keeps ``x`` (shifted
+        by ``origin`` in the two-pass case) and ``a, c``: the backward needs no xhat."""
         xp = backend.xp(x)
         n, groups, c, _ = self.view
         mean, var, origin, rows = _moments(x.reshape(1, n * groups, c), max(c, 1))
         rstd = 1 / xp.sqrt(var + self.eps)
-        self.rows, self.rstd = rows.reshape(n, groups, c), rstd.reshape(n, groups)
+        self.rows, self.rstd, self.rel = rows.reshape(n, groups, c), rstd.reshape(n, groups), (mean - origin).reshape(n, groups)
         self.a = rstd.astype(x.dtype).reshape(n, groups, 1)
-        self.c = (-(mean - origin) * rstd).astype(x.dtype).reshape(n, groups, 1)
+        self.c = (-self.rel * self.rstd).astype(x.dtype)[:, :, None]
         out = xp.empty((n, groups, c), x.dtype)
         w, b = (None, None) if weight is None else (self.weight, bias.reshape(groups, c))
 
         def block(i, j):
             o = out[i:j]
-            self._xhat(i, j, out=o)
+            xp.multiply(self.rows[i:j], self.a[i:j], out=o)
+            o += self.c[i:j]
             if w is not None:
                 o *= w
                 o += b
@@ -93,11 +104,9 @@ class GroupNorm(Op):
         self._each_block(block)
         return mean.reshape(n, groups), var.reshape(n, groups), out.reshape(x.shape)
 
-    def _xhat(self, i, j, out=None):
-        """xhat of samples ``i:j`` from the kept rows: the same ufuncs forward and backward."""
-        xhat = backend.xp(self.rows).multiply(self.rows[i:j], self.a[i:j], out=out)
-        xhat += self.c[i:j]
-        return xhat
+    def _step(self):
+        n, groups, c, _ = self.view
+        return max(1, _BLOCK // max(groups * c, 1))
 
     def _each_block(self, fn):
         """``fn(i, j)`` on blocks of samples of about ``_BLOCK`` elements (one block on CuPy),
@@ -105,7 +114,7 @@ class GroupNorm(Op):
         n, groups, c, _ = self.view
         if backend.xp(self.rows) is not np:
             return fn(0, n)
-        step = max(1, _BLOCK // max(groups * c, 1))
+        step = self._step()
         starts = range(0, n, step)
         if len(starts) <= 1:
             return fn(0, n)
@@ -167,44 +176,51 @@ class GroupNorm(Op):
         return dx, dw, db
 
     def _backward_rows(self, g3):
-        """``(N, G, C)`` with an elementwise weight, per block of samples, in cache: xhat again
-        (``_xhat``), the two row sums ``sum(g w)`` and ``sum(g w xhat)`` (dots), per-block
-        partial sums of ``dw``/``db`` (float32, added up in float64 in block order: the same
-        whatever the number of threads), then
-        ``dx = rstd * (g w - sum(g w) / M - xhat * sum(g w xhat) / M)``."""
+        """``(N, G, C)`` with an elementwise weight, per block of samples, in cache, without
+        forming xhat ``= x a + c``: with ``s1 = sum_c g w`` and ``t = sum_c g w x`` (BLAS
+        products), ``sum_c g w xhat = a t + c s1`` and::
+
+            dx = rstd * (g w - s1 / M - xhat * sum(g w xhat) / M)
+               = a * (g w) - k2 * x - k1            (k1, k2 per (n, g), in float64)
+            dw = sum_n a (g x) + c g    db = sum_n g      (vector-matrix products)
+
+        ``dw``/``db`` are summed per block (float32), the blocks added up in float64 in block
+        order: the same whatever the number of threads."""
         xp, w = backend.xp(g3), self.weight
         n, groups, c, _ = self.view
         m = max(c, 1)
         need_x, need_w = self.needs_input_grad[0], w is not None and self.needs_input_grad[1]
         need_b = w is not None and self.needs_input_grad[2]
         dx = xp.empty(g3.shape, g3.dtype) if need_x else None
-        step = max(1, _BLOCK // max(groups * c, 1))
+        step = self._step()
         partial = xp.zeros((2, -(-n // step), groups, c), g3.dtype)  # dw, db per block
-        ones = None if w is not None else xp.ones((groups, c), g3.dtype)
+        ones = xp.ones((groups, c), g3.dtype)
 
         def block(i, j):
-            g, xhat = g3[i:j], self._xhat(i, j)
+            g, x, a = g3[i:j], self.rows[i:j], self.a[i:j]
             if need_b:
-                xp.add.reduce(g, axis=0, out=partial[1, i // step])
+                partial[1, i // step] = _column_dots(xp.ones(a.shape[:2], g3.dtype), g)
             if w is None:
-                sum_gw, sum_gwx = _row_dots(g, ones), _row_dots(g, xhat)
+                s1, t = _row_dots(g, ones), xp.vecdot(g, x) if xp is np else _row_dots(g * x, ones)
             else:
-                gx = g * xhat
+                gx = g * x
                 if need_w:
-                    xp.add.reduce(gx, axis=0, out=partial[0, i // step])
-                sum_gw, sum_gwx = _row_dots(g, w), _row_dots(gx, w)
+                    partial[0, i // step] = _column_dots(a[..., 0], gx) + _column_dots(self.c[i:j, :, 0], g)
+                s1, t = _row_dots(g, w), _row_dots(gx, w)
             if not need_x:
                 return
-            rstd = self.rstd[i:j]
+            rstd, rel = self.rstd[i:j], self.rel[i:j]
+            s2 = rstd * (t - rel * s1)  # sum(g w xhat), in float64
+            k2 = (rstd * rstd * s2 / m).astype(g3.dtype)[:, :, None]
+            k1 = (rstd * (s1 - rel * rstd * s2) / m).astype(g3.dtype)[:, :, None]
             o = dx[i:j]
             if w is None:
-                xp.multiply(g, self.a[i:j], out=o)
+                xp.multiply(g, a, out=o)
             else:
                 xp.multiply(g, w, out=o)
-                o *= self.a[i:j]
-            xhat *= (rstd * sum_gwx / m).astype(g3.dtype)[:, :, None]
-            o -= xhat
-            o -= (rstd * sum_gw / m).astype(g3.dtype)[:, :, None]
+                o *= a
+            o -= x * k2
+            o -= k1
 
         self._each_block(block)
         dw = db = None
