@@ -107,7 +107,7 @@ def _combine(x3, a, y3=None, b=None, c=None):
     """``x3 * a - y3 * b + c`` with per-channel ``a, b, c`` (float64 ``(C,)``; ``y3, b`` and
     ``c`` optional), a new array of ``x3``'s shape and dtype."""
     xp, dtype = backend.xp(x3), x3.dtype
-    if xp is not np:
+    if xp is not np or x3.size <= _BLOCK:  # one block: broadcast (1, C, 1) columns, fewer calls
         view = (1, -1, 1)
         out = x3 * a.astype(dtype).reshape(view)
         if y3 is not None:
