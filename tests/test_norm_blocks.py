@@ -30,8 +30,9 @@ CASES = [
     ("instance_norm", (3, 4, 10, 10), (4,), {}, 0.0),
     ("layer_norm", (6, 5, 40), (40,), dict(normalized_shape=(40,)), 0.0),  # 40 per sample: one a block
     ("layer_norm", (7, 3, 30), (3, 30), dict(normalized_shape=(3, 30)), 0.0),  # 90 > 64 elements a sample
-    ("layer_norm", (9, 20), (20,), dict(normalized_shape=(20,)), 50.0),  # three samples a block, offset
-    ("group_norm", (6, 8), (8,), dict(num_groups=2), 0.0),  # (N, C): the elementwise-weight path with G = 2
+    ("layer_norm", (30, 20), (20,), dict(normalized_shape=(20,)), 50.0),  # three samples a block, offset
+    ("group_norm", (40, 8), (8,), dict(num_groups=2), 0.0),  # (N, C): the elementwise-weight path with G = 2
+    ("layer_norm", (9, 20), (20,), dict(normalized_shape=(20,)), 0.0),  # <= 4 blocks' worth: the xhat path
 ]
 
 

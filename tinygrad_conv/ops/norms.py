@@ -71,8 +71,10 @@ class GroupNorm(Op):
         self.weight_shape = None if weight is None else weight.shape
         if l > 1:  # group and instance norm: statistics from sums, out in one combine
             mean, var, out = self._forward_sums(x, weight, bias)
-        else:  # layer norm (an elementwise weight): rows of G * C values, in cache blocks
+        elif self._blocked():  # layer norm (an elementwise weight), large: in cache blocks
             mean, var, out = self._forward_rows(x, weight, bias)
+        else:  # layer norm, small: every pass on the whole array (in cache anyway), xhat kept
+            mean, var, out = self._forward_xhat(x, weight, bias)
         if running_mean is not None:
             running_mean *= 1 - momentum
             running_mean += (momentum * mean.mean(axis=0)).astype(running_mean.dtype, copy=False)
@@ -81,6 +83,30 @@ class GroupNorm(Op):
             unbiased = var.mean(axis=0) * (m / max(m - 1, 1))
             running_var += (momentum * unbiased).astype(running_var.dtype, copy=False)
         return out
+
+    def _blocked(self):
+        """Layer norm in cache blocks, without xhat (``_forward_rows``), above 4 blocks'
+        worth of values; below, the arrays stay in cache anyway and keeping xhat saves the
+        backward two passes (measured 1.25x faster at (32, 64 * 16 * 16), 0.7x at 2M values)."""
+        n, groups, c, _ = self.view
+        return n * groups * c > 4 * norm._BLOCK
+
+    def _forward_xhat(self, x, weight, bias):
+        """``L = 1``, small: centred first, then var (no cancellation); keeps xhat."""
+        xp = backend.xp(x)
+        n, groups, c, _ = self.view
+        x3 = x.reshape(n, groups, c)
+        m = max(c, 1)
+        mean = xp.einsum("ngc->ng", x3) / m
+        xhat = x3 - mean[:, :, None]
+        var = xp.einsum("ngc,ngc->ng", xhat, xhat) / m
+        rstd = 1 / xp.sqrt(var + self.eps)
+        xhat *= rstd[:, :, None]
+        self.xhat, self.rstd = xhat, rstd
+        out = xhat if weight is None else xhat * self.weight
+        if weight is not None:
+            out += bias.reshape(groups, c)
+        return mean, var, out.reshape(x.shape)
 
     def _forward_rows(self, x, weight, bias):
         """``L = 1``: statistics from one pass of sums per ``(n, g)`` (as ``_forward_sums``),
@@ -153,8 +179,10 @@ class GroupNorm(Op):
     @half_in_float32
     def backward(self, grad):
         g4 = grad.reshape(self.view)
-        if self.view[3] == 1:  # layer norm: one value per (n, g, c), nothing to sum over l
+        if self.view[3] == 1 and self._blocked():  # layer norm: one value per (n, g, c)
             dx, dw, db = self._backward_rows(g4[..., 0])
+        elif self.view[3] == 1:
+            dx, dw, db = self._backward_xhat(g4[..., 0])
         else:
             dx, dw, db = self._backward_sums(grad)
         dx = None if dx is None else dx.reshape(self.shape)
@@ -185,6 +213,27 @@ class GroupNorm(Op):
             dx = _combine(g3, a.reshape(-1), x3, b.reshape(-1), shift.reshape(-1))
         dw = sum_gxhat.sum(axis=0).astype(dtype) if w is not None and self.needs_input_grad[1] else None
         db = sum_g.sum(axis=0).astype(dtype) if w is not None and self.needs_input_grad[2] else None
+        return dx, dw, db
+
+    def _backward_xhat(self, g3):
+        """``(N, G, C)``, small, from the kept xhat: ``gw = g * weight`` is one full pass,
+        and its two means over the group one einsum pass each."""
+        xp, rstd, w, xhat = backend.xp(g3), self.rstd, self.weight, self.xhat
+        m = max(self.view[2], 1)
+        dx = dw = db = None
+        if w is not None:
+            dw = xp.einsum("ngc,ngc->gc", g3, xhat) if self.needs_input_grad[1] else None
+            db = g3.sum(axis=0) if self.needs_input_grad[2] else None
+        if self.needs_input_grad[0]:
+            gw = g3 * rstd[:, :, None] if w is None else g3 * w
+            mean_gw = xp.einsum("ngc->ng", gw) / m
+            mean_gwx = xp.einsum("ngc,ngc->ng", gw, xhat) / m
+            if w is not None:  # (without weight gw is already g * rstd: the means are rstd times theirs)
+                gw *= rstd[:, :, None]
+                mean_gw, mean_gwx = rstd * mean_gw, rstd * mean_gwx
+            dx = xhat * -mean_gwx[:, :, None]
+            dx += gw
+            dx -= mean_gw[:, :, None]
         return dx, dw, db
 
     def _backward_rows(self, g3):
