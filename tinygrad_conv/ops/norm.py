@@ -32,9 +32,9 @@ def _blocks(rows, length):
 def _sweep(fn, rows, length):
     """``fn(row slice, column slice, chunk)`` on every block of ``_blocks``, blocks of
     consecutive blocks on the threads."""
+    if length <= _BLOCK and rows * length <= 4 * _BLOCK:  # in cache anyway: one range of rows a thread
+        return parallel.run(lambda i, j: fn(slice(i, j), slice(None), 0), rows, length)  # (sums are per row)
     blocks = _blocks(rows, length)
-    if len(blocks) <= 1:  # (small arrays: no thread plumbing)
-        return [fn(*b) for b in blocks]
     parallel.run(lambda i, j: [fn(*b) for b in blocks[i:j]], len(blocks), rows * length // len(blocks))
 
 
