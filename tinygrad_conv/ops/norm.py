@@ -54,6 +54,11 @@ def _channel_sums(x3, y3):
         return xp.einsum("ncl->c", x3).astype(float), xp.einsum("ncl,ncl->c", x3, y3).astype(float)
     n, c, length = x3.shape
     x2, y2 = x3.reshape(n * c, length), y3.reshape(n * c, length)
+    if x3.size <= _BLOCK:  # one block: the same dots without the block plumbing (~8 us of Python)
+        rows = np.empty((2, n, c), x3.dtype)
+        np.vecdot(x2, _ones(length, x3.dtype), out=rows[0].reshape(-1))
+        np.vecdot(x2, y2, out=rows[1].reshape(-1))
+        return np.add.reduce(rows, axis=1, dtype=float)
     chunks = -(-length // _BLOCK) if length else 1
     sums = np.zeros((2, n * c, chunks), x3.dtype)
     sums_x, sums_xy = sums
