@@ -404,3 +404,41 @@ def test_tinygrad_embedding_and_shapes(torch):
     for rank in range(5):
         shape = (1,) * rank
         assert layer(tc.tensor([3]).reshape(shape)).shape == shape + (16,)
+
+
+@pytest.mark.parametrize("vocab", [1, 3, 50, 1000])
+def test_embedding_backward_scatter_adds_as_add_at(vocab):
+    """The row scatters (embedding.py) give np.add.at's sums: bit for bit where no index
+    repeats more than _ROUNDS times (signed zeros included), to float32 rounding beyond.
+    (Called directly: Embedding uses it from _SCATTER_MIN gradient values on.)"""
+    from tinygrad_conv.ops.embedding import _ROUNDS, _scatter_rows
+    rng = np.random.default_rng(vocab)
+    indices = rng.integers(0, vocab, 300)
+    rows = rng.standard_normal((300, 5)).astype(np.float32)
+    rows[::7] = -0.0
+    want = np.zeros((vocab, 5), np.float32)
+    np.add.at(want, indices, rows)
+    got = _scatter_rows(vocab, indices, rows)
+    assert got.dtype == np.float32
+    if np.bincount(indices).max() <= _ROUNDS:
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+    else:
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_embedding_large_backward_matches_torch(torch):
+    """At the sizes where backward scatters rows (_SCATTER_MIN values and more), with
+    repeats, padding_idx and scale_grad_by_freq, the weight's gradient is PyTorch's."""
+    from tinygrad_conv.ops.embedding import _SCATTER_MIN
+    rng = np.random.default_rng(3)
+    indices = rng.integers(0, 40, (8, 64))
+    indices[:, ::3] = 5  # one index repeated far more than _ROUNDS times
+    weight = rng.standard_normal((40, 64)).astype(np.float32)
+    assert indices.size * weight.shape[1] >= _SCATTER_MIN
+    g = rng.standard_normal((8, 64, 64)).astype(np.float32)
+    for kwargs in ({}, dict(padding_idx=7, scale_grad_by_freq=True)):
+        mine, theirs = tc.tensor(weight, requires_grad=True), torch.tensor(weight.astype(np.float64), requires_grad=True)
+        F.embedding(tc.tensor(indices), mine, **kwargs).backward(tc.tensor(g))
+        torch.nn.functional.embedding(torch.tensor(indices), theirs, **kwargs).backward(torch.tensor(g.astype(np.float64)))
+        np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy(), rtol=1e-5, atol=1e-5)
