@@ -21,7 +21,22 @@ def test_chunked_conv_matches_torch(data, dtype):
         check_against_torch(data, dtype)
 
 
-def check_against_torch(data, dtype):
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # (NaN/inf inputs)
+@settings(max_examples=20, deadline=None)
+@given(data=st.data(), chunked=st.booleans())
+def test_wrapped_rows_match_torch(data, chunked):
+    """Stride-1 convs whose last axis keeps its size (conv.py's wrapped rows: no padding columns,
+    the reads past a row end zeroed in the columns), whole and chunked. float64: PyTorch's
+    float32 conv skips padding, so a NaN weight over padding differs there (see test_nonfinite)."""
+    dtype = np.float64
+    with pytest.MonkeyPatch.context() as patch:
+        if chunked:
+            patch.setattr(conv, "CHUNK_MIN_BYTES", 0)
+            patch.setattr(conv_chunked, "CHUNK_BYTES", 1)  # (chunks of whole rows)
+        check_against_torch(data, dtype, wrapped=True, layout=conv_chunked if chunked else conv)
+
+
+def check_against_torch(data, dtype, wrapped=False, layout=conv_chunked):
     torch = pytest.importorskip("torch")
     d = data.draw(st.sampled_from([1, 2, 3]))
     axis = lambda lo, hi: tuple(data.draw(st.integers(lo, hi)) for _ in range(d))  # noqa: E731
@@ -29,6 +44,10 @@ def check_against_torch(data, dtype):
     c_in, c_out = groups * data.draw(st.integers(1, 3)), groups * data.draw(st.integers(1, 3))
     kernel, stride, dilation = axis(1, 3), axis(1, 2), axis(1, 2)
     padding = tuple(data.draw(st.integers(0, k)) for k in kernel)
+    if wrapped:  # stride 1, and the last axis padded to keep its size: 2 p = dilation (kernel - 1) > 0
+        k, dl = data.draw(st.sampled_from([(3, 1), (3, 2), (2, 2)]))
+        kernel, stride, dilation = kernel[:-1] + (k,), (1,) * d, dilation[:-1] + (dl,)
+        padding = padding[:-1] + (dl * (k - 1) // 2,)
     size = tuple(max(1, dl * (k - 1) + 1 - 2 * p) + data.draw(st.integers(0, 9 if d < 3 else 3))
                  for k, dl, p in zip(kernel, dilation, padding))
     rng = np.random.default_rng(d)
@@ -44,7 +63,8 @@ def check_against_torch(data, dtype):
     theirs = [torch.tensor(a, requires_grad=r) for a, r in zip((x, w, b), needs + (True,))]
     out = getattr(F, f"conv{d}d")(*ours, **params)
     ref = getattr(torch.nn.functional, f"conv{d}d")(*theirs, **params)
-    assert conv.layout_of(x, conv.geometry(x, w, b, **params, dtype=dtype)) is conv_chunked
+    geo = conv.geometry(x, w, b, **params, dtype=dtype)
+    assert conv.layout_of(x, geo) is layout and (geo.keep is not None or not wrapped)
     assert out.dtype == dtype
     tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), **tol)

@@ -62,7 +62,7 @@ def _phases(flat, geo):
 
 def im2col(x, geo):
     """Columns ``(G, K C/G, prod(out) N)`` of x ``(N, C, *size)``."""
-    g = geo
+    g = flat_layout.padded(geo)  # (this layout stores all padding)
     flat = np.zeros(_shifts(g)[1], x.dtype)
     phases = _phases(flat, g)
     for a, rq, rx, nr in g.phases:  # x's pixels, batch axis last
@@ -76,7 +76,7 @@ def im2col(x, geo):
 
 def col2im(dcols, geo, dtype):
     """The adjoint of ``im2col``: dx ``(N, C, *size)`` from dcols ``(G, K C/G, prod(out) N)``."""
-    g = geo
+    g = flat_layout.padded(geo)  # (this layout stores all padding)
     Cg = g.C // g.groups
     flat = np.zeros(_shifts(g)[1], dcols.dtype)
     dcols = dcols.reshape((g.groups, len(g.starts), Cg) + g.out + (g.N,))

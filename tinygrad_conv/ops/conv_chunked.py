@@ -27,7 +27,7 @@ import math
 import numpy as np
 
 from . import conv as flat_layout
-from .conv import from_phases, has_garbage, to_phases
+from .conv import from_phases, has_garbage, to_phases, zero_wrapped
 
 # the steps ConvWeightGrad and the transposed conv take: conv.py's (whole column matrices)
 im2col, output, grad_columns, col2im = (flat_layout.im2col, flat_layout.output, flat_layout.grad_columns,
@@ -42,8 +42,10 @@ CHUNK_BYTES = 4 << 20
 
 
 def chunk_pixels(geo, itemsize):
-    """Pixels per chunk: ``CHUNK_BYTES`` of columns, a multiple of 16 (whole cache lines of float32)."""
-    return max(16, CHUNK_BYTES // (len(geo.starts) * geo.C * itemsize) // 16 * 16)
+    """Pixels per chunk: ``CHUNK_BYTES`` of columns, a multiple of 16 (whole cache lines of float32),
+    or whole grid rows when the layout wraps rows (``zero_wrapped`` works on rows)."""
+    n = max(16, CHUNK_BYTES // (len(geo.starts) * geo.C * itemsize) // 16 * 16)
+    return max(1, n // geo.grid[-1]) * geo.grid[-1] if geo.keep else n
 
 
 def _chunks(geo, itemsize):
@@ -66,11 +68,12 @@ def _garbage(geo):
     return np.tile(mask.reshape(-1), g.N)
 
 
-def _fill(buf, blocks, p0, p1):
+def _fill(buf, blocks, p0, p1, geo):
     """The chunk's columns ``(G, K, C/G, p1 - p0)`` from the blocks."""
     cols = buf[..., : p1 - p0]
     for k, b in enumerate(blocks):
         cols[:, k] = b[:, :, p0:p1]
+        zero_wrapped(cols[:, k], geo, k)
     return cols
 
 
@@ -83,7 +86,7 @@ def forward(x, w, geo):
     y = np.empty((g.groups, g.O // g.groups, g.N * math.prod(g.grid)), w.dtype)
     buf = np.empty((g.groups, len(g.starts), g.C // g.groups, chunk_pixels(g, x.dtype.itemsize)), x.dtype)
     for p0, p1 in _chunks(g, x.dtype.itemsize):
-        cols = _fill(buf, blocks, p0, p1).reshape(g.groups, -1, p1 - p0)
+        cols = _fill(buf, blocks, p0, p1, g).reshape(g.groups, -1, p1 - p0)
         np.matmul(w, cols, out=y[:, :, p0:p1])
     return flat, y
 
@@ -106,7 +109,7 @@ def backward(flat, w, gq, geo, need_x, need_w, dtype):
     for p0, p1 in _chunks(g, itemsize):
         gc = gq[:, :, p0:p1]
         if need_w:
-            cols = _fill(buf, blocks, p0, p1)
+            cols = _fill(buf, blocks, p0, p1, g)
             if zero_cols:
                 cols[..., garbage[p0:p1]] = 0
             dwt += np.matmul(cols.reshape(G, rows, -1), gc.transpose(0, 2, 1))
@@ -116,6 +119,7 @@ def backward(flat, w, gq, geo, need_x, need_w, dtype):
             if zero_dcols:
                 dcols[..., garbage[p0:p1]] = 0
             for k, b in enumerate(dblocks):
+                zero_wrapped(dcols[:, k], g, k)  # (wrapped reads read padding: no gradient)
                 b[:, :, p0:p1] += dcols[:, k]
     dx = from_phases(dflat, g, dtype) if need_x else None
     dw = None
