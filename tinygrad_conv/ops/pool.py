@@ -48,6 +48,7 @@ import numpy as np
 from .. import backend, checks
 from . import pool_cuda
 from .base import Op
+from .interpolate import _sum_phases
 from .movement import index_add
 
 SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
@@ -536,10 +537,19 @@ def divisor_grid(axes, dtype, like, override=None):
     """The divisor of every window, ``(O_0, ..., O_{D-1})`` (or the ``override`` number)."""
     if override is not None:
         return override
+    grid = _divisor_grid(tuple(a.divisor.tobytes() for a in axes), np.dtype(dtype))
+    return backend.like(grid, like) if backend.is_cuda(like) else grid
+
+
+@functools.lru_cache(maxsize=256)  # (built on every call otherwise: several calls' worth at small sizes)
+def _divisor_grid(divisors, dtype):
+    """``divisor_grid`` of the per-axis int64 divisors given as bytes; read-only (shared)."""
     grid = np.ones((), np.int64)
-    for a in axes:
-        grid = np.multiply.outer(grid, a.divisor)
-    return backend.like(grid.astype(dtype), like)
+    for d in divisors:
+        grid = np.multiply.outer(grid, np.frombuffer(d, np.int64))
+    grid = grid.astype(dtype)
+    grid.setflags(write=False)
+    return grid
 
 
 def window_matrices(axes):
@@ -600,9 +610,48 @@ def _is_global(axes):
     return all(a.windows is not None and len(a.windows) == 1 and tuple(a.windows[0]) == (0, a.size) for a in axes)
 
 
+BLOCK_MAX = 16  # block pooling (see block_sizes) up to this k: k array operations per axis
+
+
+def block_sizes(axes):
+    """Per axis its k when every axis' windows are k side-by-side pixels covering it exactly
+    (k = s <= BLOCK_MAX, no padding, no dilation; not long adaptive windows), else None: y is then ``(B, O_0, k_0, O_1,
+    k_1, ...)`` by a reshape, its window sums strided sums over the k axes and their adjoint a
+    repeat (a few array operations, none of the passes' per-tap work)."""
+    ks = []
+    for a in axes:
+        k = len(a.taps)
+        if a.windows or a.d != 1 or k > BLOCK_MAX or a.size != a.out * k or a.plan is None \
+                or any(sh.q or sh.r != j for j, sh in enumerate(a.plan)):
+            return None
+        ks.append(k)
+    return ks
+
+
+def block_sum(y, axes, ks):
+    """The window sums of batched y by blocks (``block_sizes``), the first axis first (as the passes)."""
+    y = y.reshape((y.shape[0],) + tuple(n for a, k in zip(axes, ks) for n in (a.out, k)))
+    for m, k in enumerate(ks):  # (axis m's k is at m + 2: the k axes before it are summed away)
+        y = y[_at(m + 2, 0)] if k == 1 else _sum_phases(y, m + 1)
+    return y.copy() if max(ks) == 1 else y  # (a new array: avg divides it in place)
+
+
+def block_adjoint(g, ks):
+    """The adjoint of ``block_sum``: each window's value repeated over its k pixels per axis."""
+    xp = backend.xp(g)
+    for m, k in enumerate(ks):
+        g = g if k == 1 else xp.repeat(g, k, axis=m + 1)
+    return g
+
+
 def avg(y, axes, override=None):
     """The window means of batched y: sums along each axis, over the divisors. The first axis
     first: the last axis (strided views, gathers along rows) then runs on the smallest array."""
+    ks = block_sizes(axes)
+    if ks is not None:
+        y = block_sum(y, axes, ks)
+        y /= divisor_grid(axes, y.dtype, y, override)
+        return y
     if _is_global(axes):  # one window per axis (global pooling): one matrix-vector product, no passes
         xp, flat = backend.xp(y), y.reshape(y.shape[0], -1)
         y = (flat @ xp.ones(flat.shape[1], flat.dtype)).reshape((y.shape[0],) + (1,) * len(axes))
@@ -620,6 +669,9 @@ def avg(y, axes, override=None):
 
 def avg_adjoint(g, axes):
     """The adjoint of ``avg``'s sums (g already over the divisors): the last axis first."""
+    ks = block_sizes(axes)
+    if ks is not None:
+        return block_adjoint(g, ks)
     if _is_global(axes):  # every pixel gets its plane's gradient
         sizes = tuple(a.size for a in axes)
         n = g.shape[0]
