@@ -162,9 +162,8 @@ class AxisPlan:
         xp, kind = backend.xp(x), self.kind
         if kind == "copy":
             return x
-        if kind == "repeat":
-            split = x.shape[:axis] + (self.n, self.s) + x.shape[axis + 1:]
-            return xp.broadcast_to(xp.expand_dims(x, axis + 1), split).reshape(_resized(x, axis, self.m))
+        if kind == "repeat":  # (repeat: several times faster than copying a broadcast view)
+            return xp.repeat(x, self.s, axis=axis)
         if kind == "block":
             return _sum_phases(x.reshape(x.shape[:axis] + (self.m, self.s) + x.shape[axis + 1:]), axis) / x.dtype.type(self.s)
         if kind == "phases" and self.n > 2 * self.edge:
@@ -195,9 +194,7 @@ class AxisPlan:
         if kind == "repeat":
             return _sum_phases(g.reshape(g.shape[:axis] + (self.n, self.s) + g.shape[axis + 1:]), axis)
         if kind == "block":
-            split = g.shape[:axis] + (self.m, self.s) + g.shape[axis + 1:]
-            return (xp.broadcast_to(xp.expand_dims(g, axis + 1), split) / g.dtype.type(self.s)).reshape(
-                _resized(g, axis, self.n))
+            return xp.repeat(g / g.dtype.type(self.s), self.s, axis=axis)
         if kind == "phases" and self.n > 2 * self.edge:
             return self._flat_adjoint(g, axis)
         if kind == "phases":

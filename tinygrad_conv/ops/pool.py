@@ -767,9 +767,18 @@ def adaptive_axes(x, dims, output_size, op):
 
 # Small adaptive poolings are fastest as one small dense ``(O, L)`` matrix of window means per
 # axis (a few GEMMs instead of a pass per tap: the per-call cost of NumPy dominates there); their
-# cost grows with L O per row, so only up to DENSE_MAX input pixels per plane. Only on finite
-# arrays: a matrix product spreads a NaN or inf (0 * inf) over every window of its row.
+# cost grows with O per input pixel, so only up to DENSE_MAX input pixels per plane, or up to
+# DENSE_OUT outputs per axis on planes up to DENSE_OUT_MAX pixels (measured: on larger planes
+# NumPy's stacked ``(O, L) @ (B, L, Z)`` GEMMs cost more than the passes). Only on
+# finite arrays: a matrix product spreads a NaN or inf (0 * inf) over every window of its row, so
+# a non-finite result (which any NaN or inf of the input gives) is computed again by the passes.
 DENSE_MAX = 64 * 64
+DENSE_OUT, DENSE_OUT_MAX = 16, 160 * 160
+
+
+def _dense_pays(axes):
+    plane = math.prod(a.size for a in axes)
+    return not _is_global(axes) and (plane <= DENSE_MAX or plane <= DENSE_OUT_MAX and max(a.out for a in axes) <= DENSE_OUT)
 
 
 @functools.lru_cache(maxsize=256)
@@ -797,11 +806,11 @@ class _AdaptiveAvgPool(_Pool):
         self.axes, self.shape = adaptive_axes(x, self.dims, output_size, self.name), x.shape
         xb = batched(x, self.dims)
         self.mats = None
-        small = math.prod(self.shape[-self.dims:]) <= DENSE_MAX and not _is_global(self.axes)
-        if small and x.dtype in (np.float32, np.float64):  # (float16: no BLAS; sums stay on the passes)
+        if x.dtype in (np.float32, np.float64) and _dense_pays(self.axes):  # (float16: no BLAS)
             self.mats = [mean_matrix(a.size, a.out, x.dtype) for a in self.axes]
-            if _finite(xb):
-                return self.unbatch(x, dense(xb, self.mats))
+            y = dense(xb, self.mats)
+            if _finite(y):  # (else x holds a NaN or inf: the passes below keep them where they are)
+                return self.unbatch(x, y)
         return self.unbatch(x, avg(xb, self.axes))
 
     def backward(self, grad):
