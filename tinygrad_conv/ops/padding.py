@@ -20,6 +20,7 @@ def _along(ndim, axis, index):
     return (slice(None),) * axis + (index,) + (slice(None),) * (ndim - axis - 1)
 
 
+FOLD_BY_AXES = 1 << 16  # gradients smaller than this fold one axis at a time (see _fold_by_axes)
 SHORT_SUM = 8  # strips at most this wide are summed by adding their slices (see _edge_sum)
 
 
@@ -148,6 +149,8 @@ class PadPlan:
             g = full
         if self.mode == "constant":  # the input is one block of the output
             inner = g[self.centre]
+        elif g.size < FOLD_BY_AXES:
+            inner = self._fold_by_axes(g)
         else:
             inner = self._fold(g, 0, writable=True)
         if not self.cropped_in:
@@ -155,6 +158,17 @@ class PadPlan:
         grad = xp.zeros(self.shape, dtype=g.dtype)
         grad[tuple(self.crop_in)] = inner
         return grad
+
+    def _fold_by_axes(self, g):
+        """``_fold(g, 0, True)`` one axis at a time, the last first: the same sums in the same
+        order (each axis' strips are added after the later axes are folded), in about half the
+        array operations, but reading the array once per axis (so for small arrays only)."""
+        for axis, centre, pairs in reversed(self.fold_steps):
+            inner = g[centre].copy()
+            for strip, target, one_edge in pairs:
+                inner[target] += _edge_sum(g[strip], axis) if one_edge else g[strip]
+            g = inner
+        return g if self.fold_steps else g.copy()
 
     def _fold(self, g, k, writable):
         """Sum each padded strip of ``g`` along the padded axes ``k, k + 1, ...`` back onto the

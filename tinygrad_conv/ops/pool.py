@@ -212,6 +212,11 @@ def _finite(y):
     return bool(backend.xp(y).isfinite(flat.dot(flat)))
 
 
+def _has_nan(y):
+    """Does y hold a NaN? (``_finite`` first: one fast reduction where every value is finite.)"""
+    return not _finite(y) and bool(backend.xp(y).isnan(y.max()))
+
+
 def pass_sum(y, ax, taps, n_out, winner=None, disjoint=False):
     """``out[i] = sum of y over the taps of window i`` along axis ax. With ``winner`` (the
     adjoint of a max pass): only where the winner gathered there is the tap's number
@@ -415,7 +420,7 @@ def flat_max(y, ax, taps, n_out, plan, want_winner):
     for i, present in _bad_rows(plan, n_out):
         if not present:
             acc.reshape(out3.shape)[:, i] = -1
-    if n and bool(xp.isnan(out.max())):  # rare: NaN windows take their LAST NaN, as PyTorch
+    if n and _has_nan(out):  # rare: NaN windows take their LAST NaN, as PyTorch
         w3 = acc.reshape(out3.shape)
         for tap, sh in zip(taps, plan):
             nan = xp.isnan(phase[sh.r][:, sh.lo + sh.q:sh.hi + sh.q])
@@ -472,7 +477,7 @@ def pass_max(y, ax, taps, n_out, want_winner):
         w = winner[dst]
         xp.multiply(w, m.view(dtype) if dtype == np.int8 else m, out=w)
     winner += dtype(taps[0].a)
-    if out.size and bool(xp.isnan(out.max())):  # rare: NaN windows take their LAST NaN, as PyTorch
+    if out.size and _has_nan(out):  # rare: NaN windows take their LAST NaN, as PyTorch
         for tap in taps:
             dst = _at(ax, tap.dst)
             nan = xp.isnan(_read(y, ax, tap))
