@@ -29,8 +29,7 @@ O entries (even sides, the usual case), the passes run on flat contiguous arrays
 shifted flat slice (``flat_plan``; NumPy is several times slower on strided or row-sliced
 views), the padding rows redone after. Average pooling of side-by-side windows (k = s, no
 padding) is a reshape, strided sums and a repeat (``block_sizes``). Small adaptive average
-pools, and those with few outputs per axis, are dense per-axis matrices of window means
-(``DENSE_MAX``, ``DENSE_OUT``).
+pools are dense per-axis matrices of window means (``DENSE_MAX``).
 
 Output size, per axis: ``floor_or_ceil((L + 2p - d (k - 1) - 1) / s) + 1``, rounding up
 with ``ceil_mode``, one less if the last window would start past the input and its left
@@ -50,7 +49,7 @@ import numpy as np
 from .. import backend, checks
 from . import pool_cuda
 from .base import Op
-from .interpolate import _sum_phases
+from .interpolate import _sum_phases, repeat_along
 from .movement import index_add
 
 SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
@@ -645,9 +644,8 @@ def block_sum(y, axes, ks):
 
 def block_adjoint(g, ks):
     """The adjoint of ``block_sum``: each window's value repeated over its k pixels per axis."""
-    xp = backend.xp(g)
     for m, k in enumerate(ks):
-        g = g if k == 1 else xp.repeat(g, k, axis=m + 1)
+        g = g if k == 1 else repeat_along(g, k, m + 1)
     return g
 
 
@@ -774,18 +772,15 @@ def adaptive_axes(x, dims, output_size, op):
 
 # Small adaptive poolings are fastest as one small dense ``(O, L)`` matrix of window means per
 # axis (a few GEMMs instead of a pass per tap: the per-call cost of NumPy dominates there); their
-# cost grows with O per input pixel, so only up to DENSE_MAX input pixels per plane, or up to
-# DENSE_OUT outputs per axis on planes up to DENSE_OUT_MAX pixels (measured: on larger planes
-# NumPy's stacked ``(O, L) @ (B, L, Z)`` GEMMs cost more than the passes). Only on
-# finite arrays: a matrix product spreads a NaN or inf (0 * inf) over every window of its row, so
-# a non-finite result (which any NaN or inf of the input gives) is computed again by the passes.
+# cost grows with L O per row, so only up to DENSE_MAX input pixels per plane (larger GEMMs also
+# start OpenBLAS's threads, measured costly on a loaded machine). Only on finite arrays: a matrix
+# product spreads a NaN or inf (0 * inf) over every window of its row, so a non-finite result
+# (which any NaN or inf of the input gives) is computed again by the passes.
 DENSE_MAX = 64 * 64
-DENSE_OUT, DENSE_OUT_MAX = 16, 160 * 160
 
 
 def _dense_pays(axes):
-    plane = math.prod(a.size for a in axes)
-    return not _is_global(axes) and (plane <= DENSE_MAX or plane <= DENSE_OUT_MAX and max(a.out for a in axes) <= DENSE_OUT)
+    return not _is_global(axes) and math.prod(a.size for a in axes) <= DENSE_MAX
 
 
 @functools.lru_cache(maxsize=256)
