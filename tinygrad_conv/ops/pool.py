@@ -27,8 +27,9 @@ adaptive: window i of an axis spans ``[floor(i L / O), ceil((i + 1) L / O))``, a
 Speed: where an axis' taps are slices of one stride whose phases ``y[.., r::s]`` all hold
 O entries (even sides, the usual case), the passes run on flat contiguous arrays, a tap one
 shifted flat slice (``flat_plan``; NumPy is several times slower on strided or row-sliced
-views), the padding rows redone after. Small adaptive average pools are dense per-axis
-matrices of window means (``DENSE_MAX``).
+views), the padding rows redone after. Average pooling of side-by-side windows (k = s, no
+padding) is a reshape, strided sums and a repeat (``block_sizes``). Small adaptive average
+pools are dense per-axis matrices of window means (``DENSE_MAX``).
 
 Output size, per axis: ``floor_or_ceil((L + 2p - d (k - 1) - 1) / s) + 1``, rounding up
 with ``ceil_mode``, one less if the last window would start past the input and its left
@@ -48,6 +49,7 @@ import numpy as np
 from .. import backend, checks
 from . import pool_cuda
 from .base import Op
+from .interpolate import _sum_phases, repeat_along
 from .movement import index_add
 
 SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
@@ -209,6 +211,11 @@ def _finite(y):
     no, which only sends the caller down its exact path.)"""
     flat = y.reshape(-1)
     return bool(backend.xp(y).isfinite(flat.dot(flat)))
+
+
+def _has_nan(y):
+    """Does y hold a NaN? (``_finite`` first: one fast reduction where every value is finite.)"""
+    return not _finite(y) and bool(backend.xp(y).isnan(y.max()))
 
 
 def pass_sum(y, ax, taps, n_out, winner=None, disjoint=False):
@@ -414,7 +421,7 @@ def flat_max(y, ax, taps, n_out, plan, want_winner):
     for i, present in _bad_rows(plan, n_out):
         if not present:
             acc.reshape(out3.shape)[:, i] = -1
-    if n and bool(xp.isnan(out.max())):  # rare: NaN windows take their LAST NaN, as PyTorch
+    if n and _has_nan(out):  # rare: NaN windows take their LAST NaN, as PyTorch
         w3 = acc.reshape(out3.shape)
         for tap, sh in zip(taps, plan):
             nan = xp.isnan(phase[sh.r][:, sh.lo + sh.q:sh.hi + sh.q])
@@ -471,7 +478,7 @@ def pass_max(y, ax, taps, n_out, want_winner):
         w = winner[dst]
         xp.multiply(w, m.view(dtype) if dtype == np.int8 else m, out=w)
     winner += dtype(taps[0].a)
-    if out.size and bool(xp.isnan(out.max())):  # rare: NaN windows take their LAST NaN, as PyTorch
+    if out.size and _has_nan(out):  # rare: NaN windows take their LAST NaN, as PyTorch
         for tap in taps:
             dst = _at(ax, tap.dst)
             nan = xp.isnan(_read(y, ax, tap))
@@ -536,10 +543,19 @@ def divisor_grid(axes, dtype, like, override=None):
     """The divisor of every window, ``(O_0, ..., O_{D-1})`` (or the ``override`` number)."""
     if override is not None:
         return override
+    grid = _divisor_grid(tuple(a.divisor.tobytes() for a in axes), np.dtype(dtype))
+    return backend.like(grid, like) if backend.is_cuda(like) else grid
+
+
+@functools.lru_cache(maxsize=256)  # (built on every call otherwise: several calls' worth at small sizes)
+def _divisor_grid(divisors, dtype):
+    """``divisor_grid`` of the per-axis int64 divisors given as bytes; read-only (shared)."""
     grid = np.ones((), np.int64)
-    for a in axes:
-        grid = np.multiply.outer(grid, a.divisor)
-    return backend.like(grid.astype(dtype), like)
+    for d in divisors:
+        grid = np.multiply.outer(grid, np.frombuffer(d, np.int64))
+    grid = grid.astype(dtype)
+    grid.setflags(write=False)
+    return grid
 
 
 def window_matrices(axes):
@@ -600,9 +616,47 @@ def _is_global(axes):
     return all(a.windows is not None and len(a.windows) == 1 and tuple(a.windows[0]) == (0, a.size) for a in axes)
 
 
+BLOCK_MAX = 16  # block pooling (see block_sizes) up to this k: k array operations per axis
+
+
+def block_sizes(axes):
+    """Per axis its k when every axis' windows are k side-by-side pixels covering it exactly
+    (k = s <= BLOCK_MAX, no padding, no dilation; not long adaptive windows), else None: y is then ``(B, O_0, k_0, O_1,
+    k_1, ...)`` by a reshape, its window sums strided sums over the k axes and their adjoint a
+    repeat (a few array operations, none of the passes' per-tap work)."""
+    ks = []
+    for a in axes:
+        k = len(a.taps)
+        if a.windows or a.d != 1 or k > BLOCK_MAX or a.size != a.out * k or a.plan is None \
+                or any(sh.q or sh.r != j for j, sh in enumerate(a.plan)):
+            return None
+        ks.append(k)
+    return ks
+
+
+def block_sum(y, axes, ks):
+    """The window sums of batched y by blocks (``block_sizes``), the first axis first (as the passes)."""
+    y = y.reshape((y.shape[0],) + tuple(n for a, k in zip(axes, ks) for n in (a.out, k)))
+    for m, k in enumerate(ks):  # (axis m's k is at m + 2: the k axes before it are summed away)
+        y = y[_at(m + 2, 0)] if k == 1 else _sum_phases(y, m + 1)
+    return y.copy() if max(ks) == 1 else y  # (a new array: avg divides it in place)
+
+
+def block_adjoint(g, ks):
+    """The adjoint of ``block_sum``: each window's value repeated over its k pixels per axis."""
+    for m, k in enumerate(ks):
+        g = g if k == 1 else repeat_along(g, k, m + 1)
+    return g
+
+
 def avg(y, axes, override=None):
     """The window means of batched y: sums along each axis, over the divisors. The first axis
     first: the last axis (strided views, gathers along rows) then runs on the smallest array."""
+    ks = block_sizes(axes)
+    if ks is not None:
+        y = block_sum(y, axes, ks)
+        y /= divisor_grid(axes, y.dtype, y, override)
+        return y
     if _is_global(axes):  # one window per axis (global pooling): one matrix-vector product, no passes
         xp, flat = backend.xp(y), y.reshape(y.shape[0], -1)
         y = (flat @ xp.ones(flat.shape[1], flat.dtype)).reshape((y.shape[0],) + (1,) * len(axes))
@@ -620,6 +674,9 @@ def avg(y, axes, override=None):
 
 def avg_adjoint(g, axes):
     """The adjoint of ``avg``'s sums (g already over the divisors): the last axis first."""
+    ks = block_sizes(axes)
+    if ks is not None:
+        return block_adjoint(g, ks)
     if _is_global(axes):  # every pixel gets its plane's gradient
         sizes = tuple(a.size for a in axes)
         n = g.shape[0]
@@ -715,9 +772,15 @@ def adaptive_axes(x, dims, output_size, op):
 
 # Small adaptive poolings are fastest as one small dense ``(O, L)`` matrix of window means per
 # axis (a few GEMMs instead of a pass per tap: the per-call cost of NumPy dominates there); their
-# cost grows with L O per row, so only up to DENSE_MAX input pixels per plane. Only on finite
-# arrays: a matrix product spreads a NaN or inf (0 * inf) over every window of its row.
+# cost grows with L O per row, so only up to DENSE_MAX input pixels per plane (larger GEMMs also
+# start OpenBLAS's threads, measured costly on a loaded machine). Only on finite arrays: a matrix
+# product spreads a NaN or inf (0 * inf) over every window of its row, so a non-finite result
+# (which any NaN or inf of the input gives) is computed again by the passes.
 DENSE_MAX = 64 * 64
+
+
+def _dense_pays(axes):
+    return not _is_global(axes) and math.prod(a.size for a in axes) <= DENSE_MAX
 
 
 @functools.lru_cache(maxsize=256)
@@ -745,11 +808,11 @@ class _AdaptiveAvgPool(_Pool):
         self.axes, self.shape = adaptive_axes(x, self.dims, output_size, self.name), x.shape
         xb = batched(x, self.dims)
         self.mats = None
-        small = math.prod(self.shape[-self.dims:]) <= DENSE_MAX and not _is_global(self.axes)
-        if small and x.dtype in (np.float32, np.float64):  # (float16: no BLAS; sums stay on the passes)
+        if x.dtype in (np.float32, np.float64) and _dense_pays(self.axes):  # (float16: no BLAS)
             self.mats = [mean_matrix(a.size, a.out, x.dtype) for a in self.axes]
-            if _finite(xb):
-                return self.unbatch(x, dense(xb, self.mats))
+            y = dense(xb, self.mats)
+            if _finite(y):  # (else x holds a NaN or inf: the passes below keep them where they are)
+                return self.unbatch(x, y)
         return self.unbatch(x, avg(xb, self.axes))
 
     def backward(self, grad):
