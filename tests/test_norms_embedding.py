@@ -442,3 +442,22 @@ def test_embedding_large_backward_matches_torch(torch):
         F.embedding(tc.tensor(indices), mine, **kwargs).backward(tc.tensor(g))
         torch.nn.functional.embedding(torch.tensor(indices), theirs, **kwargs).backward(torch.tensor(g.astype(np.float64)))
         np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("n", [6, 1 << 13])  # below and above _SCATTER_MIN gradient values (d = 4)
+@pytest.mark.parametrize("by_freq", [False, True])
+def test_embedding_padding_row_gradient_is_zero_for_nonfinite_upstream(torch, n, by_freq):
+    """Row padding_idx gets exactly 0 even where the upstream gradient of a padding position
+    is NaN or inf (PyTorch skips those positions; multiplying them by 0 gave NaN), while
+    NaN/inf of other positions reach their rows, as in PyTorch."""
+    indices = np.resize(np.array([0, 1, 0, 2, 2, 0]), n)
+    weight = np.random.default_rng(0).standard_normal((3, 4))
+    g = np.ones((n, 4))
+    g[0, 1], g[2, 0], g[5, 3] = np.nan, np.inf, -np.inf  # all at padding positions (index 0)
+    g[1, 2], g[3, 0] = np.nan, np.inf  # at rows 1 and 2
+    mine, theirs = tc.tensor(weight, requires_grad=True), torch.tensor(weight, requires_grad=True)
+    F.embedding(tc.tensor(indices), mine, padding_idx=0, scale_grad_by_freq=by_freq).backward(tc.tensor(g))
+    torch.nn.functional.embedding(torch.tensor(indices), theirs, padding_idx=0,
+                                  scale_grad_by_freq=by_freq).backward(torch.tensor(g))
+    np.testing.assert_array_equal(mine.grad.numpy()[0], 0)
+    np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy(), rtol=1e-12)

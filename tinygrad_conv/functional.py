@@ -750,10 +750,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     if scale_grad_by_freq:
         counts = xp.bincount(indices.reshape(-1), minlength=v)
         row_scale = (1.0 / xp.maximum(counts, 1))[indices].astype(weight.dtype)
-    if padding_idx is not None:
-        keep = (indices != padding_idx).astype(weight.dtype)
-        row_scale = keep if row_scale is None else row_scale * keep
-    return ops.Embedding.apply(weight, indices=indices, row_scale=row_scale)
+    return ops.Embedding.apply(weight, indices=indices, row_scale=row_scale, padding_idx=padding_idx)
 
 
 def _shuffle_factor(x, factor, name, fn):

@@ -14,27 +14,34 @@ class Embedding(Op):
 
     Backward adds each output row's gradient into the row it came from (repeated
     indices add up, through ``index_add``), after multiplying it by ``row_scale``
-    (a constant of the indices' shape, or None): 0 where the index is ``padding_idx``
-    (that row gets no gradient), ``1 / count`` for ``scale_grad_by_freq``.
+    (a constant of the indices' shape, or None; ``1 / count`` for ``scale_grad_by_freq``).
+    Row ``padding_idx`` (or None) gets a zero gradient, as in PyTorch, even where the
+    upstream gradient is NaN or inf: its rows go to a spare row V that is dropped
+    (multiplying them by 0 would give NaN).
     """
 
     saved = ()  # the gradient is linear in grad: indices and scales are constants
 
-    def forward(self, weight, indices, row_scale=None):
-        self.indices, self.row_scale, self.shape = indices, row_scale, weight.shape
+    def forward(self, weight, indices, row_scale=None, padding_idx=None):
+        self.row_scale, self.shape = row_scale, weight.shape
+        self.targets, self.rows = indices, weight.shape[0]  # rows the gradient is scattered into
+        if padding_idx is not None:
+            self.targets = backend.xp(indices).where(indices == padding_idx, self.rows, indices)
+            self.rows += 1
         return backend.xp(weight).take(weight, indices, axis=0)  # (about twice as fast as weight[indices] here)
 
     def backward(self, grad):
         if self.row_scale is not None:
             grad = grad * self.row_scale[..., None]
         v, d = self.shape
-        if isinstance(grad, np.ndarray) and self.indices.size * d >= _SCATTER_MIN:
-            return (_scatter_rows(v, self.indices.reshape(-1), grad.reshape(self.indices.size, d)),)
+        targets = self.targets
+        if isinstance(grad, np.ndarray) and targets.size * d >= _SCATTER_MIN:
+            return (_scatter_rows(self.rows, targets.reshape(-1), grad.reshape(targets.size, d))[:v],)
         # (CuPy, or a Tensor when differentiated again) add element by element into the flat
         # weight: add.at has a fast path for 1-D operands that rows of a 2-D one miss
-        flat = (self.indices.reshape(-1, 1).astype("int64") * d + backend.xp(self.indices).arange(d)).reshape(-1)
-        dw = backend.zeros((v * d,), grad.dtype, like=grad)
-        return (index_add(dw, flat, grad.reshape(-1)).reshape(self.shape),)
+        flat = (targets.reshape(-1, 1).astype("int64") * d + backend.xp(targets).arange(d)).reshape(-1)
+        dw = backend.zeros((self.rows * d,), grad.dtype, like=grad)
+        return (index_add(dw, flat, grad.reshape(-1)).reshape(self.rows, d)[:v],)
 
 
 def _scatter_rows(v, indices, rows):
