@@ -495,6 +495,66 @@ def pass_unmax(g, ax, axis, winner):
     return flat_unmax(g, ax, axis, axis.plan, winner)
 
 
+# ----- small max pooling: window columns. Below LEAN_MAX values the passes' many small array
+# operations (phases made contiguous, masks, interleaving) cost more than the work; instead x
+# is padded with -inf once, copied as ``(K, windows)`` columns (K = prod(k) taps, one strided
+# copy), and reduced along the taps; the gradient is one bincount at the winners. Only for
+# finite float input without dilation: every window then holds a pixel larger than the
+# padding, so the first tap equal to the maximum is PyTorch's first maximum (NaN and inf take
+# the passes, which follow PyTorch's rules for them).
+LEAN_MAX = 1 << 16  # (measured: at (2, 8, 32, 32) k3 s2 p1 forward+backward ~3x faster than the passes)
+
+
+def lean_pays(x, k, d):
+    """Whether max pooling batched x with kernel k and dilation d takes the window columns (LEAN_MAX)."""
+    return (0 < x.size <= LEAN_MAX and x.dtype in (np.float32, np.float64) and not backend.is_cuda(x)
+            and max(d) == 1 and math.prod(k) < 127 and _finite(x))
+
+
+@functools.lru_cache(maxsize=256)
+def _lean_geometry(sizes, k, s, p, out):
+    """(pads, offsets, first): per axis the (left, right) padding reaching every window's end;
+    per tap (row-major) its offset in the flat plane; per window (flat) its tap 0's flat position."""
+    pads = tuple((pi, max(pi, (o - 1) * si + ki - n - pi)) for n, ki, si, pi, o in zip(sizes, k, s, p, out))
+    strides = np.cumprod((1,) + sizes[:0:-1])[::-1]  # (the plane's row-major strides)
+    offsets, first = np.zeros((), np.int64), np.zeros((), np.int64)
+    for ki, si, pi, o, st in zip(k, s, p, out, strides):
+        offsets = np.add.outer(offsets, np.arange(ki) * st)
+        first = np.add.outer(first, (np.arange(o) * si - pi) * st)
+    return pads, offsets.ravel(), first.ravel()
+
+
+def lean_max(x, k, s, p, out, want_index):
+    """(y ``(B, *out)``, index) of max pooling batched x (``lean_pays``): index ``(B, *out)`` int64,
+    each window's first maximum as a flat position in its plane (as ``max_pool_indices``), or None."""
+    xp, B, sizes = backend.xp(x), x.shape[0], x.shape[1:]
+    pads, offsets, first = _lean_geometry(sizes, k, s, p, out)
+    padded = xp.full((B,) + tuple(n + l + r for n, (l, r) in zip(sizes, pads)), -np.inf, x.dtype)
+    padded[(slice(None),) + tuple(slice(l, l + n) for n, (l, _) in zip(sizes, pads))] = x
+    st = padded.strides
+    cols = xp.lib.stride_tricks.as_strided(  # (k_0, .., k_{D-1}, B, O_0, ..): a view, copied once here
+        padded, k + (B,) + out, st[1:] + st[:1] + tuple(t * si for t, si in zip(st[1:], s)), writeable=False)
+    cols = cols.reshape(math.prod(k), -1)
+    y = cols.max(axis=0)
+    if not want_index:
+        return y.reshape((B,) + out), None
+    # the first tap equal to the maximum: K - (the largest K - tap over the taps equal to it)
+    hit = (cols == y).view(np.int8)
+    hit *= _on(np.arange(len(cols), 0, -1, dtype=np.int8)[:, None], x)
+    tap = len(cols) - hit.max(axis=0).astype(np.intp)
+    index = _on(offsets, x).take(tap).reshape(B, -1) + _on(first, x)
+    return y.reshape((B,) + out), index.reshape((B,) + out)
+
+
+def scatter_at(grad, index, shape):
+    """dx of a max pooling: each window's gradient added at its winner (``index``: flat positions
+    in planes of ``prod(shape[-D:])`` pixels, ``(B, *O)``): one bincount, as PyTorch's sums."""
+    xp, B, plane = backend.xp(grad), index.shape[0], math.prod(shape[len(shape) - index.ndim + 1:])
+    flat = index + (xp.arange(B) * plane).reshape((-1,) + (1,) * (index.ndim - 1))
+    dx = xp.bincount(flat.ravel(), weights=grad.ravel(), minlength=B * plane)
+    return dx.astype(grad.dtype, copy=False).reshape(shape)
+
+
 def batched(x, dims):
     """x as ``(B, *S)``: every axis before the spatial ones is batch."""
     return x.reshape((-1,) + x.shape[-dims:])
@@ -726,7 +786,11 @@ class _MaxPool(_Pool):
             y, self.index = pool_cuda.max_pool2d(batched(x, 2)[:, None], k, s, p, d, out)
             self.cuda = (k, s, p, d)
             return self.unbatch(x, y[:, 0])
-        y, self.winners = pool_max(batched(x, self.dims), self.axes, any(self.needs_input_grad))
+        xb, self.index = batched(x, self.dims), None
+        if lean_pays(xb, k, d):
+            y, self.index = lean_max(xb, k, s, p, out, any(self.needs_input_grad))
+            return self.unbatch(x, y)
+        y, self.winners = pool_max(xb, self.axes, any(self.needs_input_grad))
         return self.unbatch(x, y)
 
     def backward(self, grad):
@@ -735,6 +799,8 @@ class _MaxPool(_Pool):
             g = batched(grad, 2)[:, None]
             dx = pool_cuda.max_pool2d_backward(g, self.index, g.shape[:2] + self.shape[-2:], k, s, p, d)
             return (dx.reshape(self.shape),)
+        if self.index is not None:
+            return (scatter_at(grad, self.index, self.shape),)
         winners = self.winners
         if not self.retained:
             self.winners = None
@@ -742,7 +808,10 @@ class _MaxPool(_Pool):
 
     def backward_graph(self, grad, out):
         plane = int(np.prod(self.shape[-self.dims:]))
-        index = self.index.astype(np.int64)[:, 0] if getattr(self, "cuda", None) else flat_winners(self.winners, self.axes)
+        if getattr(self, "cuda", None):
+            index = self.index.astype(np.int64)[:, 0]
+        else:
+            index = self.index if self.index is not None else flat_winners(self.winners, self.axes)
         return (scatter_graph(grad, index, plane, self.shape),)
 
 
@@ -753,6 +822,8 @@ def max_pool_indices(x, dims, op, **params):
     if backend.is_cuda(x) and dims == 2:
         y, index = pool_cuda.max_pool2d(batched(x, 2)[:, None], k, s, p, d, out)
         y, index = y[:, 0], index[:, 0].astype(np.int64)
+    elif lean_pays(batched(x, dims), k, d):
+        y, index = lean_max(batched(x, dims), k, s, p, out, True)
     else:
         axes = [regular_axis(*a) for a in zip(x.shape[-dims:], k, s, p, d, out)]
         y, winners = pool_max(batched(x, dims), axes, True)
@@ -874,10 +945,7 @@ class _AdaptiveMaxPool(_Pool):
     def backward(self, grad):
         # few, large windows: one scatter of the gradients at their winners (bincount adds the
         # two windows that may share a pixel) beats a pass per axis over the input
-        xp, plane = backend.xp(grad), int(np.prod(self.shape[-self.dims:]))
-        flat = self.index + (xp.arange(self.index.shape[0]) * plane).reshape((-1,) + (1,) * self.dims)
-        dx = xp.bincount(flat.ravel(), weights=grad.ravel(), minlength=flat.shape[0] * plane)
-        return (dx.astype(grad.dtype, copy=False).reshape(self.shape),)
+        return (scatter_at(grad, self.index, self.shape),)
 
     def backward_graph(self, grad, out):
         return (scatter_graph(grad, self.index, int(np.prod(self.shape[-self.dims:])), self.shape),)
