@@ -662,7 +662,7 @@ class _AvgPool(_Pool):
             return self.unbatch(x, pool_cuda.avg_pool2d(xb, k, s, p, out, self.include_pad)[:, 0])
         xb, self.mats = batched(x, self.dims), None
         if divisor_override is None and x.dtype in (np.float32, np.float64) and _dense_pays(self.axes) \
-                and block_sizes(self.axes) is None:  # small planes: per-axis matrices of window means
+                and xb.size * out[-1] <= DENSE_GEMM and block_sizes(self.axes) is None:  # small: matrices
             self.mats = [avg_matrix(*a, self.include_pad, x.dtype) for a in zip(x.shape[-self.dims:], k, s, p, out)]
             y = dense_finite(xb, self.mats)
             if y is not None:
@@ -863,6 +863,10 @@ def adaptive_axes(x, dims, output_size, op):
 # product spreads a NaN or inf (0 * inf) over every window of its row, so a non-finite result
 # (which any NaN or inf of the input gives) is computed again by the passes.
 DENSE_MAX = 64 * 64
+# avg_pool's largest GEMM (the last axis' backward, ``x.size * O_last`` multiply-adds) at most
+# this: OpenBLAS runs such a GEMM on one thread, and on two threads a small GEMM measured up to
+# 100x slower when the cores were busy (at (2, 8, 32, 32) k3 s2 p1, 0.8x the passes' time)
+DENSE_GEMM = 1 << 18
 
 
 def _dense_pays(axes):
