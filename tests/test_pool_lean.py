@@ -1,9 +1,10 @@
-"""Small max pooling's window-column path (``pool.lean_max``) and the per-axis passes it
-replaces, each forced, against PyTorch: values, return_indices and gradients, in 1-3 D,
-float32 and float64, with ties, NaN and +-inf in the input and in the upstream gradient."""
+"""The small-input paths of pooling and the per-axis passes they replace, each forced, against
+PyTorch, in 1-3 D, float32 and float64, with ties, NaN and +-inf in the input and in the
+upstream gradient: max pooling's window columns (``pool.lean_max``: values, return_indices,
+gradients) and avg pooling's per-axis matrices (``pool.dense``)."""
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import assume, given, reject, settings, strategies as st
 
 from tinygrad_conv import Tensor
 from tinygrad_conv import functional as F
@@ -76,3 +77,50 @@ def test_the_first_of_tied_maxima_wins_in_row_major_order():
     out, index, dx = run(x, np.ones((1, 1, 2, 2), np.float32), dict(kernel_size=3, stride=2, padding=1))
     np.testing.assert_array_equal(index[0, 0], [[0, 1], [4, 5]])
     np.testing.assert_array_equal(dx[0, 0], [[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=cases(), dense=st.booleans(), include_pad=st.booleans())
+def test_both_avg_pool_paths_match_torch(case, dense, include_pad):
+    torch = pytest.importorskip("torch")
+    x, rng, params = case
+    params = dict(params, count_include_pad=include_pad)
+    outs = [pool.out_size(n, ki, si, pi, 1, params["ceil_mode"])
+            for n, ki, si, pi in zip(x.shape[2:], params["kernel_size"], params["stride"], params["padding"])]
+    assume(min(outs) >= 1)
+    grad = rng.standard_normal([x.shape[0], x.shape[1]] + outs).astype(x.dtype)
+    if rng.random() < 0.3:
+        grad.flat[rng.integers(grad.size)] = np.nan
+    calls = []
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(pool, "DENSE_MAX", pool.DENSE_MAX if dense else 0)
+        m.setattr(pool, "dense", lambda y, mats: calls.append(bool(np.isfinite(y).all())) or matrices(y, mats))
+        fn = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}[x.ndim - 2]
+        xt = Tensor(x, requires_grad=True)
+        out = fn(xt, **params)
+        out.backward(Tensor(grad))
+    assert all(calls) and (dense or not calls)  # the matrices never see a NaN or inf (they would spread it)
+    tfn = {1: torch.nn.functional.avg_pool1d, 2: torch.nn.functional.avg_pool2d, 3: torch.nn.functional.avg_pool3d}
+    tx = torch.tensor(x, requires_grad=True)
+    try:
+        tout = tfn[x.ndim - 2](tx, **params)
+    except RuntimeError:  # (PyTorch's avg_pool3d refuses some inputs smaller than the kernel)
+        reject()
+    tout.backward(torch.tensor(grad))
+    tol = 1e-5 if x.dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=tol, atol=tol)
+    assert out.dtype == xt.grad.dtype == x.dtype
+
+
+matrices = pool.dense
+
+
+def test_small_finite_avg_pool_takes_the_matrices(monkeypatch):
+    calls = []
+    monkeypatch.setattr(pool, "dense", lambda *a: calls.append(1) or matrices(*a))
+    xt = Tensor(np.ones((2, 8, 32, 32), np.float32), requires_grad=True)
+    F.avg_pool2d(xt, 3, 2, 1).sum().backward()
+    assert len(calls) == 2  # forward and backward
+    # pixel (1, 1) is in 2 x 2 windows, (1, 2) in 2 x 1, (2, 2) in one: each window's gradient 1/9
+    np.testing.assert_allclose(xt.grad.numpy()[0, 0, 1:3, 1:3], np.array([[4, 2], [2, 1]]) / 9, rtol=1e-6)
