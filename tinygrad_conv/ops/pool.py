@@ -28,8 +28,10 @@ Speed: where an axis' taps are slices of one stride whose phases ``y[.., r::s]``
 O entries (even sides, the usual case), the passes run on flat contiguous arrays, a tap one
 shifted flat slice (``flat_plan``; NumPy is several times slower on strided or row-sliced
 views), the padding rows redone after. Average pooling of side-by-side windows (k = s, no
-padding) is a reshape, strided sums and a repeat (``block_sizes``). Small adaptive average
-pools are dense per-axis matrices of window means (``DENSE_MAX``).
+padding) is a reshape, strided sums and a repeat (``block_sizes``). Small adaptive and plain
+average pools are dense per-axis matrices of window means (``DENSE_MAX``, ``DENSE_GEMM``); small
+max pools copy every window's pixels once as columns and reduce them (``lean_max``). Both only
+for finite input: NaN and inf take the passes.
 
 Output size, per axis: ``floor_or_ceil((L + 2p - d (k - 1) - 1) / s) + 1``, rounding up
 with ``ceil_mode``, one less if the last window would start past the input and its left
