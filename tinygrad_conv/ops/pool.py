@@ -28,8 +28,10 @@ Speed: where an axis' taps are slices of one stride whose phases ``y[.., r::s]``
 O entries (even sides, the usual case), the passes run on flat contiguous arrays, a tap one
 shifted flat slice (``flat_plan``; NumPy is several times slower on strided or row-sliced
 views), the padding rows redone after. Average pooling of side-by-side windows (k = s, no
-padding) is a reshape, strided sums and a repeat (``block_sizes``). Small adaptive average
-pools are dense per-axis matrices of window means (``DENSE_MAX``).
+padding) is a reshape, strided sums and a repeat (``block_sizes``). Small adaptive and plain
+average pools are dense per-axis matrices of window means (``DENSE_MAX``, ``DENSE_GEMM``); small
+max pools copy every window's pixels once as columns and reduce them (``lean_max``). Both only
+for finite input: NaN and inf take the passes.
 
 Output size, per axis: ``floor_or_ceil((L + 2p - d (k - 1) - 1) / s) + 1``, rounding up
 with ``ceil_mode``, one less if the last window would start past the input and its left
@@ -495,6 +497,71 @@ def pass_unmax(g, ax, axis, winner):
     return flat_unmax(g, ax, axis, axis.plan, winner)
 
 
+# ----- small max pooling: window columns. Below LEAN_MAX values the passes' many small array
+# operations (phases made contiguous, masks, interleaving) cost more than the work; instead x
+# is padded with -inf once, copied as ``(K, windows)`` columns (K = prod(k) taps, one strided
+# copy), and reduced along the taps; the gradient is one bincount at the winners. Only for
+# finite float input without dilation: every window then holds a pixel larger than the
+# padding, so the first tap equal to the maximum is PyTorch's first maximum (NaN and inf take
+# the passes, which follow PyTorch's rules for them).
+# Measured (loaded 2-core machine, (2, 8, H, H) float32, forward+backward of the op, time over
+# the passes'): k3 s2 p1 0.67 at H=16, 0.77 at 32, 0.84 at 64, 1.04 at 96, 1.31 at 128; k2 0.76
+# at 32, 0.97 at 64; k3 s1 p1 0.91 at 32, 0.98 at 48, 1.20 at 64 (9x more columns than input).
+LEAN_MAX, LEAN_COLUMNS = 1 << 16, 1 << 18  # at most this many input values and column entries
+
+
+def lean_pays(x, k, d, out):
+    """Whether max pooling batched x (kernel k, dilation d, output sizes out) takes the window
+    columns (LEAN_MAX, LEAN_COLUMNS)."""
+    return (0 < x.size <= LEAN_MAX and math.prod(k) * x.shape[0] * math.prod(out) <= LEAN_COLUMNS
+            and x.dtype in (np.float32, np.float64) and not backend.is_cuda(x)
+            and max(d) == 1 and math.prod(k) < 127 and _finite(x))
+
+
+@functools.lru_cache(maxsize=256)
+def _lean_geometry(sizes, k, s, p, out):
+    """(pads, offsets, first): per axis the (left, right) padding reaching every window's end;
+    per tap (row-major) its offset in the flat plane; per window (flat) its tap 0's flat position."""
+    pads = tuple((pi, max(pi, (o - 1) * si + ki - n - pi)) for n, ki, si, pi, o in zip(sizes, k, s, p, out))
+    strides = np.cumprod((1,) + sizes[:0:-1])[::-1]  # (the plane's row-major strides)
+    offsets, first = np.zeros((), np.int64), np.zeros((), np.int64)
+    for ki, si, pi, o, st in zip(k, s, p, out, strides):
+        offsets = np.add.outer(offsets, np.arange(ki) * st)
+        first = np.add.outer(first, (np.arange(o) * si - pi) * st)
+    return pads, offsets.ravel(), first.ravel()
+
+
+def lean_max(x, k, s, p, out, want_index):
+    """(y ``(B, *out)``, index) of max pooling batched x (``lean_pays``): index ``(B, *out)`` int64,
+    each window's first maximum as a flat position in its plane (as ``max_pool_indices``), or None."""
+    xp, B, sizes = backend.xp(x), x.shape[0], x.shape[1:]
+    pads, offsets, first = _lean_geometry(sizes, k, s, p, out)
+    padded = xp.full((B,) + tuple(n + l + r for n, (l, r) in zip(sizes, pads)), -np.inf, x.dtype)
+    padded[(slice(None),) + tuple(slice(l, l + n) for n, (l, _) in zip(sizes, pads))] = x
+    st = padded.strides
+    cols = xp.lib.stride_tricks.as_strided(  # (k_0, .., k_{D-1}, B, O_0, ..): a view, copied once here
+        padded, k + (B,) + out, st[1:] + st[:1] + tuple(t * si for t, si in zip(st[1:], s)), writeable=False)
+    cols = cols.reshape(math.prod(k), -1)
+    y = cols.max(axis=0)
+    if not want_index:
+        return y.reshape((B,) + out), None
+    # the first tap equal to the maximum: K - (the largest K - tap over the taps equal to it)
+    hit = (cols == y).view(np.int8)
+    hit *= _on(np.arange(len(cols), 0, -1, dtype=np.int8)[:, None], x)
+    tap = len(cols) - hit.max(axis=0).astype(np.intp)
+    index = _on(offsets, x).take(tap).reshape(B, -1) + _on(first, x)
+    return y.reshape((B,) + out), index.reshape((B,) + out)
+
+
+def scatter_at(grad, index, shape):
+    """dx of a max pooling: each window's gradient added at its winner (``index``: flat positions
+    in planes of ``prod(shape[-D:])`` pixels, ``(B, *O)``): one bincount, as PyTorch's sums."""
+    xp, B, plane = backend.xp(grad), index.shape[0], math.prod(shape[len(shape) - index.ndim + 1:])
+    flat = index + (xp.arange(B) * plane).reshape((-1,) + (1,) * (index.ndim - 1))
+    dx = xp.bincount(flat.ravel(), weights=grad.ravel(), minlength=B * plane)
+    return dx.astype(grad.dtype, copy=False).reshape(shape)
+
+
 def batched(x, dims):
     """x as ``(B, *S)``: every axis before the spatial ones is batch."""
     return x.reshape((-1,) + x.shape[-dims:])
@@ -595,13 +662,23 @@ class _AvgPool(_Pool):
             self.cuda = (k, s, p)
             xb = batched(x, 2)[:, None]
             return self.unbatch(x, pool_cuda.avg_pool2d(xb, k, s, p, out, self.include_pad)[:, 0])
-        return self.unbatch(x, avg(batched(x, self.dims), self.axes, self.override))
+        xb, self.mats = batched(x, self.dims), None
+        if divisor_override is None and x.dtype in (np.float32, np.float64) and _dense_pays(self.axes) \
+                and xb.size * out[-1] <= DENSE_GEMM and block_sizes(self.axes) is None:  # small: matrices
+            self.mats = [avg_matrix(*a, self.include_pad, x.dtype) for a in zip(x.shape[-self.dims:], k, s, p, out)]
+            y = dense_finite(xb, self.mats)
+            if y is not None:
+                return self.unbatch(x, y)
+        return self.unbatch(x, avg(xb, self.axes, self.override))
 
     def backward(self, grad):
         if getattr(self, "cuda", None) and backend.is_cuda(grad):
             k, s, p = self.cuda
             g = batched(grad, 2)[:, None]
             dx = pool_cuda.avg_pool2d_backward(g, g.shape[:2] + self.shape[-2:], k, s, p, self.include_pad)
+            return (dx.reshape(self.shape),)
+        dx = None if self.mats is None else dense_finite(batched(grad, self.dims), [M.T for M in self.mats])
+        if dx is not None:
             return (dx.reshape(self.shape),)
         g = batched(grad, self.dims) / divisor_grid(self.axes, grad.dtype, grad, self.override)
         return (avg_adjoint(g, self.axes).reshape(self.shape),)
@@ -726,7 +803,11 @@ class _MaxPool(_Pool):
             y, self.index = pool_cuda.max_pool2d(batched(x, 2)[:, None], k, s, p, d, out)
             self.cuda = (k, s, p, d)
             return self.unbatch(x, y[:, 0])
-        y, self.winners = pool_max(batched(x, self.dims), self.axes, any(self.needs_input_grad))
+        xb, self.index = batched(x, self.dims), None
+        if lean_pays(xb, k, d, out):
+            y, self.index = lean_max(xb, k, s, p, out, any(self.needs_input_grad))
+            return self.unbatch(x, y)
+        y, self.winners = pool_max(xb, self.axes, any(self.needs_input_grad))
         return self.unbatch(x, y)
 
     def backward(self, grad):
@@ -735,6 +816,8 @@ class _MaxPool(_Pool):
             g = batched(grad, 2)[:, None]
             dx = pool_cuda.max_pool2d_backward(g, self.index, g.shape[:2] + self.shape[-2:], k, s, p, d)
             return (dx.reshape(self.shape),)
+        if self.index is not None:
+            return (scatter_at(grad, self.index, self.shape),)
         winners = self.winners
         if not self.retained:
             self.winners = None
@@ -742,7 +825,10 @@ class _MaxPool(_Pool):
 
     def backward_graph(self, grad, out):
         plane = int(np.prod(self.shape[-self.dims:]))
-        index = self.index.astype(np.int64)[:, 0] if getattr(self, "cuda", None) else flat_winners(self.winners, self.axes)
+        if getattr(self, "cuda", None):
+            index = self.index.astype(np.int64)[:, 0]
+        else:
+            index = self.index if self.index is not None else flat_winners(self.winners, self.axes)
         return (scatter_graph(grad, index, plane, self.shape),)
 
 
@@ -753,6 +839,8 @@ def max_pool_indices(x, dims, op, **params):
     if backend.is_cuda(x) and dims == 2:
         y, index = pool_cuda.max_pool2d(batched(x, 2)[:, None], k, s, p, d, out)
         y, index = y[:, 0], index[:, 0].astype(np.int64)
+    elif lean_pays(batched(x, dims), k, d, out):
+        y, index = lean_max(batched(x, dims), k, s, p, out, True)
     else:
         axes = [regular_axis(*a) for a in zip(x.shape[-dims:], k, s, p, d, out)]
         y, winners = pool_max(batched(x, dims), axes, True)
@@ -777,6 +865,10 @@ def adaptive_axes(x, dims, output_size, op):
 # product spreads a NaN or inf (0 * inf) over every window of its row, so a non-finite result
 # (which any NaN or inf of the input gives) is computed again by the passes.
 DENSE_MAX = 64 * 64
+# avg_pool's largest GEMM (the last axis' backward, ``x.size * O_last`` multiply-adds) at most
+# this: OpenBLAS runs such a GEMM on one thread, and on two threads a small GEMM measured up to
+# 100x slower when the cores were busy (at (2, 8, 32, 32) k3 s2 p1, 0.8x the passes' time)
+DENSE_GEMM = 1 << 18
 
 
 def _dense_pays(axes):
@@ -788,6 +880,21 @@ def mean_matrix(size, out, dtype):
     """The ``(O, L)`` matrix of adaptive window means along one axis, in ``dtype``."""
     a = adaptive_axis(size, out)
     return (window_matrices([a])[0] / a.divisor[:, None]).astype(dtype)
+
+
+@functools.lru_cache(maxsize=256)
+def avg_matrix(size, k, s, p, out, include_pad, dtype):
+    """The ``(O, L)`` matrix of avg_pool's window means along one axis (its share of the
+    divisor, which is a product over the axes), in ``dtype``."""
+    a = regular_axis(size, k, s, p, 1, out, include_pad)
+    return (window_matrices([a])[0] / a.divisor[:, None]).astype(dtype)
+
+
+def dense_finite(y, mats):
+    """``dense(y, mats)``, or None unless every value of y is finite (and its squares' sum is,
+    so no window sum overflows): the matrices' zeros would spread a NaN or inf (0 * inf is
+    NaN), which the passes keep where they are."""
+    return dense(y, mats) if _finite(y) else None
 
 
 def dense(y, mats):
@@ -810,16 +917,16 @@ class _AdaptiveAvgPool(_Pool):
         self.mats = None
         if x.dtype in (np.float32, np.float64) and _dense_pays(self.axes):  # (float16: no BLAS)
             self.mats = [mean_matrix(a.size, a.out, x.dtype) for a in self.axes]
-            y = dense(xb, self.mats)
-            if _finite(y):  # (else x holds a NaN or inf: the passes below keep them where they are)
+            y = dense_finite(xb, self.mats)
+            if y is not None:
                 return self.unbatch(x, y)
         return self.unbatch(x, avg(xb, self.axes))
 
     def backward(self, grad):
-        g = batched(grad, self.dims)
-        if self.mats is not None and _finite(g):
-            return (dense(g, [M.T for M in self.mats]).reshape(self.shape),)
-        g = g / divisor_grid(self.axes, grad.dtype, grad)
+        dx = None if self.mats is None else dense_finite(batched(grad, self.dims), [M.T for M in self.mats])
+        if dx is not None:
+            return (dx.reshape(self.shape),)
+        g = batched(grad, self.dims) / divisor_grid(self.axes, grad.dtype, grad)
         return (avg_adjoint(g, self.axes).reshape(self.shape),)
 
     def backward_graph(self, grad, out):
@@ -874,10 +981,7 @@ class _AdaptiveMaxPool(_Pool):
     def backward(self, grad):
         # few, large windows: one scatter of the gradients at their winners (bincount adds the
         # two windows that may share a pixel) beats a pass per axis over the input
-        xp, plane = backend.xp(grad), int(np.prod(self.shape[-self.dims:]))
-        flat = self.index + (xp.arange(self.index.shape[0]) * plane).reshape((-1,) + (1,) * self.dims)
-        dx = xp.bincount(flat.ravel(), weights=grad.ravel(), minlength=flat.shape[0] * plane)
-        return (dx.astype(grad.dtype, copy=False).reshape(self.shape),)
+        return (scatter_at(grad, self.index, self.shape),)
 
     def backward_graph(self, grad, out):
         return (scatter_graph(grad, self.index, int(np.prod(self.shape[-self.dims:])), self.shape),)
