@@ -229,3 +229,51 @@ def test_released_column_buffers_are_reused_without_changing_results(monkeypatch
     assert conv._spare  # the reuse path ran
     for a, b in zip(got, expected):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # (NaN in x)
+@pytest.mark.parametrize("layout", ["flat", "batch_inner", "chunked"])
+@pytest.mark.parametrize("kernel, stride, dilation, padding", [
+    ((1, 1), (2, 2), (1, 1), (0, 0)),  # the ResNet shortcut: one phase of four read
+    ((1, 1), (2, 3), (1, 1), (1, 0)),
+    ((2, 2), (2, 2), (2, 2), (1, 1)),  # offsets 0 and 2: phase (0, 0) only
+    ((3, 1), (3, 2), (3, 1), (2, 0)),
+    ((3, 3), (2, 2), (1, 1), (1, 1)),  # every phase read (the common stride-2 conv)
+])
+def test_strided_convs_store_only_the_phases_read(layout, kernel, stride, dilation, padding):
+    """conv.py's phase buffers hold only the phases some kernel offset reads (phase_ranks). The
+    pixels of the other phases reach no output: a NaN there changes nothing, and their
+    gradient is exactly zero, as in PyTorch."""
+    torch = pytest.importorskip("torch")
+    from tinygrad_conv.ops import conv, conv_chunked
+
+    x, w, b = arrays((2, 3, 11, 13), (4, 3) + kernel, seed=7)
+    params = dict(stride=stride, padding=padding, dilation=dilation, groups=1)
+
+    def read(n, k, s, d, p):  # the indices along one axis that some output reads
+        outs = (n + 2 * p - d * (k - 1) - 1) // s + 1
+        return sorted({o * s - p + i * d for o in range(outs) for i in range(k)} & set(range(n)))
+
+    reads = np.zeros(x.shape[2:], bool)
+    reads[np.ix_(*map(read, x.shape[2:], kernel, stride, dilation, padding))] = True
+    assert reads.any()
+    x[:, :, ~reads] = np.nan
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    expected = torch.nn.functional.conv2d(tx, tw, tb, stride=stride, padding=padding, dilation=dilation)
+    g = np.random.default_rng(8).standard_normal(tuple(expected.shape))
+    expected.backward(torch.tensor(g))
+    with pytest.MonkeyPatch.context() as patch:
+        if layout == "batch_inner":
+            patch.setattr(conv, "GARBAGE_LIMIT", 0)
+        elif layout == "chunked":
+            patch.setattr(conv, "CHUNK_MIN_BYTES", 0)
+            patch.setattr(conv_chunked, "CHUNK_BYTES", 1)
+            patch.setattr(conv, "GARBAGE_LIMIT", float("inf"))
+        y, grads = run(x, w, b, params, g)
+    y, (dx, dw, db) = y.numpy(), (t.numpy() for t in grads)
+    assert np.isfinite(y).all()
+    np.testing.assert_allclose(y, expected.detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-10, atol=1e-10)
+    assert (dx[:, :, ~reads] == 0).all()
+    np.testing.assert_allclose(dw, tw.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(db, tb.grad.numpy(), rtol=1e-10, atol=1e-10)

@@ -68,7 +68,8 @@ garbage columns (17x17 -> 17x16 per 16x16 image: 6% fewer FLOPs).
 Stride s > 1 becomes stride 1 by splitting the padded image into s_h s_w phases,
 ``phase[a, b][r, t] = x_pad[r s_h + a, t s_w + b]``, stored one after the other:
 offset (kh, kw) reads phase ``(kh d_h % s_h, kw d_w % s_w)`` shifted by
-``(kh d_h // s_h, kw d_w // s_w)`` phase pixels, again one flat slice.
+``(kh d_h // s_h, kw d_w // s_w)`` phase pixels, again one flat slice. Only the phases some
+offset reads are stored (``phase_ranks``): a 1x1 stride-2 shortcut copies a quarter of x.
 
 ``ConvNd`` below is written once for both devices: ``layout_of(x, geo)`` gives it the
 module that holds the layout steps (im2col, weight_rows, output, grad_columns,
@@ -182,16 +183,16 @@ def layout(N, C, size, O, kernel, stride, padding, dilation, groups, itemsize, w
         grid = tuple(-(-u // s) for u, s in zip(used, stride))  # phase size: ceil(used / stride)
     block = C * N * math.prod(grid)
     steps = [math.prod(grid[i + 1:]) for i in range(len(grid))]  # flat step of each grid axis
+    ranks = phase_ranks(kernel, dilation, stride)
     starts = []  # where the block of each kernel offset (in C order) starts in the flat buffer
     for offset in itertools.product(*(range(k) for k in kernel)):
         shifts, phase = zip(*(divmod(k * dl, s) for k, dl, s in zip(offset, dilation, stride)))
-        phase_index = int(np.ravel_multi_index(phase, stride))
-        starts.append(phase_index * block + sum(u * st for u, st in zip(shifts, steps)))
+        starts.append(ranks[phase] * block + sum(u * st for u, st in zip(shifts, steps)))
     # the whole input, unless a stride skips the last rows/cols
     xused = tuple(max(0, min(n, u - p)) for n, u, p in zip(size, used, padding))
-    phases = tuple(phase_slices(stride, stored, xused, grid))
+    phases = tuple((ranks[a], *rest) for a, *rest in phase_slices(stride, stored, xused, grid) if a in ranks)
     lead = copy_friendly_lead(starts, block, groups, itemsize)
-    phase_size = math.prod(stride) * block
+    phase_size = len(ranks) * block
     front = padding[-1] if wrap else 0  # the first row's left padding: read, then zeroed in the columns
     length = max(front + phase_size, max(starts) + block)
     keep = None
@@ -209,6 +210,21 @@ def padded(geo):
     if not g.keep:
         return g
     return layout(g.N, g.C, g.size, g.O, g.kernel, g.stride, g.padding, g.dilation, g.groups, 1, wrap=False)
+
+
+@functools.lru_cache(maxsize=256)
+def phase_ranks(kernel, dilation, stride):
+    """``{phase: i}`` for the phases some kernel offset reads, numbered in C order: the flat
+    buffer holds only those (a strided 1x1 conv reads one phase of s_h s_w)."""
+    read = {tuple(k * dl % s for k, dl, s in zip(offset, dilation, stride))
+            for offset in itertools.product(*(range(k) for k in kernel))}
+    return {phase: i for i, phase in enumerate(sorted(read))}
+
+
+def covers(geo):
+    """Whether the phases hold every input pixel (else from_phases starts from zeros: the
+    pixels no output reads get zero gradient)."""
+    return geo.xused == geo.size and len(geo.phases) == math.prod(geo.stride)
 
 
 def phase_slices(stride, padding, xused, grid):
@@ -278,14 +294,14 @@ _ALL2 = (slice(None), slice(None))
 
 
 def _phase_grids(flat, geo):
-    """The phases of a flat buffer as an array ``(*stride, C, N, *grid)``."""
+    """The phases some kernel offset reads, of a flat buffer, as an array ``(phases, C, N, *grid)``."""
     g = geo
-    return flat[g.front : g.front + g.phase_size].reshape(g.stride + (g.C, g.N) + g.grid)
+    return flat[g.front : g.front + g.phase_size].reshape((len(g.phases), g.C, g.N) + g.grid)
 
 
 def to_phases(x, geo, lead=0):
-    """The zero-padded input as a flat buffer: phases ``(*stride, C, N, *grid)`` then zeros
-    up to ``length``, ``buf[a, c, n, r] = x_pad[n, c, r s + a]`` (per axis). For stride 1
+    """The zero-padded input as a flat buffer: the phases read, ``(phases, C, N, *grid)``, then
+    zeros up to ``length``, ``buf[a, c, n, r] = x_pad[n, c, r s + a]`` (per axis). For stride 1
     that is just the (shared-)padded input, channel-major."""
     g = geo
     flat = aligned(g.length, x.dtype, lead)
@@ -324,8 +340,8 @@ def from_phases(flat, geo, dtype):
     (each input pixel lives in exactly one phase, so this is a copy)."""
     g = geo
     phases = _phase_grids(flat, g)
-    # Rows/cols past xused are read by no output: zero gradient.
-    dx = (np.empty if g.xused == g.size else np.zeros)((g.N, g.C) + g.size, dtype)
+    # Rows/cols past xused, and phases no offset reads, are read by no output: zero gradient.
+    dx = (np.empty if covers(g) else np.zeros)((g.N, g.C) + g.size, dtype)
     for a, rq, rx, nr in g.phases:
         dx[_ALL2 + rx][_ALL2 + nr] = phases[a][_ALL2 + rq].swapaxes(0, 1)
     return dx

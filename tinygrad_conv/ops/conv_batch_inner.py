@@ -37,10 +37,11 @@ def _shifts(geo):
 def _shifts_of(N, C, grid, kernel, dilation, stride, phase_size):
     block = C * math.prod(grid) * N
     steps = [math.prod(grid[i + 1:]) * N for i in range(len(grid))]
+    ranks = flat_layout.phase_ranks(kernel, dilation, stride)  # (only the phases read are stored)
     starts = []
     for offset in itertools.product(*(range(k) for k in kernel)):
         shifts, phase = zip(*(divmod(k * dl, s) for k, dl, s in zip(offset, dilation, stride)))
-        starts.append(int(np.ravel_multi_index(phase, stride)) * block + sum(u * st for u, st in zip(shifts, steps)))
+        starts.append(ranks[phase] * block + sum(u * st for u, st in zip(shifts, steps)))
     return tuple(starts), max(phase_size, max(starts) + block)
 
 
@@ -57,7 +58,7 @@ def _blocks(flat, geo, split):
 
 def _phases(flat, geo):
     g = geo
-    return flat[: g.phase_size].reshape(g.stride + (g.C,) + g.grid + (g.N,))
+    return flat[: g.phase_size].reshape((len(g.phases), g.C) + g.grid + (g.N,))
 
 
 def im2col(x, geo):
@@ -83,7 +84,7 @@ def col2im(dcols, geo, dtype):
     for k, view in enumerate(_blocks(flat, g, (g.groups, Cg))):
         view += dcols[:, k]  # runs of W_o N contiguous elements
     phases = _phases(flat, g)
-    dx = (np.empty if g.xused == g.size else np.zeros)((g.N, g.C) + g.size, dtype)
+    dx = (np.empty if flat_layout.covers(g) else np.zeros)((g.N, g.C) + g.size, dtype)
     for a, rq, rx, nr in g.phases:
         dx[(_ALL, _ALL) + rx][(_ALL, _ALL) + nr] = np.moveaxis(phases[a][(_ALL,) + rq], -1, 0)
     return dx
