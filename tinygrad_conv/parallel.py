@@ -16,9 +16,11 @@ it at import. Default: the cores this process may use, at most ``MAX_DEFAULT``
 (PyTorch also uses every core; NumPy's memory-bound passes gain little past a few).
 Measured on the idle 2-core development machine, 2 threads against 1 on (2,8,512,512)
 float32 forward + backward: relu 2.2 -> 1.6x PyTorch, tanh 1.7 -> 1.2x, sigmoid
-5.7 -> 3.7x, batch norm 1.5 -> 1.4x. Below ``MIN_ELEMENTS`` a handoff (~60 us idle, up
-to ms under load: the worker waits for a core and the GIL) costs more than it saves:
-at 2**18 values 2 threads made relu and batch norm 1.2-1.4x slower.
+5.7 -> 3.7x, batch norm 1.5 -> 1.4x. Below ``MIN_ELEMENTS`` a handoff (~50-70 us to
+wake the worker on this VM, up to ms under load: it waits for a core and the GIL) costs
+more than it saves: at 2**18 values 2 threads made relu and batch norm 1.2-1.4x slower,
+at 2**20 (a ResNet batch of 32x32x32x32) relu's passes 1.05-1.2x and batch norm's
+combine 1.1-1.4x slower; at 2**21 relu's passes were 1.3-1.4x faster.
 
 Cache blocking: ``blocked(kernel, ...)`` and ``elementwise`` run a pointwise kernel of
 many NumPy passes on arrays of ``LARGE`` values or more in blocks of ``BLOCK`` values,
@@ -36,7 +38,7 @@ import numpy as np
 
 from . import checks
 
-MIN_ELEMENTS = 1 << 20  # below this one thread (see above)
+MIN_ELEMENTS = 1 << 21  # below this one thread (see above)
 MAX_DEFAULT = 4
 
 

@@ -12,10 +12,10 @@ _CANCELLATION = 1e-5  # the relative error of var allowed to the one-pass formul
 _BLOCK = 1 << 17  # elements per cache block (512 KiB of float32; measured best of 2**14..2**17 and unblocked)
 
 
-# The full-size passes of batch norm. On the CPU they run on the (N * C, L) rows in cache
-# blocks (a block is read from memory once however many ufuncs it goes through; arrays
-# far larger than L2 made every separate full pass a trip to memory), the blocks shared
-# among threads (parallel.py). Block boundaries depend on the shape only, and per-block
+# The full-size passes of batch norm. On the CPU they run on the (N * C, L) rows (or, for
+# short rows, the (N, C * L) rows of _combine) in cache blocks (a block is read from memory
+# once however many ufuncs it goes through; arrays far larger than L2 made every separate
+# full pass a trip to memory), the blocks of _combine shared among threads (parallel.py). Block boundaries depend on the shape only, and per-block
 # sums (float32) are added up per channel in float64 in a fixed order, so the result does
 # not depend on the number of threads. On CuPy, one call each.
 @functools.lru_cache(maxsize=64)  # (a few us of Python per call at small sizes)
@@ -29,13 +29,14 @@ def _blocks(rows, length):
     return tuple((slice(r, r + step), slice(None), 0) for r in range(0, rows, step))
 
 
-def _sweep(fn, rows, length):
+def _sweep(fn, rows, length, threads=True):
     """``fn(row slice, column slice, chunk)`` on every block of ``_blocks``, blocks of
-    consecutive blocks on the threads."""
+    consecutive blocks on the threads (or all on this one: ``threads=False``)."""
+    run = parallel.run if threads else (lambda f, n, _: f(0, n))
     if length <= _BLOCK and rows * length <= 4 * _BLOCK:  # in cache anyway: one range of rows a thread
-        return parallel.run(lambda i, j: fn(slice(i, j), slice(None), 0), rows, length)  # (sums are per row)
+        return run(lambda i, j: fn(slice(i, j), slice(None), 0), rows, length)  # (sums are per row)
     blocks = _blocks(rows, length)
-    parallel.run(lambda i, j: [fn(*b) for b in blocks[i:j]], len(blocks), rows * length // len(blocks))
+    run(lambda i, j: [fn(*b) for b in blocks[i:j]], len(blocks), rows * length // len(blocks))
 
 
 @functools.lru_cache(maxsize=8)
@@ -69,7 +70,9 @@ def _channel_sums(x3, y3):
         np.vecdot(xb, ones[:xb.shape[1]], out=sums_x[rows, chunk])
         np.vecdot(xb, y2[rows, cols], out=sums_xy[rows, chunk])
 
-    _sweep(block, n * c, length)
+    # One thread: the dots run at memory speed on one core, and a second thread measured
+    # 1.1-2x slower at 2**19 to 2**24 values (rows of 256 to 2**18).
+    _sweep(block, n * c, length, threads=False)
     both = np.add.reduce(sums.reshape(2, n, c, chunks), axis=(1, 3), dtype=float)  # (one call: ~5 us less)
     return both[0], both[1]
 
@@ -108,11 +111,28 @@ def _rows(coefficient, n, dtype):
     return rows.reshape(-1, 1)
 
 
+def _pattern(coefficient, length, dtype):
+    """A per-channel ``(C,)`` float64 coefficient repeated along each channel's ``length``
+    values: a ``(1, C * L)`` row for the ``(N, C * L)`` rows of one image each."""
+    return np.broadcast_to(coefficient.astype(dtype)[:, None], (coefficient.shape[0], length)).reshape(1, -1)
+
+
+# Rows shorter than this (and at least _PATTERN_BATCH images) take the coefficients as a
+# repeated (C L,) pattern instead of a (N C, 1) column: NumPy's loops against a broadcast
+# column are ~2.5x slower than against a contiguous row on rows of 256-4096 values
+# ((1024, 1024) float32: x * column 314 us, x * pattern 168, a scalar 107), and
+# building a pattern costs 1/N of a pass (so not for a batch of one or two).
+_SHORT_ROW = 1 << 14
+_PATTERN_BATCH = 4
+
+
 def _combine(x3, a, y3=None, b=None, c=None):
     """``x3 * a - y3 * b + c`` with per-channel ``a, b, c`` (float64 ``(C,)``; ``y3, b`` and
     ``c`` optional), a new array of ``x3``'s shape and dtype."""
     xp, dtype = backend.xp(x3), x3.dtype
-    if xp is not np or x3.size <= _BLOCK:  # one block: broadcast (1, C, 1) columns, fewer calls
+    n, channels, length = x3.shape
+    pattern = xp is np and length < _SHORT_ROW and n >= _PATTERN_BATCH
+    if xp is not np or (x3.size <= _BLOCK and not pattern):  # one block: broadcast (1, C, 1) columns
         view = (1, -1, 1)
         out = x3 * a.astype(dtype).reshape(view)
         if y3 is not None:
@@ -120,22 +140,27 @@ def _combine(x3, a, y3=None, b=None, c=None):
         if c is not None:
             out += c.astype(dtype).reshape(view)
         return out
-    n, channels, length = x3.shape
-    x2, out = x3.reshape(-1, length), np.empty(x3.shape, dtype)
-    out2, a = out.reshape(-1, length), _rows(a, n, dtype)
-    y2 = None if y3 is None else y3.reshape(-1, length)
-    b = None if b is None else _rows(b, n, dtype)
-    c = None if c is None else _rows(c, n, dtype)
+    if pattern:  # (N, C L) rows, coefficients (1, C L) sliced by column
+        rows, width = n, channels * length
+        coefficient, part = (lambda v: _pattern(v, length, dtype)), (lambda v, r, k: v[:, k])
+    else:  # (N C, L) rows, coefficients (N C, 1) sliced by row
+        rows, width = n * channels, length
+        coefficient, part = (lambda v: _rows(v, n, dtype)), (lambda v, r, k: v[r])
+    x2, out = x3.reshape(rows, width), np.empty(x3.shape, dtype)
+    out2, a = out.reshape(rows, width), coefficient(a)
+    y2 = None if y3 is None else y3.reshape(rows, width)
+    b = None if b is None else coefficient(b)
+    c = None if c is None else coefficient(c)
 
-    def block(rows, cols, _):
-        o = out2[rows, cols]
-        np.multiply(x2[rows, cols], a[rows], out=o)
+    def block(r, k, _):
+        o = out2[r, k]
+        np.multiply(x2[r, k], part(a, r, k), out=o)
         if y2 is not None:
-            o -= y2[rows, cols] * b[rows]
+            o -= y2[r, k] * part(b, r, k)
         if c is not None:
-            o += c[rows]
+            o += part(c, r, k)
 
-    _sweep(block, n * channels, length)
+    _sweep(block, rows, width)
     return out
 
 
@@ -164,7 +189,7 @@ class BatchNorm(Op):
     full-size arrays are touched only by
     ``out = x * scale + shift`` and ``dx = g * a - x * b + c`` with per-channel
     ``scale, shift, a, b, c`` (computed in float64): the elementwise passes are the cost,
-    done block by block and shared among threads on the CPU (``_channel_sums``, ``_combine``).
+    done block by block on the CPU (``_channel_sums``; ``_combine``, shared among threads).
     """
 
     name = "batch_norm"
