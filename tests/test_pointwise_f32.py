@@ -167,11 +167,13 @@ def test_blocks_and_threads_change_no_bit(name, dtype, monkeypatch):
     try:
         tc.set_num_threads(1)
         monkeypatch.setattr(parallel, "LARGE", 10 * SIZE)
+        monkeypatch.setattr(parallel, "ELEMENTWISE_LARGE", 10 * SIZE)
         whole = run_raw(BLOCKED[name], x, g)
         monkeypatch.setattr(parallel, "MIN_ELEMENTS", 1)
         for n, large in ((1, 1), (3, 1), (3, 10 * SIZE)):
             tc.set_num_threads(n)
             monkeypatch.setattr(parallel, "LARGE", large)
+            monkeypatch.setattr(parallel, "ELEMENTWISE_LARGE", large)
             monkeypatch.setattr(parallel, "BLOCK", 1024)
             blocks = run_raw(BLOCKED[name], x, g)
             for what, a, b in zip(("output", "gradient"), blocks, whole):

@@ -18,15 +18,16 @@ Measured on the idle 2-core development machine, 2 threads against 1 on (2,8,512
 float32 forward + backward: relu 2.2 -> 1.6x PyTorch, tanh 1.7 -> 1.2x, sigmoid
 5.7 -> 3.7x, batch norm 1.5 -> 1.4x. Below ``MIN_ELEMENTS`` a handoff (~50-70 us to
 wake the worker on this VM, up to ms under load: it waits for a core and the GIL) costs
-more than it saves: at 2**18 values 2 threads made relu and batch norm 1.2-1.4x slower,
-at 2**20 (a ResNet batch of 32x32x32x32) relu's passes 1.05-1.2x and batch norm's
-combine 1.1-1.4x slower; at 2**21 relu's passes were 1.3-1.4x faster.
+more than it saves: at 2**18 values 2 threads made relu and batch norm 1.2-1.4x slower;
+at 2**20 (a ResNet batch of 32x32x32x32) relu's passes, one call per thread, took 0.8-0.95x
+one thread's time.
 
-Cache blocking: ``blocked(kernel, ...)`` and ``elementwise`` run a pointwise kernel of
-many NumPy passes on arrays of ``LARGE`` values or more in blocks of ``BLOCK`` values,
-each block through all of its passes while it is in the core's L2 cache (on whole
-arrays larger than the caches every pass goes to main memory), the blocks spread over
-the threads. Smaller arrays: ``blocked`` makes one call, ``elementwise`` one per thread.
+Cache blocking: ``blocked(kernel, ...)`` runs a pointwise kernel of many NumPy passes on
+arrays of ``LARGE`` values or more (``elementwise``, whose kernels make two or three
+cheap passes: ``ELEMENTWISE_LARGE``) in blocks of ``BLOCK`` values, each block through
+all of its passes while it is in the core's L2 cache (on whole arrays larger than the
+caches every pass goes to main memory), the blocks spread over the threads. Smaller
+arrays: ``blocked`` makes one call, ``elementwise`` one per thread.
 Blocks are cut at multiples of 64 values, so each value sits in the same SIMD lane as
 in one call on the whole array: the same bits.
 """
@@ -38,7 +39,7 @@ import numpy as np
 
 from . import checks
 
-MIN_ELEMENTS = 1 << 21  # below this one thread (see above)
+MIN_ELEMENTS = 1 << 20  # below this one thread (see above)
 MAX_DEFAULT = 4
 
 
@@ -116,10 +117,19 @@ BLOCK = 1 << 16  # a multiple of 64: see the module docstring
 LARGE = 1 << 20
 
 
+# From how many values on ``elementwise`` cuts blocks: its kernels are two or three cheap
+# passes, and below this one call per thread and pass was faster than blocks of BLOCK
+# (relu's mask and select on 2 threads, 2**20 - 2**22 float32 values: 0.5-0.9x the time;
+# each block's calls hand the GIL between the threads, and on this VM waking the
+# waiting thread costs ~50 us). At 2**24 (64 MB a float32 array) blocks were as fast or faster.
+ELEMENTWISE_LARGE = 1 << 23
+
+
 def _block_size(size):
-    """Values per block of ``elementwise`` for arrays of ``size`` values: BLOCK from LARGE
-    on, else one block per thread (a multiple of 64, as BLOCK: the same SIMD lanes)."""
-    if size >= LARGE:
+    """Values per block of ``elementwise`` for arrays of ``size`` values: BLOCK from
+    ELEMENTWISE_LARGE on, else one block per thread (a multiple of 64, as BLOCK: the same
+    SIMD lanes)."""
+    if size >= ELEMENTWISE_LARGE:
         return BLOCK
     parts = _threads if size >= MIN_ELEMENTS else 1
     return -(-size // (64 * parts)) * 64

@@ -124,6 +124,9 @@ def _pattern(coefficient, length, dtype):
 # building a pattern costs 1/N of a pass (so not for a batch of one or two).
 _SHORT_ROW = 1 << 14
 _PATTERN_BATCH = 4
+# _combine's blocks go to the threads from this many values on: at 2**20 two threads were
+# 1.1-1.4x slower (each block's calls hand the GIL over), at 2**21 0.9x one thread's time.
+_THREADS_MIN = 1 << 21
 
 
 def _combine(x3, a, y3=None, b=None, c=None):
@@ -160,7 +163,7 @@ def _combine(x3, a, y3=None, b=None, c=None):
         if c is not None:
             o += part(c, r, k)
 
-    _sweep(block, rows, width)
+    _sweep(block, rows, width, threads=x3.size >= _THREADS_MIN)
     return out
 
 
