@@ -574,7 +574,7 @@ def test_inplace_activations_match_torch_and_overwrite_the_input(make):
     x = np.random.default_rng(5).standard_normal((3, 7)).astype(np.float32)
     ours, theirs = Tensor(x), torch.tensor(x)
     out, tout = make(nn, True)(ours), make(torch.nn, True)(theirs)
-    assert out is ours
+    assert out is ours and tout is theirs  # (both return their input)
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6, atol=1e-7)
     assert repr(make(nn, True)) == repr(make(torch.nn, True))
     with pytest.raises(RuntimeError, match="leaf"):
