@@ -104,11 +104,14 @@ def elementwise(fn, out, *arrays):
 
 
 # ----- cache blocking -----------------------------------------------------------------------------
-# Values per block: 64K float32 are 256 KiB an array, so a kernel's input, output and a
-# few temporaries stay in L2 (1 MiB here) or close, in L3; smaller blocks pay NumPy's
-# ~1-5 us a call more often (4M values, loaded machine: gelu's forward 94 ms whole, 55 ms
-# in blocks of 64K, 67 of 32K, 99 of 4K; the backwards of silu, tanh 10-30% faster at 64K than 16K).
-BLOCK = 1 << 16  # a multiple of 64: see the module docstring
+# Values per block: 256K float32 are 1 MiB an array, so a kernel's input, output and a
+# few temporaries stay in L3 (32 MiB here); smaller blocks pay NumPy's ~1-5 us a call, and
+# on two threads a GIL handoff (~50 us to wake the other thread), more often (4M values,
+# loaded machine: gelu's forward 94 ms whole, 55 ms in blocks of 64K, 67 of 32K, 99 of 4K;
+# the backwards of silu, tanh 10-30% faster at 64K than 16K; then silu, gelu, sigmoid, elu
+# fwd+bwd on 2 threads at 2**20 and 2**22 values: 0.65-0.85x the time of 64K at 256K,
+# 256K as fast as or faster than 128K and 512K).
+BLOCK = 1 << 18  # a multiple of 64: see the module docstring
 # From how many values on to cut blocks: below, the arrays of a kernel fit in L3 and one
 # call is faster (524K values: silu's forward 2.4 ms whole, 2.9 in blocks of 64K; 1M: 6.8
 # and 5.5; 4M: 36 and 22; CPU time). ``blocked`` splits nothing below: one block per
