@@ -36,6 +36,40 @@ def test_wrapped_rows_match_torch(data, chunked):
         check_against_torch(data, dtype, wrapped=True, layout=conv_chunked if chunked else conv)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # (NaN/inf inputs)
+@settings(max_examples=30, deadline=None)
+@given(data=st.data(), wrapped=st.booleans())
+def test_input_grad_by_correlation_matches_torch(data, wrapped):
+    """conv_chunked._input_grad (dx of a stride-1 conv as the correlation of the gradient's
+    columns with the weight) for every ratio of channels, not only the fewer outputs it is
+    chosen for, wrapped rows included, in chunks of 16 pixels; NaN/inf in x (a NaN/inf
+    weight takes col2im: see _correlates)."""
+    taken = []
+
+    def correlates(geo, w):
+        ok = all(s == 1 for s in geo.stride) and len(geo.starts) > 1 and bool(np.isfinite(w).all())
+        taken.append(ok)
+        return ok
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(conv, "CHUNK_MIN_BYTES", 0)
+        patch.setattr(conv_chunked, "CHUNK_BYTES", 1)
+        patch.setattr(conv, "GARBAGE_LIMIT", float("inf"))
+        patch.setattr(conv_chunked, "_correlates", correlates)
+        check_against_torch(data, np.float64, wrapped=wrapped)
+
+
+def test_input_grad_by_correlation_is_chosen_for_fewer_outputs():
+    geo = conv.geometry(np.zeros((2, 8, 9, 9)), np.zeros((4, 8, 3, 3)), None, 1, 1, 1, 1, np.float64)
+    w = np.ones((1, 4, 72))
+    assert conv_chunked._correlates(geo, w)
+    assert not conv_chunked._correlates(geo, np.where(np.arange(72) == 5, np.inf, w))  # (col2im keeps NaN/inf exact)
+    same = conv.geometry(np.zeros((2, 8, 9, 9)), np.zeros((8, 8, 3, 3)), None, 1, 1, 1, 1, np.float64)
+    assert not conv_chunked._correlates(same, np.ones((1, 8, 72)))
+    strided = conv.geometry(np.zeros((2, 8, 9, 9)), np.zeros((4, 8, 3, 3)), None, 2, 1, 1, 1, np.float64)
+    assert not conv_chunked._correlates(strided, w)
+
+
 def check_against_torch(data, dtype, wrapped=False, layout=conv_chunked):
     torch = pytest.importorskip("torch")
     d = data.draw(st.sampled_from([1, 2, 3]))
