@@ -100,6 +100,9 @@ def backward(flat, w, gq, geo, need_x, need_w, dtype):
     g = geo
     G, rows = g.groups, len(g.starts) * g.C // g.groups
     itemsize = gq.dtype.itemsize
+    dx = None
+    if need_x and _correlates(g, w):  # dx on its own; the chunks below make dW only
+        dx, need_x = _input_grad(w, gq, g, dtype), False
     blocks = _blocks(flat, g) if need_w else None
     garbage = _garbage(g) if has_garbage(g) else None
     zero_cols = need_w and garbage is not None and not math.isfinite(flat @ flat)  # (see conv.py: NaN/inf)
@@ -109,9 +112,6 @@ def backward(flat, w, gq, geo, need_x, need_w, dtype):
     dflat = np.zeros(g.length, gq.dtype) if need_x else None
     dblocks = _blocks(dflat, g) if need_x else None
     wt = w.transpose(0, 2, 1) if need_x else None
-    correlate = need_x and _correlates(g, w)
-    if correlate:
-        dx, need_x = _input_grad(w, gq, g, dtype), False
     for p0, p1 in _chunks(g, itemsize):
         gc = gq[:, :, p0:p1]
         if need_w:
@@ -127,8 +127,8 @@ def backward(flat, w, gq, geo, need_x, need_w, dtype):
             for k, b in enumerate(dblocks):
                 zero_wrapped(dcols[:, k], g, k)  # (wrapped reads read padding: no gradient)
                 b[:, :, p0:p1] += dcols[:, k]
-    if not correlate:
-        dx = from_phases(dflat, g, dtype) if need_x else None
+    if need_x:
+        dx = from_phases(dflat, g, dtype)
     dw = None
     if need_w:
         Og, Cg, K = g.O // G, g.C // G, len(g.starts)

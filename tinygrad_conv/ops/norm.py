@@ -15,9 +15,10 @@ _BLOCK = 1 << 17  # elements per cache block (512 KiB of float32; measured best 
 # The full-size passes of batch norm. On the CPU they run on the (N * C, L) rows (or, for
 # short rows, the (N, C * L) rows of _combine) in cache blocks (a block is read from memory
 # once however many ufuncs it goes through; arrays far larger than L2 made every separate
-# full pass a trip to memory), the blocks of _combine shared among threads (parallel.py). Block boundaries depend on the shape only, and per-block
-# sums (float32) are added up per channel in float64 in a fixed order, so the result does
-# not depend on the number of threads. On CuPy, one call each.
+# full pass a trip to memory), the blocks of _combine shared among threads (parallel.py).
+# Block boundaries depend on the shape only, and per-block sums (float32) are added up per
+# channel in float64 in a fixed order, so the result does not depend on the number of
+# threads. On CuPy, one call each.
 @functools.lru_cache(maxsize=64)  # (a few us of Python per call at small sizes)
 def _blocks(rows, length):
     """``(row slice, column slice, chunk number)`` blocks of about ``_BLOCK`` elements
