@@ -182,12 +182,9 @@ def layout(N, C, size, O, kernel, stride, padding, dilation, groups, itemsize, w
     else:
         grid = tuple(-(-u // s) for u, s in zip(used, stride))  # phase size: ceil(used / stride)
     block = C * N * math.prod(grid)
-    steps = [math.prod(grid[i + 1:]) for i in range(len(grid))]  # flat step of each grid axis
+    steps = tuple(math.prod(grid[i + 1:]) for i in range(len(grid)))  # flat step of each grid axis
+    starts = offset_starts(kernel, dilation, stride, block, steps)
     ranks = phase_ranks(kernel, dilation, stride)
-    starts = []  # where the block of each kernel offset (in C order) starts in the flat buffer
-    for offset in itertools.product(*(range(k) for k in kernel)):
-        shifts, phase = zip(*(divmod(k * dl, s) for k, dl, s in zip(offset, dilation, stride)))
-        starts.append(ranks[phase] * block + sum(u * st for u, st in zip(shifts, steps)))
     # the whole input, unless a stride skips the last rows/cols
     xused = tuple(max(0, min(n, u - p)) for n, u, p in zip(size, used, padding))
     phases = tuple((ranks[a], *rest) for a, *rest in phase_slices(stride, stored, xused, grid) if a in ranks)
@@ -201,7 +198,7 @@ def layout(N, C, size, O, kernel, stride, padding, dilation, groups, itemsize, w
         keep = tuple((max(0, p - k * dl), min(W, W + p - k * dl))
                      for *_, k in itertools.product(*(range(k) for k in kernel)))
     return Geometry(N, C, O, groups, size, kernel, stride, padding, dilation, out,
-                    grid, xused, phase_size, length, tuple(starts), phases, lead, front, keep)
+                    grid, xused, phase_size, length, starts, phases, lead, front, keep)
 
 
 def padded(geo):
@@ -219,6 +216,18 @@ def phase_ranks(kernel, dilation, stride):
     read = {tuple(k * dl % s for k, dl, s in zip(offset, dilation, stride))
             for offset in itertools.product(*(range(k) for k in kernel))}
     return {phase: i for i, phase in enumerate(sorted(read))}
+
+
+def offset_starts(kernel, dilation, stride, block, steps):
+    """Where the block of each kernel offset (in C order) starts in a flat buffer of phases of
+    ``block`` elements each (only the phases read, ``phase_ranks``), ``steps``: the flat step of
+    each grid axis. Offset k reads its phase ``k d % s`` shifted by ``k d // s`` per axis."""
+    ranks = phase_ranks(kernel, dilation, stride)
+    starts = []
+    for offset in itertools.product(*(range(k) for k in kernel)):
+        shifts, phase = zip(*(divmod(k * dl, s) for k, dl, s in zip(offset, dilation, stride)))
+        starts.append(ranks[phase] * block + sum(u * st for u, st in zip(shifts, steps)))
+    return tuple(starts)
 
 
 def covers(geo):

@@ -14,7 +14,6 @@ output-sized transposes). Rows of the columns are in conv.py's (offset, c) order
 ``weight_rows`` and ``weight_grad`` are conv.py's.
 """
 import functools
-import itertools
 import math
 
 import numpy as np
@@ -36,13 +35,9 @@ def _shifts(geo):
 @functools.lru_cache(maxsize=256)
 def _shifts_of(N, C, grid, kernel, dilation, stride, phase_size):
     block = C * math.prod(grid) * N
-    steps = [math.prod(grid[i + 1:]) * N for i in range(len(grid))]
-    ranks = flat_layout.phase_ranks(kernel, dilation, stride)  # (only the phases read are stored)
-    starts = []
-    for offset in itertools.product(*(range(k) for k in kernel)):
-        shifts, phase = zip(*(divmod(k * dl, s) for k, dl, s in zip(offset, dilation, stride)))
-        starts.append(ranks[phase] * block + sum(u * st for u, st in zip(shifts, steps)))
-    return tuple(starts), max(phase_size, max(starts) + block)
+    steps = tuple(math.prod(grid[i + 1:]) * N for i in range(len(grid)))  # (the batch axis innermost)
+    starts = flat_layout.offset_starts(kernel, dilation, stride, block, steps)
+    return starts, max(phase_size, max(starts) + block)
 
 
 def _blocks(flat, geo, split):

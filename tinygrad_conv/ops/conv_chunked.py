@@ -25,6 +25,7 @@ Everything else (``im2col``, ``output``, ... used by ``ConvWeightGrad`` and the 
 conv) is conv.py's: this module only adds ``forward`` and ``backward`` for ``ConvNd``.
 NumPy only (``layout_of`` never picks it for CUDA arrays).
 """
+import functools
 import math
 
 import numpy as np
@@ -166,7 +167,7 @@ def _input_grad(w, gq, geo, dtype):
     out = flat[g.front :].reshape(G, Cg, pixels)
     step = chunk_pixels(g, gq.dtype.itemsize)
     cols = np.empty((G, K, Og, step), gq.dtype)
-    wrapped = _wrapped_columns(g, shifts) if g.keep else None
+    wrapped = _wrapped_columns(g.keep, tuple(shifts), g.grid[-1]) if g.keep else None
     for q0 in range(0, pixels, step):
         q1 = min(pixels, q0 + step)
         c = cols[..., : q1 - q0]
@@ -184,13 +185,13 @@ def _input_grad(w, gq, geo, dtype):
     return from_phases(flat, g, dtype)
 
 
-def _wrapped_columns(geo, shifts):
-    """For each kernel offset k, the grid columns t of input positions whose term from block
-    k reads the gradient at a column outside ``keep[k]`` (column ``(t + shifts[k]) mod W``:
+@functools.lru_cache(maxsize=64)  # (a loop over a row's W columns: once per geometry)
+def _wrapped_columns(keep, shifts, W):
+    """For each kernel offset k, the grid columns t (of W) of input positions whose term from
+    block k reads the gradient at a column outside ``keep[k]`` (column ``(t + shifts[k]) mod W``:
     a read wrapped around a row end), as slices of consecutive columns."""
-    W = geo.grid[-1]
     runs = []
-    for (lo, hi), d in zip(geo.keep, shifts):
+    for (lo, hi), d in zip(keep, shifts):
         bad = [t for t in range(W) if not lo <= (t + d) % W < hi]
         slices = []
         for t in bad:
