@@ -26,7 +26,7 @@ weight_rows, weight_grad = flat_layout.weight_rows, flat_layout.weight_grad  # s
 
 
 def _shifts(geo):
-    """Where each kernel offset's block starts in the flat ``(*stride phases, C, *grid, N)``
+    """Where each kernel offset's block starts in the flat ``(phases read, C, *grid, N)``
     buffer, and the buffer's length."""
     g = geo
     return _shifts_of(g.N, g.C, g.grid, g.kernel, g.dilation, g.stride, g.phase_size)
