@@ -40,7 +40,7 @@ def group_norm_spec(data):
             return F.group_norm(x, groups, *wb, eps=1e-3)
         if kind == "layer":
             return F.layer_norm(x, affine_shape, *wb, eps=1e-3)
-        stats = [tc.zeros(c, dtype=x.dtype), tc.ones(c, dtype=x.dtype)] if running else [None, None]
+        stats = [tc.zeros(c, dtype=x.dtype, device=x.device), tc.ones(c, dtype=x.dtype, device=x.device)] if running else [None, None]
         return F.instance_norm(x, *stats, *(wb or (None, None)), eps=1e-3)
 
     return _weighted(out, s), arrays

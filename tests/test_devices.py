@@ -168,7 +168,7 @@ def test_manual_seed_gives_the_same_initial_weights_on_every_device(device):
     tc.manual_seed(7)
     moved = small_cnn().to(device).state_dict()
     for name in cpu:
-        np.testing.assert_array_equal(cpu[name], moved[name])
+        np.testing.assert_array_equal(cpu[name].numpy(), moved[name].numpy())
 
 
 def test_small_cnn_learns_the_lines(device):
@@ -269,7 +269,7 @@ def test_training_on_cuda_ends_with_the_cpu_parameters(make_opt):
             opt.step()
         models[device] = model.state_dict()
     for name, value in models["cpu"].items():
-        np.testing.assert_allclose(models["cuda"][name], value, rtol=1e-7, atol=1e-10, err_msg=name)
+        np.testing.assert_allclose(models["cuda"][name].numpy(), value.numpy(), rtol=1e-7, atol=1e-10, err_msg=name)
 
 
 @requires_cuda

@@ -246,8 +246,15 @@ MODULES = [
 def test_modules_match_torch_in_train_and_eval(torch, make, shape):
     """Same parameter and buffer names and initial values, same outputs and gradients, same
     buffers after a training step; then the same in eval()."""
-    mine, theirs = make(nn), make(torch.nn)
-    assert repr(mine) == repr(theirs)
+    mine = make(nn)
+    try:
+        theirs = make(torch.nn)
+    except TypeError as e:  # PyTorch 2.11's norms have no bias argument (2.13's have)
+        pytest.skip(f"this PyTorch ({torch.__version__}) lacks an argument: {e}")
+    ours_repr, want_repr = repr(mine), repr(theirs)
+    if "bias=" not in want_repr:  # ... nor a bias field in their repr
+        ours_repr = ours_repr.replace(", bias=True", "").replace(", bias=False", "")
+    assert ours_repr == want_repr
     want_state = theirs.state_dict()
     assert list(mine.state_dict()) == list(want_state)
     for key, value in mine.state_dict().items():

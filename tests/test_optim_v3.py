@@ -262,6 +262,8 @@ def test_state_dict_keeps_scheduler_keys_and_loads_groups_missing_newer_flags():
 @pytest.mark.parametrize("name", NAMES)
 def test_add_param_group_mid_training_matches_torch(name):
     torch = pytest.importorskip("torch")
+    if name == "Adagrad" and tuple(int(v) for v in torch.__version__.split(".")[:2]) < (2, 13):
+        pytest.skip("PyTorch 2.11's Adagrad.add_param_group leaves the new group's state empty (KeyError 'sum')")
     hp = dict(lr=0.05) if name == "SGD" else {}
     ours, theirs, opt, topt = twins(torch, name, hp, np.float64, groups=False)
     # start with the first parameter only, add the others later with their own lr

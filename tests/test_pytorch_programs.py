@@ -47,10 +47,12 @@ def load(name, library):
 
 
 @pytest.fixture
-def both():
+def both(monkeypatch):
     """``both(name)``: the program on tinygrad_conv and on PyTorch, plus a converter of a state
-    dict of NumPy arrays into PyTorch tensors."""
+    dict of NumPy arrays into PyTorch tensors. Programs that pick a GPU run on it on both sides:
+    there cuDNN's convolutions must not round through TF32 (CuPy's products don't)."""
     torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
     return lambda name: (load(name, "tinygrad_conv"), load(name, "torch"),
                          lambda state: {k: torch.from_numpy(v.copy()) for k, v in state.items()})
 

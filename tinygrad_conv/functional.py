@@ -19,8 +19,11 @@ def _tensor(x, name, fn):
 
 def _same_dtype(fn, x, *others):
     """Convolutions and matrix products take one float dtype, as PyTorch's: a float64 input to
-    a float32 layer is a ``TypeError`` naming both (no silent promotion)."""
+    a float32 layer is a ``TypeError`` naming both (no silent promotion). Operands on two
+    devices are a ``ValueError`` naming the function and both devices."""
     for name, t in others:
+        if t is not None and t.device != x.device:
+            raise ValueError(f"{fn}: input is on {x.device} but {name} on {t.device}")
         if t is not None and t.dtype != x.dtype:
             raise TypeError(f"{fn}: input dtype {x.dtype} and {name} dtype {t.dtype} must be the same "
                             f"(convert one with .to({t.dtype}) or .to({x.dtype}))")
