@@ -66,7 +66,14 @@ def _silu(a):
 
 
 def _silu_grad(grad, a, s):
-    return grad * (s * (1 + a * (1 - s)))
+    if type(grad) is not np.ndarray or type(a) is not np.ndarray:  # (Tensors under create_graph)
+        return grad * (s * (1 + a * (1 - s)))
+    t = np.subtract(s.dtype.type(1), s)  # the same products, in place in one array
+    t *= a
+    t += 1
+    t *= s
+    t *= grad
+    return t
 
 
 _SQRT_HALF = math.sqrt(0.5)

@@ -151,12 +151,15 @@ class Tanh(Op):
 
 
 def sigmoid(a):
-    """``1 / (1 + exp(-a))`` of an array, accurate in both tails: with ``e = exp(-|a|)``
-    (never overflows), ``1 / (1 + e)`` for ``a >= 0`` and ``e / (1 + e)`` below, so
-    ``sigmoid(-20)`` is 2.06e-9, not 0 (``0.5 + 0.5 tanh(a / 2)`` loses it to rounding)."""
+    """``1 / (1 + exp(-a))`` of an array, as PyTorch computes it: accurate in both tails
+    (``sigmoid(-20)`` is 2.06e-9; ``0.5 + 0.5 tanh(a / 2)`` would round it to 0) until
+    ``exp(-a)`` overflows (a < -88.7 in float32), where it is 0 as PyTorch's. float16 is
+    computed in float32 and rounded once, as PyTorch does (its exp overflows from a < -11)."""
     xp = backend.xp(a)
-    e = xp.exp(-abs(a))
-    return xp.where(a >= 0, 1, e) / (1 + e)
+    if a.dtype.itemsize < 4:
+        return sigmoid(a.astype(np.float32)).astype(a.dtype)
+    with np.errstate(over="ignore"):
+        return 1 / (1 + xp.exp(-a))
 
 
 class Sigmoid(Op):

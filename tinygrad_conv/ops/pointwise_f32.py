@@ -127,9 +127,13 @@ def exp_minus_abs(a):
 
 
 def sigmoid(a):
-    """``sigmoid(a)`` as elementwise.sigmoid computes it (the same values), with one select."""
-    e = exp_minus_abs(a)
-    return sigmoid_from(e, e + F32(1), mask(np.greater_equal, a, 0))
+    """``sigmoid(a)`` as elementwise.sigmoid computes it (the same values): four passes in
+    one array (``divide`` with a scalar: ``reciprocal`` takes 2x as long here)."""
+    e = np.negative(a)
+    with np.errstate(over="ignore"):
+        np.exp(e, out=e)
+    e += F32(1)
+    return np.divide(F32(1), e, out=e)
 
 
 # Numerical Recipes' erfc: t exp(-z**2 + P(t)) with t = 1 / (1 + z / 2), relative error below
@@ -145,7 +149,7 @@ def normal_cdf(a):
     z *= F32(0.5**0.5)
     t = z * F32(0.5)
     t += F32(1)
-    np.reciprocal(t, out=t)
+    np.divide(F32(1), t, out=t)  # (reciprocal takes 2x as long here)
     p = t * _ERFC[0]
     for c in _ERFC[1:-1]:
         p += c
