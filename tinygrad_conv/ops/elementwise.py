@@ -196,9 +196,11 @@ def _zero(dtype):
 
 
 def _relu_mask(a, live, out):
-    """``live`` = -1 where ``a > 0`` or NaN (``not a <= 0``), else 0; ``out`` = relu(a)."""
-    np.less_equal(a, 0, out=live.view(bool))
-    live -= 1
+    """``live`` = -1 where ``a > 0`` or NaN (``not a <= 0``), else 0; ``out`` = relu(a).
+    ``live`` is the integer of ``a``'s size (int32 for float32): the bitwise AND of a float's
+    bits with an int8 mask runs through a casting loop, 1.5-1.7x slower (2**18-2**20 values)."""
+    dead = np.less_equal(a, 0)
+    np.subtract(dead.view(np.int8), 1, out=live, casting="unsafe")
     _select(a, live, out)
 
 
@@ -217,7 +219,7 @@ class ReLU(Op):
         # Many: forward and backward are the same bitwise select, in cache-sized blocks
         # on a few threads (parallel.py). The output is a fresh array, not a view, so the
         # engine can hand the gradient on without copying it.
-        self.live = np.empty(a.shape, np.int8)
+        self.live = np.empty(a.shape, f32.SAME_SIZE_INT[a.dtype.itemsize])
         return parallel.elementwise(_relu_mask, np.empty(a.shape, a.dtype), a, self.live)
 
     def backward(self, grad):
