@@ -26,6 +26,7 @@ CASES = [
     ("batch_norm", (3, 4, 150), (4,), {}, 0.0),  # rows of 150: chunks of one row
     ("batch_norm", (5, 3, 7, 5), (3,), {}, 0.0),  # rows of 35: several rows a block
     ("batch_norm", (4, 2, 40), (2,), {}, 300.0),  # mean >> spread: the two-pass statistics
+    ("batch_norm", (53, 6), (6,), {}, 0.0),  # (N, C): column sums over blocks of 10 images, the last of 3
     ("group_norm", (4, 6, 9, 9), (6,), dict(num_groups=3), 0.0),
     ("instance_norm", (3, 4, 10, 10), (4,), {}, 0.0),
     ("layer_norm", (6, 5, 40), (40,), dict(normalized_shape=(40,)), 0.0),  # 40 per sample: one a block
@@ -67,3 +68,16 @@ def test_blocked_threaded_paths_match_torch_and_one_thread(tiny_blocks, case):
     want = _run(torch, name, *(a.astype(np.float64) for a in (x, w, b, g)), kwargs)
     for i, (mine, ref) in enumerate(zip(results[1], want)):
         np.testing.assert_allclose(mine, ref, rtol=2e-4, atol=2e-4 * max(1.0, np.abs(ref).max()), err_msg=f"result {i}")
+
+
+@pytest.mark.parametrize("shape", [(2 * 256 + 3, 2, 3), (7, 5, 1), (1, 1, 63)])
+def test_short_rows_are_summed_as_columns_over_every_image(shape):
+    """Rows shorter than _DOT_ROW take _column_sums: blocks of up to _SUM_ROWS images (a
+    partial last one here) summed in float64, each channel's values added up."""
+    rng = np.random.default_rng(sum(shape))
+    x, y = (rng.standard_normal(shape).astype(np.float32) for _ in range(2))
+    assert shape[2] < norm._DOT_ROW
+    sum_x, sum_xy = norm._channel_sums(x, y)
+    x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    np.testing.assert_allclose(sum_x, x64.sum(axis=(0, 2)), rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(sum_xy, (x64 * y64).sum(axis=(0, 2)), rtol=1e-6, atol=1e-5)
