@@ -192,3 +192,35 @@ def test_legacy_size_average_and_reduce(torch):
             warnings.simplefilter("ignore")
             want = torch.nn.BCELoss(**kwargs)(torch.tensor(x), torch.tensor(y))
         _close(nn.BCELoss(**kwargs)(tc.Tensor(x), tc.Tensor(y)), want)
+
+
+@settings(max_examples=40)
+@given(data=st.data())
+def test_cross_entropy_picked_path_equals_the_one_hot_rule(data):
+    """Plain class indices on NumPy take _forward_picked (each target's log-probability picked
+    at its flat position, minus scale there in backward); under create_graph the same gradient
+    comes from the one-hot matrix rule on Tensors. Both agree bit for bit, and with PyTorch,
+    NaN and inf logits and upstream gradients included."""
+    dtype = data.draw(st.sampled_from([np.float32, np.float64]))
+    shape = tuple(data.draw(st.lists(st.integers(1, 4), min_size=2, max_size=4)))
+    values = st.floats(-5, 5) | st.sampled_from([np.nan, np.inf, -np.inf])
+    x = data.draw(hnp.arrays(dtype, shape, elements=values.map(dtype)))
+    target = np.asarray(data.draw(hnp.arrays(np.int64, shape[:1] + shape[2:], elements=st.integers(0, shape[1] - 1))))
+    reduction = data.draw(st.sampled_from(["mean", "sum", "none"]))
+    up = dtype(data.draw(st.sampled_from([1.0, -2.5, np.inf])))
+    grads = []
+    for create_graph in (False, True):
+        t = tc.tensor(x, requires_grad=True)
+        loss = F.cross_entropy(t, tc.tensor(target), reduction=reduction)
+        (dx,) = tc.autograd.grad(loss, t, tc.tensor(np.full(loss.shape, up, dtype)), create_graph=create_graph)
+        grads.append(dx.numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])
+    try:
+        import torch
+    except ImportError:
+        return
+    tt = torch.tensor(x, requires_grad=True)
+    want = torch.nn.functional.cross_entropy(tt, torch.tensor(target), reduction=reduction)
+    (tdx,) = torch.autograd.grad(want, tt, torch.full(want.shape, float(up), dtype=tt.dtype))
+    np.testing.assert_allclose(loss.numpy(), want.detach().numpy(), rtol=1e-5 if dtype == np.float32 else 1e-12)
+    np.testing.assert_allclose(grads[0], tdx.numpy(), rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-7)

@@ -22,6 +22,8 @@ with class weights w (ones by default) and label smoothing eps, exactly as ATen'
 ``cross_entropy`` (targets equal to ``ignore_index`` count nowhere). ``nll_loss`` is
 the same with the log-probabilities given: ``loss = -sum_c A L``, ``dL = -A``.
 """
+import math
+
 import numpy as np
 
 from .. import backend, checks
@@ -194,6 +196,15 @@ def index_coefficients(target, ignore_index, ignored, weight, eps, shape, dtype)
     return A, w_t.sum()
 
 
+def _target_positions(target, shape):
+    """The flat position, in an array of ``shape`` ``(N, C, d1, ...)``, of each target's class
+    (``target`` ``(N, d1, ...)`` of valid class indices), ``(N * d1 * ...,)``."""
+    N, C, L = shape[0], shape[1], math.prod(shape[2:])
+    rows = target.reshape(N, L) * L + np.arange(L)
+    rows += (np.arange(N) * (C * L))[:, None]
+    return rows.reshape(-1)
+
+
 def _check_classes(scores, op, reduction, label_smoothing=0.0):
     checks.one_of(reduction, REDUCTIONS, "reduction", op)
     if scores.ndim < 2:
@@ -237,6 +248,8 @@ class CrossEntropy(Op):
                 self.target = target
                 loss, self.log_probs = losses_cuda.cross_entropy(logits, target)
                 return loss
+            if type(logits) is np.ndarray and w is None and not (ignored or eps):  # the common case
+                return self._forward_picked(logits, target, reduction)
             A, denominator = index_coefficients(target, ignore_index, ignored, w, eps, logits.shape, logits.dtype)
             self.unit_rows = w is None and not ignored  # every row of A sums to 1
             self.onehot = self.unit_rows and not eps
@@ -250,7 +263,28 @@ class CrossEntropy(Op):
             loss = empty_class_loss(loss, eps, C)
         return _reduce(loss, reduction, denominator)
 
+    def _forward_picked(self, logits, target, reduction):
+        """Class indices, no weights, smoothing or ignored targets (NumPy): the loss is minus
+        each target's log-probability, picked at its flat position (no one-hot matrix, no
+        ``where`` over every class). The same values as the one-hot rule, NaN and inf included."""
+        self.log_probs, self.target, self.reduction = _log_softmax(logits, axis=1), target, reduction
+        self.A, self.unit_rows, self.onehot, self.denominator = None, True, True, target.size
+        self.picked = _target_positions(target, logits.shape)
+        loss = -self.log_probs.reshape(-1)[self.picked].reshape(target.shape)
+        return _reduce(loss, reduction, self.denominator)
+
     def backward(self, grad):
+        picked = getattr(self, "picked", None)
+        if picked is not None and type(self.log_probs) is np.ndarray:  # _forward_picked's case
+            softmax = np.exp(self.log_probs)
+            if self.reduction == "none":  # softmax * scale, minus scale at the targets (as below)
+                s = softmax * np.expand_dims(grad, 1)
+                s.reshape(-1)[picked] -= grad.reshape(-1)
+            else:
+                scale = np.asarray(_scale(grad, self.reduction, self.denominator), softmax.dtype)
+                s = softmax * scale
+                s.reshape(-1)[picked] -= scale
+            return (s,)
         if getattr(self, "A", None) is None:  # the CUDA kernel's case
             return (losses_cuda.cross_entropy_backward(self.log_probs, self.target, grad),)
         xp, A = backend.xp(self.log_probs), self.A
@@ -272,6 +306,9 @@ class CrossEntropy(Op):
         # A is constant; the log-probabilities are recomputed on Tensors (log_softmax's own
         # backward is differentiable), then the same rule runs
         log_probs = self.parents[0].log_softmax(axis=1)
+        if getattr(self, "picked", None) is not None:  # _forward_picked's case: the one-hot rule on Tensors
+            A, _ = index_coefficients(self.target, -100, False, None, 0.0, self.log_probs.shape, self.log_probs.dtype)
+            return rerun_backward(self, grad, log_probs=log_probs, A=A, picked=None)
         if getattr(self, "A", None) is None:  # forward ran the CUDA kernel: its case, as arrays
             A, denominator = index_coefficients(self.target, -100, False, None, 0.0, self.log_probs.shape,
                                                 self.log_probs.dtype)
