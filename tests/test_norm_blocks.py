@@ -70,13 +70,13 @@ def test_blocked_threaded_paths_match_torch_and_one_thread(tiny_blocks, case):
         np.testing.assert_allclose(mine, ref, rtol=2e-4, atol=2e-4 * max(1.0, np.abs(ref).max()), err_msg=f"result {i}")
 
 
-@pytest.mark.parametrize("shape", [(2 * 256 + 3, 2, 3), (7, 5, 1), (1, 1, 63)])
+@pytest.mark.parametrize("shape", [(2 * 256 + 3, 2, 3), (9, 5, 1), (8, 1, 63)])
 def test_short_rows_are_summed_as_columns_over_every_image(shape):
     """Rows shorter than _DOT_ROW take _column_sums: blocks of up to _SUM_ROWS images (a
     partial last one here) summed in float64, each channel's values added up."""
     rng = np.random.default_rng(sum(shape))
     x, y = (rng.standard_normal(shape).astype(np.float32) for _ in range(2))
-    assert shape[2] < norm._DOT_ROW
+    assert shape[2] < norm._DOT_ROW and shape[0] >= norm._COLUMN_IMAGES
     sum_x, sum_xy = norm._channel_sums(x, y)
     x64, y64 = x.astype(np.float64), y.astype(np.float64)
     np.testing.assert_allclose(sum_x, x64.sum(axis=(0, 2)), rtol=1e-6, atol=1e-5)
