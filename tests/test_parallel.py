@@ -16,13 +16,18 @@ LARGE = st.tuples(st.integers(2, 3), st.integers(2, 4), st.integers(33, 50), st.
 FIXTURE_OK = [HealthCheck.function_scoped_fixture]  # split_small holds for every example alike
 
 
-@pytest.fixture
-def split_small(monkeypatch):
-    """Split work of any size over threads; restore the thread count afterwards."""
-    monkeypatch.setattr(parallel, "MIN_ELEMENTS", 1)
+@pytest.fixture(autouse=True)
+def keep_thread_count():
+    """Every test here may change the thread count: it is restored after each, failed or not."""
     threads = tc.get_num_threads()
     yield
     tc.set_num_threads(threads)
+
+
+@pytest.fixture
+def split_small(monkeypatch):
+    """Split work of any size over threads."""
+    monkeypatch.setattr(parallel, "MIN_ELEMENTS", 1)
 
 
 def _with_specials(rng, shape, dtype):
@@ -128,7 +133,6 @@ def test_set_num_threads_checks_its_argument():
     assert tc.get_num_threads() == threads  # unchanged by the refusals
     tc.set_num_threads(1)
     assert tc.get_num_threads() == 1
-    tc.set_num_threads(threads)
 
 
 def test_run_covers_every_row_once(split_small):
