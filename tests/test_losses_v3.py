@@ -224,3 +224,29 @@ def test_cross_entropy_picked_path_equals_the_one_hot_rule(data):
     (tdx,) = torch.autograd.grad(want, tt, torch.full(want.shape, float(up), dtype=tt.dtype))
     np.testing.assert_allclose(loss.numpy(), want.detach().numpy(), rtol=1e-5 if dtype == np.float32 else 1e-12)
     np.testing.assert_allclose(grads[0], tdx.numpy(), rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-7)
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_class_losses_with_a_nonfinite_upstream_gradient_match_torch(torch, data):
+    """An inf/-inf/NaN upstream gradient meets only the nonzero coefficients, as in PyTorch,
+    whose nll_loss scatters them: with class weights, ignored targets and label smoothing
+    the classes a target does not pick get softmax * (w_t * scale), not 0 * inf = NaN."""
+    C = data.draw(st.integers(1, 4))
+    form = data.draw(st.sampled_from([(2,), (2, 3), (3, 2, 2)]))
+    shape, target_shape = (form[0], C) + form[1:], form
+    z = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(-5, 5)))
+    ignore_index = data.draw(st.sampled_from([-100, 1]))
+    t = data.draw(hnp.arrays(np.int64, target_shape, elements=st.integers(0, C - 1) | st.just(ignore_index)))
+    w = data.draw(st.none() | hnp.arrays(np.float64, (C,), elements=st.floats(0.5, 2)))
+    reduction = data.draw(st.sampled_from(REDUCTIONS))
+    eps = data.draw(st.sampled_from([0.0, 0.2]))
+    up = data.draw(st.sampled_from([np.inf, -np.inf, np.nan, 2.0]))
+    ours = tc.tensor(z, requires_grad=True)
+    loss = F.cross_entropy(ours, t, None if w is None else tc.tensor(w), reduction, eps, ignore_index)
+    loss.backward(tc.tensor(np.full(loss.shape, up)))
+    theirs = torch.tensor(z, requires_grad=True)
+    want = torch.nn.functional.cross_entropy(theirs, torch.tensor(t), None if w is None else torch.tensor(w),
+                                             reduction=reduction, label_smoothing=eps, ignore_index=ignore_index)
+    want.backward(torch.full(want.shape, up, dtype=torch.float64))
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
