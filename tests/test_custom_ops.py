@@ -94,3 +94,43 @@ def test_manual_seed_makes_library_draws_reproducible():
         tc.manual_seed(2 ** 64)
     with pytest.raises(TypeError):
         tc.manual_seed(1.5)
+
+
+class TwoViews(tc.ops.Op):
+    """Backward hands both parents a whole-array view of ONE fresh array (an op's
+    ``dx.reshape(x.shape)`` done twice): at most one leaf may keep it, the other needs a copy."""
+
+    def forward(self, a, b):
+        self.shape = a.shape
+        return a + b
+
+    def backward(self, grad):
+        both = np.array(grad, copy=True).reshape(-1)
+        return both.reshape(self.shape), both.reshape(self.shape)
+
+
+class OneView(tc.ops.Op):
+    """Backward returns a fresh array reshaped (a view nothing else refers to), and keeps
+    another fresh array reshaped in ``self.kept`` (a view whose base the op still holds)."""
+
+    def forward(self, a, b):
+        return a * 2 + b
+
+    def backward(self, grad):
+        self.kept = (grad * 1).reshape(-1)
+        return (grad * 2).reshape(-1).reshape(grad.shape), self.kept.reshape(grad.shape)
+
+
+def test_leaves_never_share_a_gradient_array_and_a_whole_view_nobody_holds_is_kept():
+    a, b = Tensor(np.ones((2, 3)), requires_grad=True), Tensor(np.ones((2, 3)), requires_grad=True)
+    TwoViews.apply(a, b).backward(Tensor(np.full((2, 3), 5.0)))
+    assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
+    a.grad.numpy()[...] = 0  # one leaf's gradient changed in place leaves the other's alone
+    np.testing.assert_array_equal(b.grad.numpy(), 5.0)
+    c, d = Tensor(np.ones((2, 3)), requires_grad=True), Tensor(np.ones((2, 3)), requires_grad=True)
+    op_out = OneView.apply(c, d)
+    op_out.backward(Tensor(np.full((2, 3), 3.0)), retain_graph=True)
+    np.testing.assert_array_equal(c.grad.numpy(), 6.0)
+    assert c.grad.numpy().base is not None  # the unshared view was kept, not copied
+    kept = op_out._op.kept
+    assert not np.shares_memory(d.grad.numpy(), kept)  # the op still holds that base: copied

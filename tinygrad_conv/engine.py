@@ -65,10 +65,17 @@ def _own(g, dtype):
     """``g`` as a gradient a leaf may keep: ``g`` itself when nothing else can see it (as
     PyTorch steals a gradient nobody shares), else a copy. Nothing else sees g when this
     frame holds the only reference (getrefcount counts the local and its own argument),
-    it owns its memory (not a view) and has the leaf's dtype. Saves a copy of every
-    parameter's gradient per step."""
-    if sys.getrefcount(g) <= 3 and g.base is None and g.dtype == dtype and getattr(g.flags, "writeable", True):
-        return g
+    it has the leaf's dtype, and it owns its memory, or is a whole-array view (an op's
+    fresh ``dx.reshape(x.shape)``) of a NumPy array nothing else refers to. Saves a copy
+    of every parameter's gradient per step."""
+    if sys.getrefcount(g) <= 3 and g.dtype == dtype and getattr(g.flags, "writeable", True):
+        base = g.base
+        if base is None:
+            return g
+        # (the base's references: g's, this local and getrefcount's argument)
+        if type(base) is np.ndarray and base.base is None and base.nbytes == g.nbytes \
+                and g.flags.c_contiguous and sys.getrefcount(base) <= 3:
+            return g
     return g.astype(dtype, copy=True)
 
 
