@@ -22,7 +22,8 @@ def _same_dtype(fn, x, *others):
     a float32 layer is a ``TypeError`` naming both (no silent promotion). Operands on two
     devices are a ``ValueError`` naming the function and both devices."""
     for name, t in others:
-        if t is not None and t.device != x.device:
+        # (until CuPy is in use every array is a NumPy one: no device to compare)
+        if t is not None and backend.cuda_loaded and t.device != x.device:
             raise ValueError(f"{fn}: input is on {x.device} but {name} on {t.device}")
         if t is not None and t.dtype != x.dtype:
             raise TypeError(f"{fn}: input dtype {x.dtype} and {name} dtype {t.dtype} must be the same "
