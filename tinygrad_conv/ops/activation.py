@@ -31,15 +31,28 @@ class LeakyReLU(Op):
         # than where() on large arrays here (NaN: not > 0, so NaN * slope, NaN as in PyTorch)
         f, xp = a.dtype.type, backend.xp(a)
         live, rest = f(1 - negative_slope), f(negative_slope)
-        if live + rest == 1:  # (rest + live rounds to exactly 1 for the usual slopes)
-            self.slope = (a > 0) * live
-            self.slope += rest
-        else:
+        if live + rest != 1:  # (rest + live rounds to exactly 1 for the usual slopes)
             self.slope = xp.where(a > 0, f(1), rest)
+            return a * self.slope
+        if parallel.splits(a):  # the same passes, spread over the threads (parallel.py)
+            self.slope = np.empty(a.shape, a.dtype)
+            return parallel.elementwise(lambda x, slope, out: _leaky(x, live, rest, slope, out),
+                                        np.empty(a.shape, a.dtype), a, self.slope)
+        self.slope = (a > 0) * live
+        self.slope += rest
         return a * self.slope
 
     def backward(self, grad):
+        if parallel.splits(grad) and grad.shape == self.slope.shape:
+            return (parallel.elementwise(np.multiply, np.empty(grad.shape, grad.dtype), grad, self.slope),)
         return (grad * self.slope,)
+
+
+def _leaky(x, live, rest, slope, out):
+    """leaky_relu's slope (``live * (x > 0) + rest``) and output ``x * slope``, into ``slope`` and ``out``."""
+    np.multiply(np.greater(x, 0), live, out=slope)
+    slope += rest
+    np.multiply(x, slope, out=out)
 
 
 class SiLU(Op):
