@@ -277,13 +277,14 @@ class CrossEntropy(Op):
         picked = getattr(self, "picked", None)
         if picked is not None and type(self.log_probs) is np.ndarray:  # _forward_picked's case
             softmax = np.exp(self.log_probs)
-            if self.reduction == "none":  # softmax * scale, minus scale at the targets (as below)
-                s = softmax * np.expand_dims(grad, 1)
-                s.reshape(-1)[picked] -= grad.reshape(-1)
-            else:
-                scale = np.asarray(_scale(grad, self.reduction, self.denominator), softmax.dtype)
-                s = softmax * scale
-                s.reshape(-1)[picked] -= scale
+            with np.errstate(invalid="ignore"):  # (inf - inf = NaN at a target, as PyTorch's, silently)
+                if self.reduction == "none":  # softmax * scale, minus scale at the targets (as below)
+                    s = softmax * np.expand_dims(grad, 1)
+                    s.reshape(-1)[picked] -= grad.reshape(-1)
+                else:
+                    scale = np.asarray(_scale(grad, self.reduction, self.denominator), softmax.dtype)
+                    s = softmax * scale
+                    s.reshape(-1)[picked] -= scale
             return (s,)
         if getattr(self, "A", None) is None:  # the CUDA kernel's case
             return (losses_cuda.cross_entropy_backward(self.log_probs, self.target, grad),)
