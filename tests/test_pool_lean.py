@@ -94,6 +94,7 @@ def test_both_avg_pool_paths_match_torch(case, dense, include_pad):
     calls = []
     with pytest.MonkeyPatch.context() as m:
         m.setattr(pool, "DENSE_MAX", pool.DENSE_MAX if dense else 0)
+        m.setattr(pool, "DENSE_FEW_MAX", pool.DENSE_FEW_MAX if dense else 0)
         m.setattr(pool, "dense", lambda y, mats: calls.append(bool(np.isfinite(y).all())) or matrices(y, mats))
         fn = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}[x.ndim - 2]
         xt = Tensor(x, requires_grad=True)

@@ -3,6 +3,8 @@ hypothesis (kernel, stride, padding, dilation, ceil_mode, count_include_pad,
 divisor_override, return_indices), batched and unbatched inputs, ties and NaN/inf;
 max_unpool; the modules; NaN/inf staying in their windows; -inf input with padding; and
 tinygrad's own test_ops cases for pooling."""
+import math
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
@@ -327,3 +329,16 @@ def test_flat_passes_match_torch_on_ties_nan_and_inf(torch, monkeypatch, kind, k
     yo.backward(Tensor(g))
     np.testing.assert_allclose(yo.numpy(), yt.detach().numpy(), rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape, size", [((2, 3, 100, 130), (7, 5)), ((1, 2, 256, 200), 8), ((3, 70, 90), (1, 8))])
+@pytest.mark.parametrize("nonfinite", [False, True])
+def test_adaptive_avg_pool_to_few_windows_of_a_large_plane_matches_torch(torch, shape, size, nonfinite):
+    """Planes past DENSE_MAX pooled to at most DENSE_FEW windows per axis take the dense
+    matrices (and, with a NaN or inf in the input, the passes)."""
+    from tinygrad_conv.ops import pool
+
+    plane = math.prod(shape[-2:])
+    assert pool.DENSE_MAX < plane <= pool.DENSE_FEW_MAX
+    x = data(shape, 7, nonfinite=nonfinite)
+    assert_same(*both(torch, "adaptive_avg_pool2d", x, 7, output_size=size))
