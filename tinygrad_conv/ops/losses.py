@@ -302,9 +302,10 @@ class CrossEntropy(Op):
         if (xp is np or backend.is_cuda(scale)) and not bool(xp.isfinite(scale).all()):
             # an infinite or NaN upstream gradient: in PyTorch's order only the nonzero
             # coefficients meet it (its nll_loss scatters them), so 0 * inf adds no NaN
-            g = A * scale
-            g = xp.where(A != 0, g, xp.zeros((), g.dtype))
-            return (softmax * g.sum(axis=1, keepdims=True) - g,)
+            with np.errstate(invalid="ignore"):  # (NaN where PyTorch's is, silently)
+                g = A * scale
+                g = xp.where(A != 0, g, xp.zeros((), g.dtype))
+                return (softmax * g.sum(axis=1, keepdims=True) - g,)
         if not self.unit_rows:
             softmax = softmax * A.sum(axis=1, keepdims=True)
         return (softmax * scale - A * scale,)
