@@ -176,21 +176,28 @@ def blocked(kernel, *args, **params):
     things (or None). Where the NumPy arrays in ``args`` (which may nest in tuples) are
     all C-contiguous, of one size, at least ``LARGE``, the kernel runs on consecutive
     blocks of BLOCK of their flattened values, each result copied into a full-size array
-    of the first array's shape, the blocks spread over the threads. Otherwise (CuPy,
+    of the first array's shape, the blocks spread over the threads. A kernel with the
+    attribute ``into = True`` takes ``out=`` (its results' tree of arrays to write) and gets
+    the full arrays' slices after the first block: no copy of its results. Otherwise (CuPy,
     Tensors, smaller or strided arrays): one call."""
     arrays = _leaves(args)
     size, block = (arrays[0].size if arrays else 0), BLOCK
     if size < LARGE or not all(a.size == size and a.flags.c_contiguous for a in arrays):
         return kernel(*args, **params)
     block_args = _slicer(args, block)
+    into = getattr(kernel, "into", False)
     full, lock = [], threading.Lock()  # the first block done says which arrays to allocate
 
     def blocks(first_block, stop_block):
         for i in range(first_block * block, min(stop_block * block, size), block):
+            if into and full:  # the kernel writes its results straight into the full arrays
+                kernel(*block_args(i), out=full[1](i), **params)
+                continue
             results = kernel(*block_args(i), **params)
             with lock:
                 if not full:
                     full.append(_map(lambda r: np.empty(arrays[0].shape, r.dtype), results))
+                    full.append(_slicer(full[0], block))
             for target, r in zip(_leaves(full[0]), _leaves(results)):
                 target.reshape(-1)[i:i + block] = r
     run(blocks, -(-size // block), block)

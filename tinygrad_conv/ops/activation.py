@@ -73,15 +73,22 @@ class SiLU(Op):
         return rerun_backward(self, grad, a=a, s=a.sigmoid())
 
 
-def _silu(a):
-    s = f32.sigmoid(a) if f32.takes(a) else sigmoid(a)
-    return a * s, s
+# The kernels of SiLU and GELU below take ``out`` (parallel.blocked hands them slices of the full
+# arrays to write: ``into``) when they run on NumPy arrays; None: they allocate.
+def _silu(a, out=None):
+    o, s_out = (None, None) if out is None else out
+    if f32.takes(a):
+        s = f32.sigmoid(a, out=s_out)
+    else:
+        s = sigmoid(a)
+        s = s if s_out is None else np.copyto(s_out, s) or s_out
+    return (a * s if o is None else np.multiply(a, s, out=o)), s
 
 
-def _silu_grad(grad, a, s):
+def _silu_grad(grad, a, s, out=None):
     if type(grad) is not np.ndarray or type(a) is not np.ndarray:  # (Tensors under create_graph)
         return grad * (s * (1 + a * (1 - s)))
-    t = np.subtract(s.dtype.type(1), s)  # the same products, in place in one array
+    t = np.subtract(s.dtype.type(1), s, out=out)  # the same products, in place in one array
     t *= a
     t += 1
     t *= s
@@ -128,19 +135,21 @@ class GELU(Op):
 
 
 # GELU's kernels on arrays (blocked by parallel.blocked): (out, what backward needs), and the gradient
-def _gelu_tanh(a):
-    t = backend.xp(a).tanh(_SQRT_2_OVER_PI * (a + 0.044715 * a * a * a))
-    return 0.5 * a * (1 + t), t
+def _gelu_tanh(a, out=None):
+    o, t_out = (None, None) if out is None else out
+    t = backend.xp(a).tanh(_SQRT_2_OVER_PI * (a + 0.044715 * a * a * a), out=t_out)
+    return _times(0.5 * a, 1 + t, o), t
 
 
-def _gelu_tanh_grad(grad, a, t):
+def _gelu_tanh_grad(grad, a, t, out=None):
     du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * a * a)
-    return grad * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * du)
+    return _times(grad, 0.5 * (1 + t) + 0.5 * a * (1 - t * t) * du, out)
 
 
-def _gelu_f32(a):
-    cdf = f32.normal_cdf(a)
-    return a * cdf, cdf
+def _gelu_f32(a, out=None):
+    o, c = (None, None) if out is None else out
+    cdf = f32.normal_cdf(a, out=c)
+    return _times(a, cdf, o), cdf
 
 
 def _gelu(a):
@@ -148,9 +157,18 @@ def _gelu(a):
     return a * cdf, cdf
 
 
-def _gelu_grad(grad, a, cdf):
+def _gelu_grad(grad, a, cdf, out=None):
     pdf = _INV_SQRT_2PI * backend.xp(a).exp(-0.5 * a * a)
-    return grad * (cdf + a * pdf)
+    return _times(grad, cdf + a * pdf, out)
+
+
+def _times(x, y, out):
+    """``x * y``, into ``out`` if given (then NumPy arrays)."""
+    return x * y if out is None else np.multiply(x, y, out=out)
+
+
+for _kernel in (_silu, _silu_grad, _gelu_tanh, _gelu_tanh_grad, _gelu_f32, _gelu_grad):
+    _kernel.into = True  # (parallel.blocked: writes into given arrays)
 
 
 # erf as in Cephes (S. L. Moshier's ndtr.c): x * T(x^2) / U(x^2) for |x| < 1 and

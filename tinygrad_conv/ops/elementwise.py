@@ -176,12 +176,15 @@ class Sigmoid(Op):
         return (grad * (s * (1 - s)),)
 
 
-def _sigmoid_grad(grad, s):
-    """``grad * (s * (1 - s))`` of float32 NumPy arrays, in three passes."""
-    slope = np.subtract(s.dtype.type(1), s)
+def _sigmoid_grad(grad, s, out=None):
+    """``grad * (s * (1 - s))`` of float32 NumPy arrays, in three passes (in ``out``, if given)."""
+    slope = np.subtract(s.dtype.type(1), s, out=out)
     slope *= s
     slope *= grad
     return slope
+
+
+_sigmoid_grad.into = True  # (parallel.blocked: writes into given arrays)
 
 
 _zeros = {}

@@ -127,14 +127,17 @@ def exp_minus_abs(a):
     return np.exp(e, out=e)
 
 
-def sigmoid(a):
+def sigmoid(a, out=None):
     """``sigmoid(a)`` as elementwise.sigmoid computes it (the same values): four passes in
-    one array (``divide`` with a scalar: ``reciprocal`` takes 2x as long here)."""
-    e = np.negative(a)
+    one array (``out``, if given; ``divide`` with a scalar: ``reciprocal`` takes 2x as long here)."""
+    e = np.negative(a, out=out)
     with np.errstate(over="ignore"):
         np.exp(e, out=e)
     e += F32(1)
     return np.divide(F32(1), e, out=e)
+
+
+sigmoid.into = True  # (parallel.blocked: writes into given arrays)
 
 
 # Numerical Recipes' erfc: t exp(-z**2 + P(t)) with t = 1 / (1 + z / 2), relative error below
@@ -143,7 +146,7 @@ _ERFC = [F32(c) for c in (0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27
                           0.09678418, 0.37409196, 1.00002368, -1.26551223)]
 
 
-def normal_cdf(a):
+def normal_cdf(a, out=None):
     """``Phi(a) = erfc(-a / sqrt 2) / 2`` of float32 ``a``: the tail ``Phi(-|a|)`` from erfc
     (one exp, accurate relative to itself however small), ``1 -`` it for ``a >= 0``."""
     z = np.abs(a)
@@ -161,7 +164,7 @@ def normal_cdf(a):
     np.exp(p, out=p)
     p *= t
     p *= F32(0.5)
-    upper = np.subtract(F32(1), p)
+    upper = np.subtract(F32(1), p, out=out)
     return blend(upper, p, mask(np.greater_equal, a, 0), upper)
 
 
