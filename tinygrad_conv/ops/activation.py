@@ -81,7 +81,9 @@ def _silu(a, out=None):
         s = f32.sigmoid(a, out=s_out)
     else:
         s = sigmoid(a)
-        s = s if s_out is None else np.copyto(s_out, s) or s_out
+        if s_out is not None:
+            s_out[...] = s
+            s = s_out
     return (a * s if o is None else np.multiply(a, s, out=o)), s
 
 
