@@ -560,7 +560,8 @@ def _channel_array(a, name, x, fn):
     channels = x.shape[1]
     if a.shape != (channels,):
         raise ValueError(f"{fn}: input has {channels} channels but {name} has shape {a.shape}")
-    if backend.device_of(a) != x.device:  # updated in place: it cannot be a copy on x's device
+    # updated in place, so it cannot be a copy on x's device (no device to compare until CuPy is in use)
+    if backend.cuda_loaded and backend.device_of(a) != x.device:
         raise ValueError(f"{fn}: input is on {x.device} but {name} on {backend.device_of(a)}")
     return a
 
