@@ -186,19 +186,21 @@ def blocked(kernel, *args, **params):
         return kernel(*args, **params)
     block_args = _slicer(args, block)
     into = getattr(kernel, "into", False)
-    full, lock = [], threading.Lock()  # the first block done says which arrays to allocate
+    # the first block done says which arrays to allocate: (full arrays, their block slicer),
+    # appended as one item, so another thread sees both or neither
+    full, lock = [], threading.Lock()
 
     def blocks(first_block, stop_block):
         for i in range(first_block * block, min(stop_block * block, size), block):
             if into and full:  # the kernel writes its results straight into the full arrays
-                kernel(*block_args(i), out=full[1](i), **params)
+                kernel(*block_args(i), out=full[0][1](i), **params)
                 continue
             results = kernel(*block_args(i), **params)
             with lock:
                 if not full:
-                    full.append(_map(lambda r: np.empty(arrays[0].shape, r.dtype), results))
-                    full.append(_slicer(full[0], block))
-            for target, r in zip(_leaves(full[0]), _leaves(results)):
+                    arrays_out = _map(lambda r: np.empty(arrays[0].shape, r.dtype), results)
+                    full.append((arrays_out, _slicer(arrays_out, block)))
+            for target, r in zip(_leaves(full[0][0]), _leaves(results)):
                 target.reshape(-1)[i:i + block] = r
     run(blocks, -(-size // block), block)
-    return full[0]  # (None where the kernel declines these parameters)
+    return full[0][0]  # (None where the kernel declines these parameters)
