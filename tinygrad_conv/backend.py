@@ -199,6 +199,66 @@ def cast(array, dtype):
     return array if array.dtype == dtype else array.astype(dtype)
 
 
+def where(condition, a, b):
+    """``xp.where(condition, a, b)`` in the module of a, b and condition (CuPy's or graph_xp's
+    if any of them is a CuPy array or a Tensor, else NumPy's).
+
+    NumPy's ``where`` branches on every element: on a random condition it costs ~3.5 ns a
+    value here (930 us at 2**18 float32 values, 6x a multiply), and ~0.55 ns on a constant
+    one. For a large bool condition and float operands of its shape (or numbers), the same
+    bits are picked without branches instead: ``b ^ ((a ^ b) & mask)`` on the floats' bits,
+    the mask -1 where the condition holds (2**18 values: 111 us; 62 us against a number 0).
+    """
+    module = np
+    for v in (a, b, condition):
+        if type(v) is not np.ndarray and hasattr(v, "shape"):
+            module = xp(v)
+            if module is not np:
+                break
+    if module is np and type(condition) is np.ndarray and condition.size >= _SELECT_MIN:
+        picked = _select_bits(condition, a, b)
+        if picked is not None:
+            return picked
+    return module.where(condition, a, b)
+
+
+_SELECT_MIN = 4096  # below, np.where's one call is as fast
+_BITS = {2: np.int16, 4: np.int32, 8: np.int64}  # float16/32/64 viewed as integers
+
+
+def _select_bits(condition, a, b):
+    """``where(condition, a, b)`` by bits for a bool NumPy condition and float arrays of its shape
+    or numbers; None when the operands are not of that kind."""
+    if condition.dtype != np.bool_:
+        return None
+    shape, dtype = condition.shape, np.result_type(a, b)
+    if dtype.kind != "f" or dtype.itemsize not in _BITS:
+        return None
+    bits, operands = _BITS[dtype.itemsize], []
+    for v in (a, b):
+        if type(v) is np.ndarray and v.shape == shape and v.dtype == dtype:
+            operands.append(v.view(bits))
+        elif (isinstance(v, (int, float, np.number)) and not isinstance(v, bool)) or (
+                type(v) is np.ndarray and v.ndim == 0):
+            operands.append(np.asarray(v).astype(dtype).view(bits))  # (a 0-d array)
+        else:
+            return None
+    x, y = operands
+    mask = np.empty(shape, bits)
+    out = np.empty(shape, bits)
+    if not y.any() and y.ndim == 0:  # where(c, a, 0): a & mask
+        np.negative(condition.view(np.int8), out=mask, casting="unsafe")
+        return np.bitwise_and(x, mask, out=out).view(dtype)
+    if not x.any() and x.ndim == 0:  # where(c, 0, b): b & ~mask, ~mask = c - 1
+        np.subtract(condition.view(np.int8), 1, out=mask, casting="unsafe")
+        return np.bitwise_and(y, mask, out=out).view(dtype)
+    np.negative(condition.view(np.int8), out=mask, casting="unsafe")
+    np.bitwise_xor(x, y, out=out)
+    out &= mask
+    out ^= y
+    return out.view(dtype)
+
+
 def check_same_device(arrays, op):
     """Raise ``ValueError`` naming both devices if ``arrays`` live on different devices.
 

@@ -32,7 +32,7 @@ class LeakyReLU(Op):
         f, xp = a.dtype.type, backend.xp(a)
         live, rest = f(1 - negative_slope), f(negative_slope)
         if live + rest != 1:  # (rest + live rounds to exactly 1 for the usual slopes)
-            self.slope = xp.where(a > 0, f(1), rest)
+            self.slope = backend.where(a > 0, f(1), rest)
             return a * self.slope
         self.slope, out = xp.empty(a.shape, a.dtype), xp.empty(a.shape, a.dtype)
         if not parallel.splits(a):  # (small, or CuPy: one call; the threads' plumbing costs ~7 us)
@@ -204,11 +204,11 @@ def erf(x):
         return erf(x.astype(np.float32)).astype(x.dtype)
     ax = xp.minimum(xp.abs(x), 8)
     small = ax < 1
-    xs = xp.where(small, x, 0)  # keep the unused branch finite
+    xs = backend.where(small, x, 0)  # keep the unused branch finite
     z = xs * xs
     inner = xs * _polynomial(_T, z) / _polynomial(_U, z)
     outer = 1 - xp.exp(-ax * ax) * _polynomial(_P, ax) / _polynomial(_Q, ax)
-    return xp.where(small, inner, xp.sign(x) * outer)
+    return backend.where(small, inner, xp.sign(x) * outer)
 
 
 # ----- issue 19: PyTorch's other activations ------------------------------------------------------
@@ -249,7 +249,7 @@ class _Pointwise:
         if isinstance(out, np.ndarray) and out.dtype.kind == "f" and out.flags.c_contiguous:  # (a fresh array)
             f32._select(out, flat.view(np.int8) - 1, out)  # a bitwise select: `where` costs 15-40x
             return (out,)
-        return (xp.where(flat, 0, out),)
+        return (backend.where(flat, 0, out),)
 
     def flat(self, xp, a, **params):
         """Where the function is constant by definition (its gradient is exactly 0), or None."""
@@ -263,7 +263,7 @@ def _call(kernel, *args, **params):
 def _sigmoid(xp, a):
     """``1 / (1 + exp(-a))`` without overflow, accurate far into both tails."""
     e = xp.exp(-xp.abs(a))
-    return xp.where(a >= 0, xp.ones_like(a), e) / (1 + e)
+    return backend.where(a >= 0, xp.ones_like(a), e) / (1 + e)
 
 
 def _softplus(xp, a):
@@ -295,10 +295,10 @@ class Softplus(_Pointwise, Op):
     kernels = ("softplus_forward", "softplus_backward")
 
     def f(self, xp, a, beta=1.0, threshold=20.0):
-        return xp.where(a * beta > threshold, a, _softplus(xp, a * beta) / beta)
+        return backend.where(a * beta > threshold, a, _softplus(xp, a * beta) / beta)
 
     def slope(self, xp, a, beta=1.0, threshold=20.0):
-        return xp.where(a * beta > threshold, xp.ones_like(a), _sigmoid(xp, a * beta))
+        return backend.where(a * beta > threshold, xp.ones_like(a), _sigmoid(xp, a * beta))
 
 
 class Hardswish(_Pointwise, Op):
@@ -311,7 +311,7 @@ class Hardswish(_Pointwise, Op):
         return a * xp.minimum(xp.maximum(a + 3, 0), 6) / 6
 
     def slope(self, xp, a):
-        return xp.where(a <= -3, 0, xp.where(a < 3, a / 3 + 0.5, xp.ones_like(a)))
+        return backend.where(a <= -3, 0, backend.where(a < 3, a / 3 + 0.5, xp.ones_like(a)))
 
     def flat(self, xp, a):
         return a <= -3
@@ -328,7 +328,7 @@ class Hardsigmoid(_Pointwise, Op):
         return xp.minimum(xp.maximum(a + 3, 0), 6) / 6
 
     def slope(self, xp, a):
-        return xp.where((a > -3) & (a < 3), xp.ones_like(a) / 6, 0)
+        return backend.where((a > -3) & (a < 3), xp.ones_like(a) / 6, 0)
 
     def flat(self, xp, a):
         return ~((a > -3) & (a < 3))  # a NaN input too, as PyTorch
@@ -363,11 +363,11 @@ class CELU(_Pointwise, Op):
 
     def f(self, xp, a, alpha=1.0, scale=1.0, input_scale=1.0):
         negative = (alpha * scale) * xp.expm1(xp.minimum(a, 0) * input_scale)
-        return xp.where(a <= 0, negative, a * scale)
+        return backend.where(a <= 0, negative, a * scale)
 
     def slope(self, xp, a, alpha=1.0, scale=1.0, input_scale=1.0):
         negative = (alpha * scale * input_scale) * xp.exp(xp.minimum(a, 0) * input_scale)
-        return xp.where(a <= 0, negative, scale * xp.ones_like(a))
+        return backend.where(a <= 0, negative, scale * xp.ones_like(a))
 
 
 class LogSigmoid(_Pointwise, Op):

@@ -231,7 +231,7 @@ class ReLU(Op):
         # grad where live, else exactly 0: PyTorch selects rather than multiplies, so a NaN
         # or inf gradient at a dead unit gives 0 (grad * mask would make 0 * inf = NaN).
         if self.live is None:
-            return (backend.xp(grad).where(self.dead, _zero(grad.dtype), grad),)
+            return (backend.where(self.dead, _zero(grad.dtype), grad),)
         return (parallel.elementwise(_select, np.empty(grad.shape, grad.dtype), grad, self.live),)
 
     def backward_graph(self, grad, out):
@@ -244,7 +244,7 @@ def sign(a):
     """``sign(a)`` as PyTorch's: 0 at NaN (NumPy's is NaN there), so |x| and l1_loss pass
     no gradient to a NaN input, as PyTorch's do."""
     xp = backend.xp(a)
-    return xp.where(a == a, xp.sign(a), 0)
+    return backend.where(a == a, xp.sign(a), 0)
 
 
 class Abs(Op):
@@ -290,7 +290,7 @@ class Clip(Op):
         if self.max is not None:
             inside = inside & (self.a <= self.max)
         # selected, not multiplied: outside (and at NaN) exactly 0, even for a NaN/inf gradient
-        return (backend.xp(grad).where(inside, grad, grad.dtype.type(0)),)
+        return (backend.where(inside, grad, grad.dtype.type(0)),)
 
 
 class Maximum(Op):
@@ -316,9 +316,9 @@ class Maximum(Op):
         # As PyTorch: a side's gradient is 0 where it loses (selected: 0 even for a NaN or
         # inf gradient), half at ties, and all of it otherwise, so where a NaN makes both
         # comparisons false both sides get all of it.
-        xp, a, b = backend.xp(grad), self.a, self.b
-        zero, shared = grad.dtype.type(0), xp.where(a == b, grad * grad.dtype.type(0.5), grad)
-        return xp.where(self._loses(a, b), zero, shared), xp.where(self._loses(b, a), zero, shared)
+        a, b = self.a, self.b
+        zero, shared = grad.dtype.type(0), backend.where(a == b, grad * grad.dtype.type(0.5), grad)
+        return backend.where(self._loses(a, b), zero, shared), backend.where(self._loses(b, a), zero, shared)
 
 
 class Minimum(Maximum):
@@ -340,7 +340,7 @@ class Where(Op):
     def forward(self, a, b, condition):
         self.condition = condition
         try:
-            return backend.xp(a).where(condition, a, b)
+            return backend.where(condition, a, b)
         except ValueError:
             raise ValueError(
                 f"where: condition shape {condition.shape}, input shape {a.shape} and other shape {b.shape} "
@@ -349,8 +349,7 @@ class Where(Op):
 
     def backward(self, grad):
         zero = grad.dtype.type(0)
-        xp = backend.xp(grad)
-        return xp.where(self.condition, grad, zero), xp.where(self.condition, zero, grad)
+        return backend.where(self.condition, grad, zero), backend.where(self.condition, zero, grad)
 
 
 # ----- issue 19: sin and cos, clamp with tensor bounds, pow with a tensor exponent ---------------
@@ -404,9 +403,8 @@ class ClampTensor(Op):
         return out
 
     def backward(self, grad):
-        xp = backend.xp(grad)
         zero = grad.dtype.type(0)
-        return tuple(xp.where(m, grad, zero) for m in self.masks)
+        return tuple(backend.where(m, grad, zero) for m in self.masks)
 
 
 class PowTensor(Op):
@@ -431,8 +429,8 @@ class PowTensor(Op):
         if self.needs_input_grad[0]:
             # 0 where b = 0; masked only where b a**(b - 1) is not already 0 there (a = 0,
             # inf or NaN), so the mask is no kink for the second derivative in b
-            ga = xp.where((b == 0) & ((a == 0) | ~xp.isfinite(a)), zero, grad * (b * a ** (b - 1)))
+            ga = backend.where((b == 0) & ((a == 0) | ~xp.isfinite(a)), zero, grad * (b * a ** (b - 1)))
         if self.needs_input_grad[1]:
             with np.errstate(divide="ignore", invalid="ignore"):  # log of 0 or a negative: masked or NaN as torch
-                gb = xp.where((a == 0) & (b >= 0), zero, grad * (self.out * xp.log(a)))
+                gb = backend.where((a == 0) & (b >= 0), zero, grad * (self.out * xp.log(a)))
         return ga, gb

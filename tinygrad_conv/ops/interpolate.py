@@ -343,7 +343,7 @@ def _scatter_sorted(v, index, n, axis):
     for k in range(count.max()):
         term = xp.take(v, backend.like(np.minimum(first + k, len(index) - 1), v), axis=axis)
         if count.min() <= k:  # zeros where the run is shorter (where, not a product: NaN * 0 is NaN)
-            term = xp.where(backend.like((count > k).reshape((-1,) + (1,) * (v.ndim - 1 - axis)), v), term, 0)
+            term = backend.where(backend.like((count > k).reshape((-1,) + (1,) * (v.ndim - 1 - axis)), v), term, 0)
         out = term if out is None else out + term
     return out
 

@@ -111,9 +111,23 @@ class SmoothL1Loss(_Pointwise, Op):
         xp, a = backend.xp(d), abs(d)
         if beta == 0:
             return a, xp.sign(d)
+        if f32.takes(d):  # Huber's passes (below), divided by beta: no where, no sign
+            loss, slope = HuberLoss.rule(self, d, beta)
+            loss /= d.dtype.type(beta)
+            slope /= d.dtype.type(beta)
+            return loss, slope
         small = a < beta
-        loss = xp.where(small, d * d * d.dtype.type(0.5 / beta), a - d.dtype.type(beta / 2))
-        return loss, xp.where(small, d * d.dtype.type(1 / beta), xp.sign(d))
+        loss = backend.where(small, d * d * d.dtype.type(0.5 / beta), a - d.dtype.type(beta / 2))
+        return loss, backend.where(small, d * d.dtype.type(1 / beta), xp.sign(d))
+
+    def rule_sum(self, d, beta=1.0):
+        """Huber's sum and slope (two dot products) divided by beta; beta = 0 is L1's rule."""
+        if checks.finite_number(beta, "beta", "smooth_l1_loss", minimum=0) == 0:
+            loss, slope = self.rule(d, beta)
+            return loss.sum(), slope
+        total, slope = HuberLoss.rule_sum(self, d, beta)
+        slope /= d.dtype.type(beta)
+        return d.dtype.type(total / beta), slope
 
 
 def class_weights(weight, C, ref, op):
@@ -182,7 +196,7 @@ def index_coefficients(target, ignore_index, ignored, weight, eps, shape, dtype)
     classes = (1, C) + (1,) * (len(shape) - 2)  # classes on axis 1
     if ignored:
         keep = target != ignore_index
-        target = xp.where(keep, target, 0)
+        target = backend.where(keep, target, 0)
     onehot = xp.arange(C).reshape(classes) == xp.expand_dims(target, 1)
     if weight is None and not ignored and not eps:  # the common case: A is the one-hot
         return onehot.astype(dtype), target.size
@@ -257,7 +271,7 @@ class CrossEntropy(Op):
         self.denominator = denominator
         with np.errstate(invalid="ignore"):  # 0 * -inf at a masked class (logit -inf): replaced next
             terms = A * self.log_probs
-        terms = backend.xp(terms).where(A == 0, 0, terms)  # a masked class adds 0, as in PyTorch
+        terms = backend.where(A == 0, 0, terms)  # a masked class adds 0, as in PyTorch
         loss = -terms.sum(axis=1)
         if target.ndim < logits.ndim:  # class indices
             loss = empty_class_loss(loss, eps, C)
@@ -298,13 +312,13 @@ class CrossEntropy(Op):
         # one-hot A, softmax * scale minus scale at the targets only (inf - inf = NaN there).
         if self.onehot:
             s = softmax * scale
-            return (xp.where(A != 0, s - scale, s),)
+            return (backend.where(A != 0, s - scale, s),)
         if (xp is np or backend.is_cuda(scale)) and not bool(xp.isfinite(scale).all()):
             # an infinite or NaN upstream gradient: in PyTorch's order only the nonzero
             # coefficients meet it (its nll_loss scatters them), so 0 * inf adds no NaN
             with np.errstate(invalid="ignore"):  # (NaN where PyTorch's is, silently)
                 g = A * scale
-                g = xp.where(A != 0, g, xp.zeros((), g.dtype))
+                g = backend.where(A != 0, g, xp.zeros((), g.dtype))
                 return (softmax * g.sum(axis=1, keepdims=True) - g,)
         if not self.unit_rows:
             softmax = softmax * A.sum(axis=1, keepdims=True)
@@ -345,7 +359,7 @@ class NLLLoss(Op):
         self.reduction = reduction
         with np.errstate(invalid="ignore"):  # 0 * NaN/inf at a class no target picks: replaced next
             terms = self.A * log_probs
-        terms = backend.xp(terms).where(self.A == 0, 0, terms)  # only the picked classes count, as PyTorch
+        terms = backend.where(self.A == 0, 0, terms)  # only the picked classes count, as PyTorch
         return _reduce(-terms.sum(axis=1), reduction, self.denominator)
 
     def backward(self, grad):
@@ -355,7 +369,7 @@ class NLLLoss(Op):
         else:
             g = self.A * xp.asarray(-_scale(grad, self.reduction, self.denominator), self.A.dtype)
         # classes outside A get exactly 0, as PyTorch's scatter gives them (0 * NaN would be NaN)
-        return (xp.where(self.A != 0, g, g.dtype.type(0)),)
+        return (backend.where(self.A != 0, g, g.dtype.type(0)),)
 
 
 class BinaryCrossEntropyWithLogits(Op):
@@ -379,7 +393,7 @@ class BinaryCrossEntropyWithLogits(Op):
         softplus = xp.maximum(-x, 0) + xp.log1p(e)  # softplus(-x) = -log sigmoid(x)
         lw = pw_1 * y + one  # 1 + (pw - 1) y
         self.x, self.y, self.lw, self.pw_1, self.softplus = x, y, lw, pw_1, softplus
-        self.sig_neg = xp.where(x >= 0, e, one) / (one + e)  # sigmoid(-x), no overflow
+        self.sig_neg = backend.where(x >= 0, e, one) / (one + e)  # sigmoid(-x), no overflow
         self.reduction, self.count = reduction, x.size
         self.w = _weight(weight, x, op, of="logits'")  # issue 19: a per-element weight, broadcast
         loss = (one - y) * x + lw * softplus
@@ -418,8 +432,8 @@ class HuberLoss(_Pointwise, Op):
             return loss, slope
         xp, a = backend.xp(d), abs(d)
         small = a < delta
-        loss = xp.where(small, d * d * d.dtype.type(0.5), (a - d.dtype.type(delta / 2)) * d.dtype.type(delta))
-        return loss, xp.where(small, d, xp.sign(d) * d.dtype.type(delta))
+        loss = backend.where(small, d * d * d.dtype.type(0.5), (a - d.dtype.type(delta / 2)) * d.dtype.type(delta))
+        return loss, backend.where(small, d, xp.sign(d) * d.dtype.type(delta))
 
     def rule_sum(self, d, delta=1.0):
         """The sum of the losses as ``sum(c d) - sum(c c) / 2`` (``c d = |c| |d|``): two dot
@@ -490,7 +504,7 @@ class KLDiv(Op):
         self.x, self.t, self.log_target = x, t, log_target
         with np.errstate(divide="ignore", invalid="ignore"):
             try:
-                loss = xp.exp(t) * (t - x) if log_target else xp.where(t == 0, 0, t * xp.log(t)) - t * x
+                loss = xp.exp(t) * (t - x) if log_target else backend.where(t == 0, 0, t * xp.log(t)) - t * x
             except ValueError:
                 raise ValueError(f"{op}: input shape {x.shape} and target shape {t.shape} do not broadcast") from None
         self.shape = loss.shape
@@ -510,6 +524,6 @@ class KLDiv(Op):
                 dt = e * (t - x + 1) * scale
             else:  # xlogy(t, t)'s derivative as PyTorch takes it: log t (0 at t = 0) + t / t
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    dt = (xp.where(t == 0, 0, xp.log(t)) + t / t - x) * scale
+                    dt = (backend.where(t == 0, 0, xp.log(t)) + t / t - x) * scale
             dt = xp.broadcast_to(dt, self.shape)
         return dx, dt

@@ -240,7 +240,7 @@ def pass_sum(y, ax, taps, n_out, winner=None, disjoint=False):
             hit = _read(winner, ax, tap) == (tap.a if isinstance(tap.a, int) else _line(tap.a, ax, y))
             keep = hit if keep is None else hit & keep
         if keep is not None:
-            v = xp.where(keep, v, 0) if exact else v * keep
+            v = backend.where(keep, v, 0) if exact else v * keep
         if disjoint:
             out[dst] = v
         else:
@@ -427,7 +427,7 @@ def flat_max(y, ax, taps, n_out, plan, want_winner):
         w3 = acc.reshape(out3.shape)
         for tap, sh in zip(taps, plan):
             nan = xp.isnan(phase[sh.r][:, sh.lo + sh.q:sh.hi + sh.q])
-            w3[:, sh.lo:sh.hi] = xp.where(nan, tap.a, w3[:, sh.lo:sh.hi])
+            w3[:, sh.lo:sh.hi] = backend.where(nan, tap.a, w3[:, sh.lo:sh.hi])
     return out.reshape(shape), acc.reshape(shape)
 
 
@@ -440,7 +440,7 @@ def flat_unmax(g, ax, axis, plan, winner):
     parts = {}
     for tap, sh in sorted(zip(axis.taps, plan), key=lambda ts: ts[1].q != 0):  # (unshifted first: no zeros)
         hit = w1 == tap.a  # (never at a tap without a pixel: its gradient there is 0)
-        v = xp.where(hit, g1, 0) if exact else g1 * hit
+        v = backend.where(hit, g1, 0) if exact else g1 * hit
         if sh.r not in parts and sh.q == 0:
             parts[sh.r] = v
             continue
@@ -486,7 +486,7 @@ def pass_max(y, ax, taps, n_out, want_winner):
             nan = xp.isnan(_read(y, ax, tap))
             if tap.valid is not None:
                 nan &= _line(tap.valid, ax, y)
-            winner[dst] = xp.where(nan, tap.a, winner[dst])
+            winner[dst] = backend.where(nan, tap.a, winner[dst])
     return out, winner
 
 
@@ -582,7 +582,7 @@ def flat_winners(winners, axes):
         pos = _line(a.first, m + 1, w) + w.astype(np.int64) * a.d
         none = w < 0 if none is None else none | (w < 0)
         flat = pos if flat is None else flat * a.size + pos
-    return xp.where(none, -1, flat)
+    return backend.where(none, -1, flat)
 
 
 def pool_max(x, axes, want_winners):
@@ -787,7 +787,7 @@ def scatter_graph(grad, index, plane, shape):
     ``IndexAdd``, whose backward gathers there. Returns a Tensor of ``shape``."""
     xp = backend.xp(index)
     B = index.shape[0]
-    index = xp.where(index < 0, plane, index)  # no winner: into a spare slot, dropped below
+    index = backend.where(index < 0, plane, index)  # no winner: into a spare slot, dropped below
     flat = (index + (xp.arange(B, dtype=index.dtype) * (plane + 1)).reshape((B,) + (1,) * (index.ndim - 1))).ravel()
     target = backend.zeros((B * (plane + 1),), grad.dtype, like=grad)
     summed = index_add(target, flat, grad.reshape(-1)).reshape(B, plane + 1)
@@ -965,8 +965,8 @@ def first_maxima(y, axes):
             v, cand = _read(y, ax, tap), pos if key is None else _read(key, ax, tap) * a.size + pos
             xp.minimum(best, cand + (v != out) * big, out=best)
             if any_nan:
-                xp.maximum(last_nan, xp.where(xp.isnan(v), cand, -1), out=last_nan)
-        key = xp.where(nan, last_nan, best) if any_nan else best
+                xp.maximum(last_nan, backend.where(xp.isnan(v), cand, -1), out=last_nan)
+        key = backend.where(nan, last_nan, best) if any_nan else best
         y = out
     return y, key
 
