@@ -108,14 +108,15 @@ class SmoothL1Loss(_Pointwise, Op):
 
     def rule(self, d, beta=1.0):
         beta = checks.finite_number(beta, "beta", "smooth_l1_loss", minimum=0)
-        xp, a = backend.xp(d), abs(d)
+        xp = backend.xp(d)
         if beta == 0:
-            return a, xp.sign(d)
+            return abs(d), xp.sign(d)
         if f32.takes(d):  # Huber's passes (below), divided by beta: no where, no sign
-            loss, slope = HuberLoss.rule(self, d, beta)
+            loss, slope = _clipped(d, beta)
             loss /= d.dtype.type(beta)
             slope /= d.dtype.type(beta)
             return loss, slope
+        a = abs(d)
         small = a < beta
         loss = backend.where(small, d * d * d.dtype.type(0.5 / beta), a - d.dtype.type(beta / 2))
         return loss, backend.where(small, d * d.dtype.type(1 / beta), xp.sign(d))
@@ -125,7 +126,7 @@ class SmoothL1Loss(_Pointwise, Op):
         if checks.finite_number(beta, "beta", "smooth_l1_loss", minimum=0) == 0:
             loss, slope = self.rule(d, beta)
             return loss.sum(), slope
-        total, slope = HuberLoss.rule_sum(self, d, beta)
+        total, slope = _clipped_sum(d, beta)
         slope /= d.dtype.type(beta)
         return d.dtype.type(total / beta), slope
 
@@ -423,23 +424,34 @@ class HuberLoss(_Pointwise, Op):
     name = "huber_loss"
 
     def rule(self, d, delta=1.0):
-        if f32.takes(d):  # the same values without where (~3 ms each on 512k values here):
-            slope = np.clip(d, -delta, delta)  # c = d, or +-delta from |d| = delta on (NaN stays NaN)
-            c = np.abs(slope)
-            loss = c * d.dtype.type(0.5)
-            np.subtract(np.abs(d), loss, out=loss)  # |c| (|d| - |c| / 2)
-            loss *= c
-            return loss, slope
+        if f32.takes(d):
+            return _clipped(d, delta)
         xp, a = backend.xp(d), abs(d)
         small = a < delta
         loss = backend.where(small, d * d * d.dtype.type(0.5), (a - d.dtype.type(delta / 2)) * d.dtype.type(delta))
         return loss, backend.where(small, d, xp.sign(d) * d.dtype.type(delta))
 
     def rule_sum(self, d, delta=1.0):
-        """The sum of the losses as ``sum(c d) - sum(c c) / 2`` (``c d = |c| |d|``): two dot
-        products, no array of losses; at most half is subtracted, so nothing cancels."""
-        slope = np.clip(d, -delta, delta)
-        return d.dtype.type(f32.dot(slope, d) - f32.dot(slope, slope) / 2), slope
+        return _clipped_sum(d, delta)
+
+
+# Huber's loss on large float32 arrays (smooth L1 divides both by beta): the same values
+# without where (~3 ms each on 512k values here), from the clipped slope c = clip(d, -delta, delta)
+def _clipped(d, delta):
+    """The losses ``|c| (|d| - |c| / 2)`` and the slope c (+-delta from |d| = delta on; NaN stays NaN)."""
+    slope = np.clip(d, -delta, delta)
+    c = np.abs(slope)
+    loss = c * d.dtype.type(0.5)
+    np.subtract(np.abs(d), loss, out=loss)
+    loss *= c
+    return loss, slope
+
+
+def _clipped_sum(d, delta):
+    """The sum of the losses as ``sum(c d) - sum(c c) / 2`` (``c d = |c| |d|``): two dot
+    products, no array of losses; at most half is subtracted, so nothing cancels."""
+    slope = np.clip(d, -delta, delta)
+    return d.dtype.type(f32.dot(slope, d) - f32.dot(slope, slope) / 2), slope
 
 
 def _weight(weight, like, op, name="weight", of="input's"):
